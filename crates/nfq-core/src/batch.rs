@@ -1,0 +1,180 @@
+//! What one `recvmmsg` brought: datagrams, and the messages inside them.
+
+use crate::consts::*;
+use crate::error::DecodeError;
+use crate::netlink::{align, Attributes, ErrorMessage, MessageHeader, Messages};
+use crate::packet::{truncated_packet_id, PacketView};
+pub use crate::sys::RecvBuffers;
+
+/// Set by [`RecvBuffers::copy_messages_into`] in the flags of a packet message it
+/// had to cut because the datagram did not fit its receive slot (`MSG_TRUNC`).
+/// Only whole attributes are kept; the packet still needs its verdict.
+pub const NLM_F_NFQ_TRUNCATED: u16 = 0x8000;
+
+/// One received datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    /// The bytes received (cut to the slot size when `truncated`).
+    pub bytes: &'a [u8],
+    /// The datagram was larger than its slot (`MSG_TRUNC`).
+    pub truncated: bool,
+    /// Sender's port id: 0 for the kernel.
+    pub sender_port: u32,
+}
+
+/// One message of a received batch.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// A queued packet.
+    Packet(PacketView<'a>),
+    /// A packet whose message was cut short: only its id is known. Give it a verdict.
+    TruncatedPacket {
+        /// Queue number.
+        queue: u16,
+        /// Packet id.
+        id: u32,
+    },
+    /// An `NLMSG_ERROR`: an acknowledgement (errno 0) or a refused request,
+    /// for example a verdict for an unknown packet id (ENOENT).
+    Error(ErrorMessage<'a>),
+    /// Any other message, passed through.
+    Other {
+        /// Message type.
+        kind: u16,
+        /// Whole message.
+        bytes: &'a [u8],
+    },
+}
+
+impl<'a> Message<'a> {
+    /// Decodes one whole message.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let header = MessageHeader::parse(bytes)?;
+        if header.kind == nfqueue_msg_type(NFQNL_MSG_PACKET) {
+            if header.flags & NLM_F_NFQ_TRUNCATED != 0 {
+                if let Some((queue, id)) = truncated_packet_id(bytes) {
+                    return Ok(Message::TruncatedPacket { queue, id });
+                }
+            }
+            return PacketView::parse(bytes).map(Message::Packet);
+        }
+        if header.kind == NLMSG_ERROR {
+            return ErrorMessage::parse(bytes).map(Message::Error);
+        }
+        Ok(Message::Other { kind: header.kind, bytes })
+    }
+}
+
+impl RecvBuffers {
+    /// Datagrams per `recvmmsg`.
+    pub fn capacity(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Datagrams held since the last receive.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Nothing held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The datagram in slot `i`.
+    pub fn datagram(&self, i: usize) -> Option<Datagram<'_>> {
+        if i >= self.count {
+            return None;
+        }
+        let start = i * self.slot_size;
+        let len = (self.lens[i] as usize).min(self.slot_size);
+        Some(Datagram {
+            bytes: &self.storage[start..start + len],
+            truncated: self.flags[i] & libc::MSG_TRUNC as u32 != 0,
+            sender_port: self.sender_ports[i],
+        })
+    }
+
+    /// Every datagram held.
+    pub fn datagrams(&self) -> impl Iterator<Item = Datagram<'_>> {
+        (0..self.count).filter_map(|i| self.datagram(i))
+    }
+
+    /// Every message of every datagram, decoded. A cut datagram yields
+    /// [`Message::TruncatedPacket`] when its packet id can be read.
+    pub fn messages(&self) -> impl Iterator<Item = Result<Message<'_>, DecodeError>> {
+        self.datagrams().flat_map(|d| {
+            let cut = d.truncated.then(|| truncated_packet_id(d.bytes)).flatten();
+            let whole = if cut.is_some() { &d.bytes[..0] } else { d.bytes };
+            cut.map(|(queue, id)| Ok(Message::TruncatedPacket { queue, id }))
+                .into_iter()
+                .chain(Messages::new(whole).map(|m| m.and_then(Message::parse)))
+        })
+    }
+
+    /// Puts a datagram into the next free slot, as if received; false when full.
+    /// For fakes and for messages read while waiting for an acknowledgement.
+    pub fn push_datagram(&mut self, bytes: &[u8], sender_port: u32) -> bool {
+        let i = self.count;
+        if i >= self.capacity() {
+            return false;
+        }
+        let len = bytes.len().min(self.slot_size);
+        let start = i * self.slot_size;
+        self.storage[start..start + len].copy_from_slice(&bytes[..len]);
+        self.lens[i] = len as u32;
+        self.flags[i] = if len < bytes.len() { libc::MSG_TRUNC as u32 } else { 0 };
+        self.sender_ports[i] = sender_port;
+        self.count += 1;
+        true
+    }
+
+    /// Forgets what is held.
+    pub fn clear(&mut self) {
+        self.count = 0;
+    }
+
+    /// Total bytes of the datagrams held.
+    pub fn total_bytes(&self) -> usize {
+        self.datagrams().map(|d| align(d.bytes.len())).sum()
+    }
+
+    /// Appends every message held to `out`, back to back, as one contiguous batch
+    /// (what a binding hands to another language in one piece). Datagrams not from
+    /// the kernel are skipped; a cut packet message keeps its whole attributes
+    /// and is flagged [`NLM_F_NFQ_TRUNCATED`]. Returns the number of datagrams skipped.
+    pub fn copy_messages_into(&self, out: &mut Vec<u8>) -> usize {
+        let mut skipped = 0;
+        out.reserve(self.total_bytes());
+        for d in self.datagrams() {
+            if d.sender_port != 0 {
+                skipped += 1;
+                continue;
+            }
+            if !d.truncated {
+                out.extend_from_slice(d.bytes);
+                out.resize(align(out.len()), 0);
+                continue;
+            }
+            let header_len = NLMSG_HDRLEN + NFGENMSG_LEN;
+            if d.bytes.len() < header_len || truncated_packet_id(d.bytes).is_none() {
+                skipped += 1;
+                continue;
+            }
+            let kept: usize = Attributes::new(&d.bytes[header_len..], header_len)
+                .map_while(Result::ok)
+                .map(|a| align(NLA_HDRLEN + a.payload.len()))
+                .sum::<usize>()
+                .min(d.bytes.len() - header_len);
+            let start = out.len();
+            out.extend_from_slice(&d.bytes[..header_len + kept]);
+            let len = (header_len + kept) as u32;
+            out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+            let flags = u16::from_ne_bytes([out[start + 6], out[start + 7]]) | NLM_F_NFQ_TRUNCATED;
+            out[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
+            out.resize(align(out.len()), 0);
+        }
+        skipped
+    }
+}

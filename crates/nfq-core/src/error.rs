@@ -1,0 +1,318 @@
+//! Errors as values a caller can act on.
+//!
+//! Two families: [`DecodeError`] for bytes that are not a valid message (with
+//! the offset of the fault), and [`Error`] for operations on a queue, which
+//! keeps the errno and says what it means here and what to do about it.
+
+use std::fmt;
+use std::io;
+
+/// What is wrong with a message that failed to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// Fewer than 16 bytes where a netlink header should be.
+    TruncatedHeader,
+    /// `nlmsg_len` smaller than the header itself.
+    BadMessageLength(u32),
+    /// `nlmsg_len` runs past the end of the buffer.
+    MessageOverrun(u32),
+    /// The message ends inside the `nfgenmsg` header.
+    TruncatedNfgenmsg,
+    /// Fewer than 4 bytes where an attribute header should be.
+    TruncatedAttribute,
+    /// `nla_len` smaller than the attribute header.
+    BadAttributeHeader(u16),
+    /// `nla_len` runs past the end of the message or of the enclosing nest.
+    AttributeOverrun {
+        /// Attribute type.
+        attribute: u16,
+        /// Its claimed length.
+        len: u16,
+    },
+    /// An attribute whose payload size is wrong for its type.
+    BadAttributeLength {
+        /// Attribute type.
+        attribute: u16,
+        /// Expected payload length (the minimum, for variable-size attributes).
+        expected: usize,
+        /// Actual payload length.
+        actual: usize,
+    },
+    /// A required attribute is missing (e.g. `NFQA_PACKET_HDR`).
+    MissingAttribute(u16),
+    /// The message is not of the type this decoder reads.
+    UnexpectedMessageType(u16),
+    /// An `NLMSG_ERROR` too short for `struct nlmsgerr`.
+    TruncatedError,
+}
+
+/// A malformed message: what is wrong and where (bytes from the start of the message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    /// What is wrong.
+    pub kind: DecodeErrorKind,
+    /// Byte offset of the fault from the start of the message (or batch).
+    pub offset: usize,
+}
+
+impl DecodeError {
+    /// A decode error of `kind` at `offset`.
+    pub fn new(kind: DecodeErrorKind, offset: usize) -> Self {
+        Self { kind, offset }
+    }
+
+    /// The same error with its offset moved by `by` (when a message is decoded inside a batch).
+    pub fn shifted(self, by: usize) -> Self {
+        Self { offset: self.offset + by, ..self }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DecodeErrorKind::*;
+        match self.kind {
+            TruncatedHeader => write!(f, "truncated netlink header"),
+            BadMessageLength(len) => write!(f, "netlink message length {len} is shorter than its 16-byte header"),
+            MessageOverrun(len) => write!(f, "netlink message length {len} runs past the end of the buffer"),
+            TruncatedNfgenmsg => write!(f, "message ends inside its nfgenmsg header"),
+            TruncatedAttribute => write!(f, "truncated attribute header"),
+            BadAttributeHeader(len) => write!(f, "attribute length {len} is shorter than its 4-byte header"),
+            AttributeOverrun { attribute, len } => {
+                write!(f, "attribute {attribute} of length {len} runs past the end of its message")
+            }
+            BadAttributeLength { attribute, expected, actual } => {
+                write!(f, "attribute {attribute} has a {actual}-byte payload, expected {expected}")
+            }
+            MissingAttribute(attribute) => write!(f, "required attribute {attribute} is missing"),
+            UnexpectedMessageType(kind) => write!(f, "unexpected message type {kind:#06x}"),
+            TruncatedError => write!(f, "NLMSG_ERROR message too short"),
+        }?;
+        write!(f, " (at byte {})", self.offset)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The kind of an [`Error`], for matching and for bindings (`err.kind` in JavaScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An option or argument out of range, refused before any syscall.
+    InvalidArgument,
+    /// The process lacks CAP_NET_ADMIN.
+    PermissionDenied,
+    /// Another socket holds the queue.
+    AlreadyBound,
+    /// The kernel lacks a feature (a config flag, usually).
+    Unsupported,
+    /// The kernel refused a request for another reason.
+    Kernel,
+    /// A system call failed.
+    Io,
+    /// A message from the kernel could not be decoded.
+    Decode,
+    /// The queue was closed.
+    Closed,
+}
+
+impl ErrorKind {
+    /// Stable name: `"AlreadyBound"`, `"PermissionDenied"`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "InvalidArgument",
+            ErrorKind::PermissionDenied => "PermissionDenied",
+            ErrorKind::AlreadyBound => "AlreadyBound",
+            ErrorKind::Unsupported => "Unsupported",
+            ErrorKind::Kernel => "Kernel",
+            ErrorKind::Io => "Io",
+            ErrorKind::Decode => "Decode",
+            ErrorKind::Closed => "Closed",
+        }
+    }
+}
+
+/// An operation on a queue failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A bad option or argument, refused before any syscall.
+    InvalidArgument(String),
+    /// EPERM and the process has no CAP_NET_ADMIN.
+    PermissionDenied {
+        /// What was attempted, e.g. "bind queue 0".
+        operation: String,
+    },
+    /// EPERM on bind although CAP_NET_ADMIN is held: another socket holds the queue.
+    AlreadyBound {
+        /// The queue number.
+        queue: u16,
+        /// Netlink port id of the holder, from `/proc/net/netfilter/nfnetlink_queue`.
+        owner_port_id: Option<u32>,
+    },
+    /// EOPNOTSUPP: the kernel lacks what was asked for.
+    Unsupported {
+        /// What was attempted.
+        operation: String,
+        /// The missing feature, e.g. the flag name, when known.
+        feature: Option<&'static str>,
+        /// The kernel option or action that provides it.
+        hint: Option<&'static str>,
+    },
+    /// The kernel answered a request with an error not covered above.
+    Kernel {
+        /// What was attempted.
+        operation: String,
+        /// Positive errno.
+        errno: i32,
+        /// The kernel's own explanation (extended ACK), when given.
+        message: Option<String>,
+    },
+    /// A system call failed.
+    Io {
+        /// What was attempted.
+        operation: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A message from the kernel could not be decoded.
+    Decode(DecodeError),
+    /// The queue is closed.
+    Closed,
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The kind, for matching.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::AlreadyBound { .. } => ErrorKind::AlreadyBound,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Kernel { .. } => ErrorKind::Kernel,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Decode(_) => ErrorKind::Decode,
+            Error::Closed => ErrorKind::Closed,
+        }
+    }
+
+    /// The errno behind the error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::InvalidArgument(_) => Some(libc::EINVAL),
+            Error::PermissionDenied { .. } | Error::AlreadyBound { .. } => Some(libc::EPERM),
+            Error::Unsupported { .. } => Some(libc::EOPNOTSUPP),
+            Error::Kernel { errno, .. } => Some(*errno),
+            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Decode(_) => Some(libc::EBADMSG),
+            Error::Closed => Some(libc::EBADF),
+        }
+    }
+
+    /// The errno's symbolic name (`"EPERM"`), the code a JavaScript error carries.
+    pub fn code(&self) -> &'static str {
+        self.errno().map(errno_name).unwrap_or("EIO")
+    }
+
+    pub(crate) fn io(operation: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { operation: operation.into(), source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument(message) => f.write_str(message),
+            Error::PermissionDenied { operation } => write!(
+                f,
+                "{operation}: permission denied (EPERM): the process needs CAP_NET_ADMIN. Run it as root, or grant \
+                 the capability: systemd AmbientCapabilities=CAP_NET_ADMIN, \
+                 `setpriv --inh-caps +net_admin --ambient-caps +net_admin ...`, or `setcap cap_net_admin+ep` on a native binary"
+            ),
+            Error::AlreadyBound { queue, owner_port_id } => {
+                write!(f, "queue {queue} is already bound by another socket")?;
+                if let Some(port) = owner_port_id {
+                    write!(f, " (netlink port id {port}, usually the pid of the process that holds it)")?;
+                }
+                write!(f, ": stop that program or use another queue number (EPERM)")
+            }
+            Error::Unsupported { operation, feature, hint } => {
+                write!(f, "{operation}: the kernel does not support ")?;
+                match feature {
+                    Some(feature) => write!(f, "{feature}")?,
+                    None => write!(f, "this request")?,
+                }
+                write!(f, " (EOPNOTSUPP)")?;
+                if let Some(hint) = hint {
+                    write!(f, ": {hint}")?;
+                }
+                Ok(())
+            }
+            Error::Kernel { operation, errno, message } => {
+                write!(f, "{operation}: the kernel answered {} ({})", errno_name(*errno), io::Error::from_raw_os_error(*errno))?;
+                if let Some(message) = message {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Error::Io { operation, source } => {
+                let name = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                write!(f, "{operation}: {source} ({name})")
+            }
+            Error::Decode(e) => write!(f, "malformed message from the kernel: {e}"),
+            Error::Closed => write!(f, "the queue is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(e)
+    }
+}
+
+/// The symbolic name of an errno: `errno_name(1) == "EPERM"`.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ERANGE => "ERANGE",
+        libc::ENOSYS => "ENOSYS",
+        libc::EBADMSG => "EBADMSG",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        _ => "EUNKNOWN",
+    }
+}

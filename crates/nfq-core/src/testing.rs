@@ -1,0 +1,251 @@
+//! A fake kernel for tests without privileges, and a builder of packet messages.
+//!
+//! ```
+//! use nfq_core::testing::{FakeKernel, PacketBuilder};
+//! use nfq_core::{Message, Queue, QueueOptions, RecvBuffers};
+//!
+//! let kernel = FakeKernel::new();
+//! let queue = Queue::with_transport(kernel.clone(), &QueueOptions::new(3)).unwrap();
+//! kernel.deliver(PacketBuilder::new(3, 1).payload(b"\x45...").build());
+//! let mut buffers = RecvBuffers::new(8, 4096);
+//! assert_eq!(queue.receive(&mut buffers, false).unwrap(), 1);
+//! let Some(Ok(Message::Packet(p))) = buffers.messages().next() else { panic!() };
+//! assert_eq!(p.id(), 1);
+//! ```
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use crate::consts::*;
+use crate::netlink::{MessageHeader, MessageWriter, Messages};
+use crate::sys::{Interrupt, Readiness, RecvBuffers};
+use crate::transport::Transport;
+
+type AnswerRule = dyn Fn(&[u8]) -> i32 + Send + Sync;
+
+struct State {
+    sent: Vec<Vec<u8>>,
+    incoming: VecDeque<(Vec<u8>, u32)>,
+    answer: Arc<AnswerRule>,
+    cap_net_admin: bool,
+    queue_table: Option<String>,
+    max_datagram: usize,
+}
+
+/// An in-memory kernel: records what is sent, acknowledges requests that ask
+/// for it (errno chosen by a rule, 0 by default), and delivers datagrams that
+/// the test queues. Clones share state.
+#[derive(Clone)]
+pub struct FakeKernel {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for FakeKernel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for FakeKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeKernel").finish_non_exhaustive()
+    }
+}
+
+impl FakeKernel {
+    /// A kernel that acknowledges every request, with CAP_NET_ADMIN held.
+    pub fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                sent: Vec::new(),
+                incoming: VecDeque::new(),
+                answer: Arc::new(|_| 0),
+                cap_net_admin: true,
+                queue_table: None,
+                max_datagram: 212_992 - 64,
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers each acknowledged request with the errno `rule` returns for it (0 = success).
+    pub fn answer_with(self, rule: impl Fn(&[u8]) -> i32 + Send + Sync + 'static) -> Self {
+        self.lock().answer = Arc::new(rule);
+        self
+    }
+
+    /// Pretends the process lacks CAP_NET_ADMIN.
+    pub fn without_cap_net_admin(self) -> Self {
+        self.lock().cap_net_admin = false;
+        self
+    }
+
+    /// The text `/proc/net/netfilter/nfnetlink_queue` shows.
+    pub fn with_queue_table(self, text: &str) -> Self {
+        self.lock().queue_table = Some(text.to_owned());
+        self
+    }
+
+    /// Limits datagram size, to test splitting of large verdict sends.
+    pub fn with_max_datagram(self, bytes: usize) -> Self {
+        self.lock().max_datagram = bytes;
+        self
+    }
+
+    /// Queues a datagram from the kernel for the next receive.
+    pub fn deliver(&self, datagram: Vec<u8>) {
+        self.lock().incoming.push_back((datagram, 0));
+    }
+
+    /// Queues a datagram from another port (a message the kernel would never send).
+    pub fn deliver_from(&self, datagram: Vec<u8>, port: u32) {
+        self.lock().incoming.push_back((datagram, port));
+    }
+
+    /// Every datagram sent so far.
+    pub fn sent_datagrams(&self) -> Vec<Vec<u8>> {
+        self.lock().sent.clone()
+    }
+
+    /// Every message sent so far, in order.
+    pub fn sent_messages(&self) -> Vec<Vec<u8>> {
+        self.lock().sent.iter().flat_map(|d| Messages::new(d).flatten().map(<[u8]>::to_vec).collect::<Vec<_>>()).collect()
+    }
+}
+
+/// An `NLMSG_ERROR` answering `request` with `errno` (0 = acknowledgement), header echoed only.
+pub fn error_message(request: &[u8], errno: i32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(36);
+    m.extend_from_slice(&36u32.to_ne_bytes());
+    m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+    m.extend_from_slice(&NLM_F_CAPPED.to_ne_bytes());
+    m.extend_from_slice(&request[8..12]); // seq of the request
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&(-errno).to_ne_bytes());
+    m.extend_from_slice(&request[..NLMSG_HDRLEN]);
+    m
+}
+
+impl Transport for FakeKernel {
+    fn send(&self, datagram: &[u8]) -> io::Result<usize> {
+        let mut state = self.lock();
+        if datagram.len() > state.max_datagram {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        }
+        state.sent.push(datagram.to_vec());
+        let answer = state.answer.clone();
+        for message in Messages::new(datagram) {
+            let message = message.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let header = MessageHeader::parse(message).expect("whole message");
+            if header.flags & NLM_F_ACK != 0 {
+                let errno = answer(message);
+                state.incoming.push_back((error_message(message, errno), 0));
+            }
+        }
+        Ok(datagram.len())
+    }
+
+    fn receive(&self, buffers: &mut RecvBuffers, _wait: bool) -> io::Result<usize> {
+        buffers.clear();
+        let mut state = self.lock();
+        while let Some((datagram, port)) = state.incoming.front() {
+            if !buffers.push_datagram(datagram, *port) {
+                break;
+            }
+            state.incoming.pop_front();
+        }
+        if buffers.is_empty() {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        Ok(buffers.len())
+    }
+
+    fn wait(&self, interrupt: Option<&Interrupt>, _timeout_ms: i32) -> io::Result<Readiness> {
+        let _ = interrupt;
+        Ok(Readiness { readable: !self.lock().incoming.is_empty(), interrupted: false })
+    }
+
+    fn port_id(&self) -> u32 {
+        4242
+    }
+
+    fn max_datagram(&self) -> usize {
+        self.lock().max_datagram
+    }
+
+    fn has_cap_net_admin(&self) -> bool {
+        self.lock().cap_net_admin
+    }
+
+    fn queue_table(&self) -> Option<String> {
+        self.lock().queue_table.clone()
+    }
+}
+
+/// Builds an `NFQNL_MSG_PACKET` message as the kernel would send it.
+#[derive(Debug, Clone)]
+pub struct PacketBuilder {
+    queue: u16,
+    family: u8,
+    id: u32,
+    hw_protocol: u16,
+    hook: u8,
+    attributes: Vec<(u16, Vec<u8>)>,
+}
+
+impl PacketBuilder {
+    /// Packet `id` of `queue`: IPv4, hook OUTPUT, no other attribute yet.
+    pub fn new(queue: u16, id: u32) -> Self {
+        Self { queue, family: AF_INET, id, hw_protocol: 0x0800, hook: 3, attributes: Vec::new() }
+    }
+    /// Sets the protocol family.
+    pub fn family(mut self, family: u8) -> Self {
+        self.family = family;
+        self
+    }
+    /// Sets the hardware protocol.
+    pub fn hw_protocol(mut self, hw_protocol: u16) -> Self {
+        self.hw_protocol = hw_protocol;
+        self
+    }
+    /// Sets the hook.
+    pub fn hook(mut self, hook: u8) -> Self {
+        self.hook = hook;
+        self
+    }
+    /// Adds any attribute.
+    pub fn attribute(mut self, kind: u16, payload: &[u8]) -> Self {
+        self.attributes.push((kind, payload.to_vec()));
+        self
+    }
+    /// Adds a big-endian u32 attribute.
+    pub fn be_u32(self, kind: u16, value: u32) -> Self {
+        self.attribute(kind, &value.to_be_bytes())
+    }
+    /// Adds `NFQA_MARK`.
+    pub fn mark(self, mark: u32) -> Self {
+        self.be_u32(NFQA_MARK, mark)
+    }
+    /// Adds `NFQA_PAYLOAD`.
+    pub fn payload(self, payload: &[u8]) -> Self {
+        self.attribute(NFQA_PAYLOAD, payload)
+    }
+    /// The message bytes.
+    pub fn build(&self) -> Vec<u8> {
+        let mut w = MessageWriter::new();
+        w.begin_nfnetlink(nfqueue_msg_type(NFQNL_MSG_PACKET), 0, 0, self.family, self.queue);
+        let mut header = [0u8; 7];
+        header[..4].copy_from_slice(&self.id.to_be_bytes());
+        header[4..6].copy_from_slice(&self.hw_protocol.to_be_bytes());
+        header[6] = self.hook;
+        w.put(NFQA_PACKET_HDR, &header);
+        for (kind, payload) in &self.attributes {
+            w.put(*kind, payload);
+        }
+        w.bytes().to_vec()
+    }
+}

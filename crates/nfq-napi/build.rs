@@ -1,0 +1,4 @@
+//! Build script: napi-rs link settings.
+fn main() {
+    napi_build::setup();
+}
