@@ -1,0 +1,417 @@
+//! Tests on the real kernel. Each makes its own network namespace with a unique
+//! name, installs its own iptables rules there, passes real UDP packets through
+//! a queue and asserts on what arrives. The namespace is removed on drop, even
+//! when the test fails. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for setns).
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nfq_core::config::DEFAULT_SLOT_SIZE;
+use nfq_core::{
+    ConfigFlags, CopyMode, ErrorKind, Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer, VerdictOptions,
+};
+
+/// A network namespace that deletes itself.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("nfqt-rs-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        run("ip", &["netns", "add", &name]);
+        let ns = Self { name };
+        run("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from("/var/run/netns").join(&self.name)
+    }
+
+    fn iptables(&self, args: &str) -> String {
+        let mut full = vec!["netns", "exec", &self.name, "iptables", "-w"];
+        full.extend(args.split_whitespace());
+        run("ip", &full)
+    }
+
+    /// Queues UDP to `port` on OUTPUT to `queue`.
+    fn queue_udp(&self, port: u16, queue: u16) {
+        self.iptables(&format!("-A OUTPUT -p udp --dport {port} -j NFQUEUE --queue-num {queue}"));
+    }
+
+    fn udp_socket(&self, port: u16) -> UdpSocket {
+        let socket = nfq_core::sys::run_in_netns(&self.path(), move || UdpSocket::bind(("127.0.0.1", port)))
+            .expect("enter namespace")
+            .expect("bind UDP socket");
+        socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        socket
+    }
+
+    fn options(&self, queue: u16) -> QueueOptions {
+        let mut o = QueueOptions::new(queue);
+        o.netns = Some(self.name.clone().into());
+        o
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a test keeps of a queued packet.
+#[derive(Debug, Clone)]
+struct Seen {
+    queue: u16,
+    id: u32,
+    payload: Option<Vec<u8>>,
+    cap_len: Option<u32>,
+    uid: Option<u32>,
+    mark: Option<u32>,
+}
+
+/// Reads packets until `count` arrived or 5 s passed.
+fn receive(queue: &Queue, count: usize) -> Vec<Seen> {
+    let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.len() < count && Instant::now() < deadline {
+        if !queue.wait(None, 100).unwrap().readable {
+            continue;
+        }
+        queue.receive(&mut buffers, false).unwrap();
+        for m in buffers.messages() {
+            match m.unwrap() {
+                Message::Packet(p) => seen.push(Seen {
+                    queue: p.queue(),
+                    id: p.id(),
+                    payload: p.payload().map(<[u8]>::to_vec),
+                    cap_len: p.cap_len(),
+                    uid: p.uid(),
+                    mark: p.mark(),
+                }),
+                Message::Error(e) => panic!("kernel refused a message: errno {}", e.errno),
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+    assert_eq!(seen.len(), count, "packets queued");
+    seen
+}
+
+fn udp_payload(ip_packet: &[u8]) -> &[u8] {
+    let ihl = (ip_packet[0] & 0x0f) as usize * 4;
+    &ip_packet[ihl + 8..]
+}
+
+/// Everything `socket` receives until it has been quiet for 300 ms.
+fn arrived(socket: &UdpSocket) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = socket.recv(&mut buf) {
+        got.push(buf[..n].to_vec());
+    }
+    got
+}
+
+fn send(ns: &Netns, port: u16, payloads: &[&[u8]]) {
+    let sender = ns.udp_socket(0);
+    for p in payloads {
+        sender.send_to(p, ("127.0.0.1", port)).unwrap();
+    }
+}
+
+fn accept_all(queue: &Queue, packets: &[Seen], options: &VerdictOptions) {
+    let mut verdicts = VerdictBuffer::new();
+    for p in packets {
+        verdicts.push(p.queue, p.id, Verdict::Accept, options).unwrap();
+    }
+    queue.send_verdicts(&mut verdicts).unwrap();
+}
+
+#[test]
+fn accepted_packets_arrive_whole() {
+    let ns = Netns::new();
+    ns.queue_udp(7001, 1);
+    let queue = Queue::open(&ns.options(1)).unwrap();
+    let receiver = ns.udp_socket(7001);
+    let payloads: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 32]).collect();
+    send(&ns, 7001, &payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let seen = receive(&queue, 20);
+    assert!(seen.iter().all(|p| p.queue == 1));
+    assert_eq!(udp_payload(seen[3].payload.as_ref().unwrap()), &payloads[3][..]);
+    accept_all(&queue, &seen, &VerdictOptions::default());
+    assert_eq!(arrived(&receiver), payloads);
+    let stats = queue.stats();
+    assert_eq!(stats.datagrams, 20);
+    assert_eq!(stats.verdicts_sent, 20);
+    assert!(stats.verdict_sends <= stats.batches, "verdicts coalesced: {stats:?}");
+    queue.close().unwrap();
+}
+
+#[test]
+fn dropped_packets_do_not_arrive() {
+    let ns = Netns::new();
+    ns.queue_udp(7002, 2);
+    let queue = Queue::open(&ns.options(2)).unwrap();
+    let receiver = ns.udp_socket(7002);
+    send(&ns, 7002, &[b"drop me", b"drop me too", b"keep me"]);
+    let seen = receive(&queue, 3);
+    for p in &seen[..2] {
+        queue.verdict(p.id, Verdict::Drop, &VerdictOptions::default()).unwrap();
+    }
+    queue.verdict(seen[2].id, Verdict::Accept, &VerdictOptions::default()).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"keep me".to_vec()]);
+}
+
+#[test]
+fn a_rewritten_packet_arrives_rewritten() {
+    let ns = Netns::new();
+    ns.queue_udp(7003, 3);
+    let queue = Queue::open(&ns.options(3)).unwrap();
+    let receiver = ns.udp_socket(7003);
+    send(&ns, 7003, &[b"hello"]);
+    let seen = receive(&queue, 1);
+    let mut packet = seen[0].payload.clone().unwrap();
+    let ihl = (packet[0] & 0x0f) as usize * 4;
+    packet[ihl + 6..ihl + 8].copy_from_slice(&[0, 0]); // UDP checksum 0: none (IPv4)
+    let len = packet.len();
+    packet[len - 5..].copy_from_slice(b"HELLO");
+    let options = VerdictOptions { payload: Some(&packet), ..Default::default() };
+    queue.verdict(seen[0].id, Verdict::Accept, &options).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"HELLO".to_vec()]);
+}
+
+#[test]
+fn a_mark_set_by_the_verdict_is_seen_by_iptables() {
+    let ns = Netns::new();
+    ns.queue_udp(7004, 4);
+    ns.iptables("-t mangle -A POSTROUTING -p udp --dport 7004 -m mark --mark 42");
+    let queue = Queue::open(&ns.options(4)).unwrap();
+    let receiver = ns.udp_socket(7004);
+    send(&ns, 7004, &[b"a", b"b", b"c"]);
+    let seen = receive(&queue, 3);
+    assert!(seen.iter().all(|p| p.mark.is_none()), "no mark before the verdict (absent, not zero)");
+    accept_all(&queue, &seen[..2], &VerdictOptions { mark: Some(42), ..Default::default() });
+    accept_all(&queue, &seen[2..], &VerdictOptions::default());
+    assert_eq!(arrived(&receiver).len(), 3);
+    let listing = ns.iptables("-t mangle -L POSTROUTING -v -x -n");
+    let counter: u64 = listing
+        .lines()
+        .find(|l| l.contains("mark match 0x2a"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no mark rule in:\n{listing}"));
+    assert_eq!(counter, 2, "packets marked 42");
+}
+
+#[test]
+fn a_packet_sent_to_another_queue_reaches_it() {
+    let ns = Netns::new();
+    ns.queue_udp(7005, 5);
+    let first = Queue::open(&ns.options(5)).unwrap();
+    let second = Queue::open(&ns.options(6)).unwrap();
+    let receiver = ns.udp_socket(7005);
+    send(&ns, 7005, &[b"hop"]);
+    let seen = receive(&first, 1);
+    first.verdict(seen[0].id, Verdict::Queue { queue: 6, bypass: false }, &VerdictOptions::default()).unwrap();
+    let hopped = receive(&second, 1);
+    assert_eq!(hopped[0].queue, 6);
+    assert_eq!(hopped[0].payload, seen[0].payload);
+    assert!(arrived(&receiver).is_empty(), "held by the second queue until its verdict");
+    second.verdict(hopped[0].id, Verdict::Accept, &VerdictOptions::default()).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"hop".to_vec()]);
+}
+
+#[test]
+fn queue_bypass_accepts_when_the_target_queue_has_no_listener() {
+    let ns = Netns::new();
+    ns.queue_udp(7006, 7);
+    let queue = Queue::open(&ns.options(7)).unwrap();
+    let receiver = ns.udp_socket(7006);
+    send(&ns, 7006, &[b"bypassed", b"lost"]);
+    let seen = receive(&queue, 2);
+    queue.verdict(seen[0].id, Verdict::Queue { queue: 999, bypass: true }, &VerdictOptions::default()).unwrap();
+    queue.verdict(seen[1].id, Verdict::Queue { queue: 999, bypass: false }, &VerdictOptions::default()).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"bypassed".to_vec()]);
+}
+
+#[test]
+fn verdict_batch_releases_every_id_up_to_one() {
+    let ns = Netns::new();
+    ns.queue_udp(7007, 8);
+    let queue = Queue::open(&ns.options(8)).unwrap();
+    let receiver = ns.udp_socket(7007);
+    let payloads: Vec<Vec<u8>> = (0..6u8).map(|i| vec![b'a' + i]).collect();
+    send(&ns, 7007, &payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let seen = receive(&queue, 6);
+    let mut verdicts = VerdictBuffer::new();
+    verdicts.push_batch(8, seen[3].id, Verdict::Accept, None);
+    queue.send_verdicts(&mut verdicts).unwrap();
+    assert_eq!(arrived(&receiver), payloads[..4].to_vec(), "ids up to the fourth");
+    verdicts.push_batch(8, seen[5].id, Verdict::Drop, None);
+    queue.send_verdicts(&mut verdicts).unwrap();
+    assert!(arrived(&receiver).is_empty(), "the rest dropped");
+}
+
+#[test]
+fn a_held_packet_verdicted_later_arrives() {
+    let ns = Netns::new();
+    ns.queue_udp(7008, 9);
+    let queue = Queue::open(&ns.options(9)).unwrap();
+    let receiver = ns.udp_socket(7008);
+    send(&ns, 7008, &[b"held", b"quick"]);
+    let seen = receive(&queue, 2);
+    queue.verdict(seen[1].id, Verdict::Accept, &VerdictOptions::default()).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"quick".to_vec()]);
+    std::thread::sleep(Duration::from_millis(200));
+    queue.verdict(seen[0].id, Verdict::Accept, &VerdictOptions::default()).unwrap();
+    assert_eq!(arrived(&receiver), vec![b"held".to_vec()]);
+}
+
+#[test]
+fn a_queue_bound_by_another_socket_is_already_bound() {
+    let ns = Netns::new();
+    let first = Queue::open(&ns.options(10)).unwrap();
+    let err = Queue::open(&ns.options(10)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyBound, "{err}");
+    assert_eq!(err.code(), "EPERM");
+    assert!(
+        matches!(err, nfq_core::Error::AlreadyBound { queue: 10, owner_port_id: Some(p) } if p == first.port_id()),
+        "{err:?} (first socket's port id {})",
+        first.port_id()
+    );
+    assert!(err.to_string().contains("queue 10 is already bound"), "{err}");
+    // After the holder closes, the queue binds at once.
+    first.close().unwrap();
+    Queue::open(&ns.options(10)).unwrap();
+}
+
+#[test]
+fn copy_range_cuts_the_payload_and_reports_the_whole_length() {
+    let ns = Netns::new();
+    ns.queue_udp(7009, 11);
+    let mut options = ns.options(11);
+    options.copy_range = 20;
+    let queue = Queue::open(&options).unwrap();
+    let receiver = ns.udp_socket(7009);
+    send(&ns, 7009, &[&[7u8; 100]]);
+    let seen = receive(&queue, 1);
+    assert_eq!(seen[0].payload.as_ref().unwrap().len(), 20);
+    assert_eq!(seen[0].cap_len, Some(128), "20 IP + 8 UDP + 100");
+    queue.set_copy_mode(CopyMode::Meta, 0).unwrap();
+    send(&ns, 7009, &[b"meta"]);
+    let meta = receive(&queue, 1);
+    assert_eq!(meta[0].payload, None, "meta mode: no payload at all");
+    accept_all(&queue, &[seen[0].clone(), meta[0].clone()], &VerdictOptions::default());
+    assert_eq!(arrived(&receiver).len(), 2);
+}
+
+#[test]
+fn flags_the_kernel_has_are_set_and_missing_ones_are_named() {
+    let ns = Netns::new();
+    ns.queue_udp(7010, 12);
+    let mut options = ns.options(12);
+    options.flags = ConfigFlags::FAIL_OPEN | ConfigFlags::GSO | ConfigFlags::UID_GID | ConfigFlags::SECCTX;
+    options.max_len = Some(2048);
+    let queue = Queue::open(&options).unwrap();
+    let receiver = ns.udp_socket(7010);
+    send(&ns, 7010, &[b"uid"]);
+    let seen = receive(&queue, 1);
+    assert_eq!(seen[0].uid, Some(0), "UID_GID: the sender runs as root");
+    accept_all(&queue, &seen, &VerdictOptions::default());
+    assert_eq!(arrived(&receiver).len(), 1);
+    queue.pf_bind(nfq_core::consts::AF_INET).unwrap();
+    queue.pf_unbind(nfq_core::consts::AF_INET).unwrap();
+    match queue.set_flags(ConfigFlags::CONNTRACK, ConfigFlags::CONNTRACK) {
+        Ok(()) => {} // a kernel with CONFIG_NETFILTER_NETLINK_GLUE_CT
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            assert_eq!(e.code(), "EOPNOTSUPP");
+            let text = e.to_string();
+            assert!(text.contains("NFQA_CFG_F_CONNTRACK") && text.contains("CONFIG_NETFILTER_NETLINK_GLUE_CT"), "{text}");
+        }
+    }
+    let err = queue.set_flags(ConfigFlags(1 << 5), ConfigFlags(1 << 5)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("unknown queue flag"), "{err}");
+}
+
+#[test]
+fn socket_overruns_are_counted_and_the_queue_keeps_working() {
+    let ns = Netns::new();
+    ns.queue_udp(7011, 13);
+    let mut options = ns.options(13);
+    options.receive_buffer = Some(4096);
+    let queue = Queue::open(&options).unwrap();
+    let receiver = ns.udp_socket(7011);
+    let flood: Vec<&[u8]> = std::iter::repeat_n(&b"flood"[..], 500).collect();
+    send(&ns, 7011, &flood);
+    let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
+    let got = queue.receive(&mut buffers, false).unwrap();
+    assert!(got > 0 && got < 500, "some fit the tiny buffer: {got}");
+    assert!(queue.stats().overruns >= 1, "ENOBUFS counted: {:?}", queue.stats());
+    let mut verdicts = VerdictBuffer::new();
+    loop {
+        for m in buffers.messages() {
+            if let Ok(Message::Packet(p)) = m {
+                verdicts.push(p.queue(), p.id(), Verdict::Accept, &VerdictOptions::default()).unwrap();
+            }
+        }
+        queue.send_verdicts(&mut verdicts).unwrap();
+        if queue.receive(&mut buffers, false).unwrap() == 0 {
+            break;
+        }
+    }
+    let before = arrived(&receiver).len();
+    assert!(before > 0 && before < 500, "what was read was accepted: {before}");
+    send(&ns, 7011, &[b"after"]);
+    let seen = receive(&queue, 1);
+    accept_all(&queue, &seen, &VerdictOptions::default());
+    assert_eq!(arrived(&receiver), vec![b"after".to_vec()]);
+}
+
+#[test]
+fn a_namespace_that_does_not_exist_is_named_in_the_error() {
+    let mut options = QueueOptions::new(0);
+    options.netns = Some("nfqt-rs-no-such-namespace".into());
+    let err = Queue::open(&options).unwrap_err();
+    assert_eq!(err.code(), "ENOENT");
+    assert!(err.to_string().contains("ip netns add"), "{err}");
+}
+
+#[test]
+fn without_cap_net_admin_the_example_says_what_it_needs() {
+    let ns = Netns::new();
+    let binary = example_binary();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&binary)
+        .args(["--count", "1", "14"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("CAP_NET_ADMIN") && stderr.contains("EPERM"), "{stderr}");
+}
+
+/// The example binary `cargo test` built beside this test (`target/<profile>/examples/`).
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().parent().unwrap().join("examples/nf-queue");
+    assert!(binary.exists(), "cargo test builds the examples: {} is missing", binary.display());
+    binary
+}
