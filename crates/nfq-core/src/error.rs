@@ -149,6 +149,8 @@ pub enum Error {
         queue: u16,
         /// Netlink port id of the holder, from `/proc/net/netfilter/nfnetlink_queue`.
         owner_port_id: Option<u32>,
+        /// Process id and name of the holder, when it could be found.
+        owner_process: Option<(u32, String)>,
     },
     /// EOPNOTSUPP: the kernel lacks what was asked for.
     Unsupported {
@@ -232,10 +234,12 @@ impl fmt::Display for Error {
                  the capability: systemd AmbientCapabilities=CAP_NET_ADMIN, \
                  `setpriv --inh-caps +net_admin --ambient-caps +net_admin ...`, or `setcap cap_net_admin+ep` on a native binary"
             ),
-            Error::AlreadyBound { queue, owner_port_id } => {
+            Error::AlreadyBound { queue, owner_port_id, owner_process } => {
                 write!(f, "queue {queue} is already bound by another socket")?;
-                if let Some(port) = owner_port_id {
-                    write!(f, " (netlink port id {port}, usually the pid of the process that holds it)")?;
+                match (owner_process, owner_port_id) {
+                    (Some((pid, command)), _) => write!(f, " (process {pid}, {command})")?,
+                    (None, Some(port)) => write!(f, " (netlink port id {port})")?,
+                    (None, None) => {}
                 }
                 write!(f, ": stop that program or use another queue number (EPERM)")
             }

@@ -10,7 +10,7 @@ use crate::consts::*;
 use crate::error::{Error, Result};
 use crate::netlink::{ErrorMessage, MessageHeader, MessageWriter, Messages};
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
-use crate::transport::{parse_queue_table, KernelTransport, Transport};
+use crate::transport::{find_queue_owner, KernelTransport, Transport};
 use crate::verdict::{Verdict, VerdictBuffer, VerdictOptions};
 
 /// Counters of a queue's life. Read with [`Queue::stats`].
@@ -80,6 +80,24 @@ impl Queue<KernelTransport> {
             transport.set_receive_buffer(size).map_err(|e| Error::io("set receive buffer size", e))?;
         }
         Self::with_transport(transport, options)
+    }
+}
+
+impl Queue<KernelTransport> {
+    /// Non-blocking mode: `receive` never waits, even when asked to.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.transport.socket().set_nonblocking(nonblocking).map_err(|e| Error::io("set O_NONBLOCK", e))
+    }
+
+    /// NETLINK_NO_ENOBUFS on or off: when on, an overflowing socket buffer drops
+    /// messages silently instead of reporting ENOBUFS (then counted as overruns).
+    pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
+        self.transport.set_no_enobufs(on).map_err(|e| Error::io("set NETLINK_NO_ENOBUFS", e))
+    }
+
+    /// Sets the socket receive buffer (see [`KernelTransport::set_receive_buffer`]).
+    pub fn set_receive_buffer(&self, bytes: usize) -> Result<usize> {
+        self.transport.set_receive_buffer(bytes).map_err(|e| Error::io("set receive buffer size", e))
     }
 }
 
@@ -253,12 +271,14 @@ impl<T: Transport> Queue<T> {
     fn explain(&self, op: &str, errno: i32, message: Option<String>) -> Error {
         match errno {
             libc::EPERM if !self.transport.has_cap_net_admin() => Error::PermissionDenied { operation: op.to_owned() },
-            libc::EPERM => Error::AlreadyBound {
-                queue: self.queue,
-                owner_port_id: self.transport.queue_table().and_then(|t| {
-                    parse_queue_table(&t).into_iter().find(|r| r.queue == self.queue).map(|r| r.port_id)
-                }),
-            },
+            libc::EPERM => {
+                let owner = find_queue_owner(&self.transport, self.queue);
+                Error::AlreadyBound {
+                    queue: self.queue,
+                    owner_port_id: owner.as_ref().map(|o| o.port_id),
+                    owner_process: owner.and_then(|o| Some((o.pid?, o.command.unwrap_or_default()))),
+                }
+            }
             libc::EOPNOTSUPP => Error::Unsupported { operation: op.to_owned(), feature: None, hint: None },
             errno => Error::Kernel { operation: op.to_owned(), errno, message },
         }
@@ -266,8 +286,8 @@ impl<T: Transport> Queue<T> {
 
     /// Receives a batch of datagrams into `buffers` with one `recvmmsg`.
     ///
-    /// With `wait`, blocks until at least one arrives. Returns how many arrived
-    /// (0 when none was ready without `wait`). ENOBUFS (the socket buffer
+    /// With `wait`, blocks until at least one arrives (unless the socket is in
+    /// non-blocking mode). Returns how many arrived (0 when none was ready). ENOBUFS (the socket buffer
     /// overflowed) is counted in [`QueueStats::overruns`] and reading goes on.
     pub fn receive(&self, buffers: &mut RecvBuffers, wait: bool) -> Result<usize> {
         buffers.clear();
@@ -292,7 +312,7 @@ impl<T: Transport> Queue<T> {
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     self.counters.overruns.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) => return Err(Error::io(format!("receive from queue {}", self.queue), e)),
             }
         }
@@ -330,11 +350,7 @@ impl<T: Transport> Queue<T> {
     /// allows, then empties the buffer. Refusals arrive later, as
     /// [`crate::Message::Error`] in the received batches.
     pub fn send_verdicts(&self, verdicts: &mut VerdictBuffer) -> Result<()> {
-        let count = verdicts.len() as u64;
         let result = self.send_messages(verdicts.as_bytes());
-        if result.is_ok() {
-            self.counters.verdicts_sent.fetch_add(count, Ordering::Relaxed);
-        }
         verdicts.clear();
         result
     }
@@ -346,8 +362,10 @@ impl<T: Transport> Queue<T> {
         let limit = self.transport.max_datagram();
         let mut start = 0;
         let mut end = 0;
+        let mut count = 0;
         for message in Messages::new(messages) {
             let message = message?;
+            count += 1;
             let at = message.as_ptr() as usize - messages.as_ptr() as usize;
             let next = (at + crate::netlink::align(message.len())).min(messages.len());
             if next - start > limit && end > start {
@@ -359,6 +377,7 @@ impl<T: Transport> Queue<T> {
         if end > start {
             self.send_datagram(&messages[start..end])?;
         }
+        self.counters.verdicts_sent.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
 

@@ -181,8 +181,8 @@ impl Transport for FakeKernel {
         self.lock().cap_net_admin
     }
 
-    fn queue_table(&self) -> Option<String> {
-        self.lock().queue_table.clone()
+    fn proc_net(&self, file: &str) -> Option<String> {
+        (file == "netfilter/nfnetlink_queue").then(|| self.lock().queue_table.clone()).flatten()
     }
 }
 

@@ -23,8 +23,9 @@ pub trait Transport: Send + Sync {
     fn has_cap_net_admin(&self) -> bool {
         effective_cap_net_admin()
     }
-    /// The text of `/proc/net/netfilter/nfnetlink_queue` in the socket's namespace.
-    fn queue_table(&self) -> Option<String>;
+    /// The text of `/proc/net/<file>` as seen from the socket's network namespace
+    /// (`netfilter/nfnetlink_queue`, `netlink`).
+    fn proc_net(&self, file: &str) -> Option<String>;
 }
 
 /// The real kernel: a `NETLINK_NETFILTER` socket, maybe in another network namespace.
@@ -100,8 +101,9 @@ impl Transport for KernelTransport {
     fn max_datagram(&self) -> usize {
         self.max_datagram
     }
-    fn queue_table(&self) -> Option<String> {
-        let read = || std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue");
+    fn proc_net(&self, file: &str) -> Option<String> {
+        let path = PathBuf::from("/proc/thread-self/net").join(file);
+        let read = move || std::fs::read_to_string(path);
         match &self.netns {
             None => read().ok(),
             Some(ns) => sys::run_in_netns(ns, read).ok()?.ok(),
@@ -157,6 +159,44 @@ pub fn parse_queue_table(text: &str) -> Vec<QueueTableRow> {
             })
         })
         .collect()
+}
+
+/// The process holding a netlink socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOwner {
+    /// Netlink port id of the socket.
+    pub port_id: u32,
+    /// Process id, when found.
+    pub pid: Option<u32>,
+    /// Process name (`/proc/PID/comm`), when found.
+    pub command: Option<String>,
+}
+
+/// Finds who holds `queue`: its port id from `nfnetlink_queue`, the socket's inode
+/// from `/proc/net/netlink`, then the process with that socket open.
+pub fn find_queue_owner(transport: &impl Transport, queue: u16) -> Option<SocketOwner> {
+    let table = transport.proc_net("netfilter/nfnetlink_queue")?;
+    let port_id = parse_queue_table(&table).into_iter().find(|r| r.queue == queue)?.port_id;
+    let mut owner = SocketOwner { port_id, pid: None, command: None };
+    let inode = transport.proc_net("netlink").and_then(|text| {
+        text.lines().skip(1).find_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() >= 10 && f[1] == "12" && f[2].parse() == Ok(port_id)).then(|| f[9].to_owned())
+        })
+    });
+    if let Some(inode) = inode {
+        let wanted = format!("socket:[{inode}]");
+        owner.pid = std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
+            fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == wanted.as_str())).then_some(pid)
+        });
+        owner.command = owner
+            .pid
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+            .map(|c| c.trim().to_owned());
+    }
+    Some(owner)
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ fn eperm_with_cap_net_admin_means_another_socket_holds_the_queue() {
         .answer_with(refuse_bind(libc::EPERM))
         .with_queue_table("    0   111 0 2 65535 0 0 0 1\n    5  4321 0 2 65535 0 0 9 1\n");
     let err = Queue::with_transport(kernel, &QueueOptions::new(5)).unwrap_err();
-    assert!(matches!(err, nfq_core::Error::AlreadyBound { queue: 5, owner_port_id: Some(4321) }), "{err:?}");
+    assert!(matches!(err, nfq_core::Error::AlreadyBound { queue: 5, owner_port_id: Some(4321), .. }), "{err:?}");
     assert!(err.to_string().contains("port id 4321"), "{err}");
 }
 

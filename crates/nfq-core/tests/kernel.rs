@@ -289,11 +289,12 @@ fn a_queue_bound_by_another_socket_is_already_bound() {
     assert_eq!(err.kind(), ErrorKind::AlreadyBound, "{err}");
     assert_eq!(err.code(), "EPERM");
     assert!(
-        matches!(err, nfq_core::Error::AlreadyBound { queue: 10, owner_port_id: Some(p) } if p == first.port_id()),
+        matches!(&err, nfq_core::Error::AlreadyBound { queue: 10, owner_port_id: Some(p), owner_process: Some((pid, _)) }
+            if *p == first.port_id() && *pid == std::process::id()),
         "{err:?} (first socket's port id {})",
         first.port_id()
     );
-    assert!(err.to_string().contains("queue 10 is already bound"), "{err}");
+    assert!(err.to_string().contains(&format!("queue 10 is already bound by another socket (process {}", std::process::id())), "{err}");
     // After the holder closes, the queue binds at once.
     first.close().unwrap();
     Queue::open(&ns.options(10)).unwrap();
@@ -406,6 +407,58 @@ fn without_cap_net_admin_the_example_says_what_it_needs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("CAP_NET_ADMIN") && stderr.contains("EPERM"), "{stderr}");
+}
+
+#[test]
+fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
+    let ns = Netns::new();
+    let low = Queue::open(&ns.options(0)).unwrap();
+    let high = Queue::open(&ns.options(65535)).unwrap();
+    assert_eq!((low.queue_num(), high.queue_num()), (0, 65535));
+    high.set_nonblocking(true).unwrap();
+    let mut buffers = RecvBuffers::new(4, DEFAULT_SLOT_SIZE);
+    let started = Instant::now();
+    assert_eq!(high.receive(&mut buffers, true).unwrap(), 0, "non-blocking: nothing, at once");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    high.set_no_enobufs(true).unwrap();
+    high.set_no_enobufs(false).unwrap();
+    let size = high.set_receive_buffer(1 << 20).unwrap();
+    assert!(size >= 1 << 20, "root may pass rmem_max with SO_RCVBUFFORCE: {size}");
+    high.unbind().unwrap();
+    high.bind().unwrap();
+    low.close().unwrap();
+    high.close().unwrap();
+}
+
+#[test]
+fn the_example_accepts_every_packet_and_exits_after_its_count() {
+    let ns = Netns::new();
+    ns.queue_udp(7012, 15);
+    let receiver = ns.udp_socket(7012);
+    let child = Command::new(example_binary())
+        .args(["--netns", &ns.name, "--count", "200", "15"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the queue is bound before sending.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !run("ip", &["netns", "exec", &ns.name, "cat", "/proc/net/netfilter/nfnetlink_queue"])
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some("15"))
+    {
+        assert!(Instant::now() < deadline, "the example never bound its queue");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let payloads: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    send(&ns, 7012, &payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 200);
+    assert!(lines[0].starts_with("packet received (id=1 hw=0x0800 hook=3, payload len 32"), "{}", lines[0]);
+    assert_eq!(arrived(&receiver).len(), 200, "200 of 200 accepted packets arrive");
 }
 
 /// The example binary `cargo test` built beside this test (`target/<profile>/examples/`).
