@@ -1,31 +1,10 @@
-//! # nfq-core
+#![doc = include_str!("../README.md")]
 //!
-//! Linux `nfnetlink_queue` (iptables `-j NFQUEUE`) from Rust, built for throughput:
-//! packets arrive in batches (`recvmmsg` into reusable buffers), are read in place
-//! through [`PacketView`], and verdicts are coalesced into one `sendto`.
-//! No Node.js, no C library: only `libc`.
+//! ## Layout
 //!
-//! ```no_run
-//! use nfq_core::{Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer, VerdictOptions};
-//!
-//! let queue = Queue::open(&QueueOptions::new(0))?;
-//! let mut buffers = RecvBuffers::new(64, nfq_core::config::DEFAULT_SLOT_SIZE);
-//! let mut verdicts = VerdictBuffer::new();
-//! loop {
-//!     queue.receive(&mut buffers, true)?;
-//!     for message in buffers.messages() {
-//!         if let Ok(Message::Packet(packet)) = message {
-//!             verdicts.push(packet.queue(), packet.id(), Verdict::Accept, &VerdictOptions::default())?;
-//!         }
-//!     }
-//!     queue.send_verdicts(&mut verdicts)?;
-//! }
-//! # Ok::<(), nfq_core::Error>(())
-//! ```
-//!
-//! Layout: [`sys`] holds every `unsafe` block; [`netlink`] frames messages;
-//! [`packet`] reads them; [`verdict`] and [`config`] write them; [`Queue`] ties
-//! them to a [`Transport`], the real kernel or [`testing::FakeKernel`].
+//! [`sys`] holds every `unsafe` block; [`netlink`] frames messages; [`packet`]
+//! reads them; [`verdict`] and [`config`] write them; [`Queue`] ties them to a
+//! [`Transport`], the real kernel ([`KernelTransport`]) or [`testing::FakeKernel`].
 
 pub mod batch;
 pub mod config;
