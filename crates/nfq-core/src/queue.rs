@@ -72,7 +72,6 @@ impl Queue<KernelTransport> {
             _ => Error::io("open netlink socket", e),
         })?;
         transport.set_extended_ack(true).map_err(|e| Error::io("enable extended ACK", e))?;
-        transport.set_capped_ack(true).map_err(|e| Error::io("enable capped ACK", e))?;
         if options.no_enobufs {
             transport.set_no_enobufs(true).map_err(|e| Error::io("set NETLINK_NO_ENOBUFS", e))?;
         }

@@ -194,9 +194,9 @@ impl NativeQueue {
     }
 
     /// Starts the reader thread. `onBatch(err, batch)` is called on the JavaScript
-    /// thread with one Buffer of netlink messages per received batch; `batch` may be
-    /// undefined (a batch already returned by `stopReceiving`): ignore those calls.
-    #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Buffer) => void")]
+    /// thread with one Buffer of netlink messages per received batch; `batch` is null
+    /// when the batch was already returned by `stopReceiving`: ignore those calls.
+    #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Buffer | null) => void")]
     pub fn start(&mut self, env: Env, on_batch: Function<'_, Option<Buffer>, ()>) -> Result<()> {
         let queue = self.queue(&env)?.clone();
         if self.reader.is_some() {

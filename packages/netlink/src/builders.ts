@@ -1,0 +1,393 @@
+import {
+  AF_UNSPEC,
+  CTA_MARK,
+  NFGENMSG_LEN,
+  NFNETLINK_V0,
+  NFQA_CAP_LEN,
+  NFQA_CFG_CMD,
+  NFQA_CFG_FLAGS,
+  NFQA_CFG_MASK,
+  NFQA_CFG_PARAMS,
+  NFQA_CFG_QUEUE_MAXLEN,
+  NFQA_CT,
+  NFQA_GID,
+  NFQA_HWADDR,
+  NFQA_IFINDEX_INDEV,
+  NFQA_IFINDEX_OUTDEV,
+  NFQA_MARK,
+  NFQA_PACKET_HDR,
+  NFQA_PAYLOAD,
+  NFQA_SKB_INFO,
+  NFQA_UID,
+  NFQA_VERDICT_HDR,
+  NFQNL_MSG_CONFIG,
+  NFQNL_MSG_PACKET,
+  NFQNL_MSG_VERDICT,
+  NFQNL_MSG_VERDICT_BATCH,
+  NLA_F_NESTED,
+  NLA_HDRLEN,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  nfqMessageType,
+} from './constants.js';
+import { HOST_IS_LITTLE_ENDIAN, align4 } from './wire.js';
+
+/** A verdict on one packet (NFQNL_MSG_VERDICT). */
+export interface VerdictOptions {
+  /** Queue number the packet came from (0-65535). */
+  readonly queue: number;
+  /** Packet id from the packet's NFQA_PACKET_HDR. */
+  readonly id: number;
+  /** Verdict value: NF_ACCEPT, NF_DROP, NF_REPEAT, NF_STOP or {@link queueVerdict}(n). */
+  readonly verdict: number;
+  /** New packet mark (NFQA_MARK), if it should change. */
+  readonly mark?: number;
+  /** Replacement packet bytes from the network header on (NFQA_PAYLOAD), if it should change. */
+  readonly payload?: Uint8Array;
+  /** New connection mark (NFQA_CT nested CTA_MARK); needs the kernel's conntrack glue. */
+  readonly connmark?: number;
+  /** Netlink sequence number (default 0). */
+  readonly seq?: number;
+}
+
+/** One verdict for every pending packet with an id up to and including `id` (NFQNL_MSG_VERDICT_BATCH). */
+export interface VerdictBatchOptions {
+  /** Queue number (0-65535). */
+  readonly queue: number;
+  /** Highest packet id the verdict applies to. */
+  readonly id: number;
+  /** Verdict value, as in {@link VerdictOptions.verdict}. */
+  readonly verdict: number;
+  /** New mark for every packet of the batch, if it should change. */
+  readonly mark?: number;
+  /** Netlink sequence number (default 0). */
+  readonly seq?: number;
+}
+
+/** A configuration request (NFQNL_MSG_CONFIG); each given part becomes one attribute. */
+export interface ConfigOptions {
+  /** Queue number (0-65535). */
+  readonly queue: number;
+  /** Netlink sequence number (default 0). */
+  readonly seq?: number;
+  /** Ask the kernel for an acknowledgement (NLM_F_ACK); default false. */
+  readonly ack?: boolean;
+  /** nfgenmsg family (default AF_UNSPEC). */
+  readonly family?: number;
+  /** NFQA_CFG_CMD: an NFQNL_CFG_CMD_* command and its protocol family (default AF_UNSPEC). */
+  readonly command?: { readonly command: number; readonly pf?: number };
+  /** NFQA_CFG_PARAMS: copy mode (NFQNL_COPY_*) and how many payload bytes to copy. */
+  readonly params?: { readonly copyMode: number; readonly copyRange: number };
+  /** NFQA_CFG_QUEUE_MAXLEN: the most packets that may wait in the queue. */
+  readonly maxLen?: number;
+  /** NFQA_CFG_FLAGS + NFQA_CFG_MASK: new values of the NFQA_CFG_F_* bits selected by `mask`. */
+  readonly flags?: { readonly flags: number; readonly mask: number };
+}
+
+/** What the kernel sends for one queued packet; for fakes and tests (NFQNL_MSG_PACKET). */
+export interface PacketMessageOptions {
+  /** Queue number (nfgenmsg res_id). */
+  readonly queue: number;
+  /** Packet id. */
+  readonly id: number;
+  /** EtherType, e.g. 0x0800. */
+  readonly hwProtocol: number;
+  /** Hook number. */
+  readonly hook: number;
+  /** nfgenmsg family (default NFPROTO_IPV4 = 2). */
+  readonly family?: number;
+  /** NFQA_IFINDEX_INDEV. */
+  readonly indev?: number;
+  /** NFQA_IFINDEX_OUTDEV. */
+  readonly outdev?: number;
+  /** NFQA_MARK. */
+  readonly mark?: number;
+  /** NFQA_HWADDR address bytes (at most 8). */
+  readonly hwAddr?: Uint8Array;
+  /** NFQA_UID. */
+  readonly uid?: number;
+  /** NFQA_GID. */
+  readonly gid?: number;
+  /** NFQA_CAP_LEN. */
+  readonly capLen?: number;
+  /** NFQA_SKB_INFO. */
+  readonly skbInfo?: number;
+  /** NFQA_PAYLOAD. */
+  readonly payload?: Uint8Array;
+  /** Netlink sequence number (default 0). */
+  readonly seq?: number;
+}
+
+function checkUnsigned(name: string, value: number, bits: 8 | 16 | 32): void {
+  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
+    throw new RangeError(`${name} must be an integer from 0 to ${2 ** bits - 1}, got ${value}`);
+  }
+}
+
+/**
+ * A growable buffer that netlink messages are encoded into, in the manner of libmnl:
+ * `beginMessage`, attributes, `endMessage`. Headers are written in host byte order, attribute
+ * values big-endian.
+ */
+class MessageBuffer {
+  bytes: Uint8Array;
+  view: DataView;
+  length = 0;
+
+  constructor(initialCapacity: number) {
+    this.bytes = new Uint8Array(Math.max(64, initialCapacity));
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  reserve(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.bytes.length) return;
+    let capacity = this.bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  /** Writes nlmsghdr + nfgenmsg; returns the message's start for {@link endMessage}. */
+  beginMessage(type: number, flags: number, seq: number, family: number, queue: number): number {
+    checkUnsigned('queue', queue, 16);
+    checkUnsigned('seq', seq, 32);
+    this.reserve(NLMSG_HDRLEN + NFGENMSG_LEN);
+    const start = this.length;
+    const view = this.view;
+    view.setUint32(start, 0, HOST_IS_LITTLE_ENDIAN); // nlmsg_len, set by endMessage
+    view.setUint16(start + 4, type, HOST_IS_LITTLE_ENDIAN);
+    view.setUint16(start + 6, flags, HOST_IS_LITTLE_ENDIAN);
+    view.setUint32(start + 8, seq, HOST_IS_LITTLE_ENDIAN);
+    view.setUint32(start + 12, 0, HOST_IS_LITTLE_ENDIAN); // nlmsg_pid: 0, the kernel fills it
+    view.setUint8(start + 16, family);
+    view.setUint8(start + 17, NFNETLINK_V0);
+    view.setUint16(start + 18, queue); // res_id, big-endian
+    this.length += NLMSG_HDRLEN + NFGENMSG_LEN;
+    return start;
+  }
+
+  endMessage(start: number): void {
+    this.view.setUint32(start, this.length - start, HOST_IS_LITTLE_ENDIAN);
+  }
+
+  /** Starts an attribute with `valueLength` value bytes, zeroing its padding; returns the value's offset. */
+  beginAttribute(type: number, valueLength: number): number {
+    const total = align4(NLA_HDRLEN + valueLength);
+    this.reserve(total);
+    const start = this.length;
+    this.view.setUint16(start, NLA_HDRLEN + valueLength, HOST_IS_LITTLE_ENDIAN);
+    this.view.setUint16(start + 2, type, HOST_IS_LITTLE_ENDIAN);
+    this.bytes.fill(0, start + NLA_HDRLEN, start + total);
+    this.length += total;
+    return start + NLA_HDRLEN;
+  }
+
+  u32Attribute(type: number, name: string, value: number): void {
+    checkUnsigned(name, value, 32);
+    const offset = this.beginAttribute(type, 4); // may grow the buffer: read view after
+    this.view.setUint32(offset, value);
+  }
+
+  bytesAttribute(type: number, value: Uint8Array): void {
+    if (NLA_HDRLEN + value.length > 0xffff) {
+      throw new RangeError(`attribute value of ${value.length} bytes exceeds the netlink attribute limit (65531)`);
+    }
+    const offset = this.beginAttribute(type, value.length); // may grow the buffer: read bytes after
+    this.bytes.set(value, offset);
+  }
+
+  /** Starts a nested attribute; returns its start for {@link endNest}. */
+  beginNest(type: number): number {
+    const start = this.length;
+    this.beginAttribute(type | NLA_F_NESTED, 0);
+    return start;
+  }
+
+  endNest(start: number): void {
+    this.view.setUint16(start, this.length - start, HOST_IS_LITTLE_ENDIAN);
+  }
+
+  writeVerdict(type: number, options: VerdictOptions | VerdictBatchOptions): void {
+    const start = this.beginMessage(nfqMessageType(type), NLM_F_REQUEST, options.seq ?? 0, AF_UNSPEC, options.queue);
+    checkUnsigned('verdict', options.verdict, 32);
+    checkUnsigned('id', options.id, 32);
+    const header = this.beginAttribute(NFQA_VERDICT_HDR, 8);
+    this.view.setUint32(header, options.verdict);
+    this.view.setUint32(header + 4, options.id);
+    if (options.mark !== undefined) this.u32Attribute(NFQA_MARK, 'mark', options.mark);
+    if ('payload' in options && options.payload !== undefined) this.bytesAttribute(NFQA_PAYLOAD, options.payload);
+    if ('connmark' in options && options.connmark !== undefined) {
+      const nest = this.beginNest(NFQA_CT);
+      this.u32Attribute(CTA_MARK, 'connmark', options.connmark);
+      this.endNest(nest);
+    }
+    this.endMessage(start);
+  }
+
+  take(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+/** Upper bound of the encoded size of one verdict message. */
+function verdictSize(options: VerdictOptions): number {
+  return 64 + (options.payload ? align4(options.payload.length) : 0);
+}
+
+/**
+ * A complete NFQNL_MSG_VERDICT message: NLM_F_REQUEST, family AF_UNSPEC, res_id = queue, then
+ * NFQA_VERDICT_HDR, NFQA_MARK (if `mark`), NFQA_PAYLOAD (if `payload`) and NFQA_CT with a
+ * nested CTA_MARK (if `connmark`), in that order.
+ */
+export function buildVerdict(options: VerdictOptions): Uint8Array {
+  const buffer = new MessageBuffer(verdictSize(options));
+  buffer.writeVerdict(NFQNL_MSG_VERDICT, options);
+  return buffer.take();
+}
+
+/** A complete NFQNL_MSG_VERDICT_BATCH message: NFQA_VERDICT_HDR (id = highest id) and NFQA_MARK (if `mark`). */
+export function buildVerdictBatch(options: VerdictBatchOptions): Uint8Array {
+  const buffer = new MessageBuffer(64);
+  buffer.writeVerdict(NFQNL_MSG_VERDICT_BATCH, options);
+  return buffer.take();
+}
+
+/**
+ * A complete NFQNL_MSG_CONFIG message with, in this order, NFQA_CFG_CMD, NFQA_CFG_PARAMS,
+ * NFQA_CFG_QUEUE_MAXLEN, NFQA_CFG_FLAGS and NFQA_CFG_MASK, each only when its option is given.
+ */
+export function buildConfig(options: ConfigOptions): Uint8Array {
+  const buffer = new MessageBuffer(96);
+  const flags = NLM_F_REQUEST | (options.ack ? NLM_F_ACK : 0);
+  const start = buffer.beginMessage(
+    nfqMessageType(NFQNL_MSG_CONFIG),
+    flags,
+    options.seq ?? 0,
+    options.family ?? AF_UNSPEC,
+    options.queue,
+  );
+  if (options.command) {
+    checkUnsigned('command', options.command.command, 8);
+    const value = buffer.beginAttribute(NFQA_CFG_CMD, 4);
+    buffer.view.setUint8(value, options.command.command);
+    buffer.view.setUint8(value + 1, 0); // pad
+    buffer.view.setUint16(value + 2, options.command.pf ?? AF_UNSPEC);
+  }
+  if (options.params) {
+    checkUnsigned('copyRange', options.params.copyRange, 32);
+    checkUnsigned('copyMode', options.params.copyMode, 8);
+    const value = buffer.beginAttribute(NFQA_CFG_PARAMS, 5);
+    buffer.view.setUint32(value, options.params.copyRange);
+    buffer.view.setUint8(value + 4, options.params.copyMode);
+  }
+  if (options.maxLen !== undefined) buffer.u32Attribute(NFQA_CFG_QUEUE_MAXLEN, 'maxLen', options.maxLen);
+  if (options.flags) {
+    buffer.u32Attribute(NFQA_CFG_FLAGS, 'flags', options.flags.flags);
+    buffer.u32Attribute(NFQA_CFG_MASK, 'mask', options.flags.mask);
+  }
+  buffer.endMessage(start);
+  return buffer.take();
+}
+
+/** A complete NFQNL_MSG_PACKET message as the kernel would send it; for fakes and tests. */
+export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
+  const buffer = new MessageBuffer(128 + (options.payload ? options.payload.length : 0));
+  const start = buffer.beginMessage(
+    nfqMessageType(NFQNL_MSG_PACKET),
+    0,
+    options.seq ?? 0,
+    options.family ?? 2,
+    options.queue,
+  );
+  checkUnsigned('id', options.id, 32);
+  checkUnsigned('hwProtocol', options.hwProtocol, 16);
+  checkUnsigned('hook', options.hook, 8);
+  const header = buffer.beginAttribute(NFQA_PACKET_HDR, 7);
+  buffer.view.setUint32(header, options.id);
+  buffer.view.setUint16(header + 4, options.hwProtocol);
+  buffer.view.setUint8(header + 6, options.hook);
+  if (options.indev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_INDEV, 'indev', options.indev);
+  if (options.outdev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_OUTDEV, 'outdev', options.outdev);
+  if (options.mark !== undefined) buffer.u32Attribute(NFQA_MARK, 'mark', options.mark);
+  if (options.hwAddr !== undefined) {
+    if (options.hwAddr.length > 8) throw new RangeError('hwAddr holds at most 8 bytes');
+    const value = buffer.beginAttribute(NFQA_HWADDR, 12);
+    buffer.view.setUint16(value, options.hwAddr.length);
+    buffer.bytes.set(options.hwAddr, value + 4);
+  }
+  if (options.uid !== undefined) buffer.u32Attribute(NFQA_UID, 'uid', options.uid);
+  if (options.gid !== undefined) buffer.u32Attribute(NFQA_GID, 'gid', options.gid);
+  if (options.capLen !== undefined) buffer.u32Attribute(NFQA_CAP_LEN, 'capLen', options.capLen);
+  if (options.skbInfo !== undefined) buffer.u32Attribute(NFQA_SKB_INFO, 'skbInfo', options.skbInfo);
+  if (options.payload !== undefined) buffer.bytesAttribute(NFQA_PAYLOAD, options.payload);
+  buffer.endMessage(start);
+  return buffer.take();
+}
+
+/**
+ * Appends many verdict messages into one reusable, growable buffer, to be sent in one call.
+ *
+ * ```ts
+ * const writer = new VerdictWriter();
+ * writer.appendVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT });
+ * writer.appendVerdict({ queue: 0, id: 2, verdict: NF_DROP });
+ * socket.send(writer.bytes()); // both messages, concatenated
+ * writer.clear();
+ * ```
+ */
+export class VerdictWriter {
+  readonly #buffer: MessageBuffer;
+  #messageCount = 0;
+
+  /** Creates an empty writer; the buffer starts at `initialCapacity` bytes and doubles as needed. */
+  constructor(initialCapacity = 4096) {
+    this.#buffer = new MessageBuffer(initialCapacity);
+  }
+
+  /** Appends an NFQNL_MSG_VERDICT message, encoded as by {@link buildVerdict}. */
+  appendVerdict(options: VerdictOptions): void {
+    this.#append(NFQNL_MSG_VERDICT, options);
+  }
+
+  /** Appends an NFQNL_MSG_VERDICT_BATCH message, encoded as by {@link buildVerdictBatch}. */
+  appendVerdictBatch(options: VerdictBatchOptions): void {
+    this.#append(NFQNL_MSG_VERDICT_BATCH, options);
+  }
+
+  #append(type: number, options: VerdictOptions | VerdictBatchOptions): void {
+    const buffer = this.#buffer;
+    const before = buffer.length;
+    try {
+      buffer.writeVerdict(type, options);
+    } catch (error) {
+      buffer.length = before; // an invalid option leaves no half-written message behind
+      throw error;
+    }
+    this.#messageCount++;
+  }
+
+  /** Bytes appended so far. */
+  get byteLength(): number {
+    return this.#buffer.length;
+  }
+
+  /** Messages appended so far. */
+  get messageCount(): number {
+    return this.#messageCount;
+  }
+
+  /** The appended messages: a view into the writer's buffer, valid until the next append or clear. */
+  bytes(): Uint8Array {
+    return this.#buffer.bytes.subarray(0, this.#buffer.length);
+  }
+
+  /** Forgets the appended messages, keeping the buffer for reuse. */
+  clear(): void {
+    this.#buffer.length = 0;
+    this.#messageCount = 0;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * `@nfq/netlink`: constants, zero-copy views and builders for nfnetlink_queue (NFQUEUE)
+ * netlink messages. Pure TypeScript on Uint8Array and DataView: no native code, no Node-only API.
+ *
+ * @packageDocumentation
+ */
+export * from './constants.js';
+export { NetlinkDecodeError, type NetlinkDecodeErrorCode } from './errors.js';
+export { iterateMessages, readHeader, type NetlinkHeader, type NetlinkMessage } from './messages.js';
+export { forEachAttribute } from './attributes.js';
+export { PacketView, parsePacket, type PacketTimestamp, type PacketVlan } from './packet.js';
+export { parseError, errnoName, type NetlinkErrorMessage } from './error-message.js';
+export {
+  buildVerdict,
+  buildVerdictBatch,
+  buildConfig,
+  buildPacketMessage,
+  VerdictWriter,
+  type VerdictOptions,
+  type VerdictBatchOptions,
+  type ConfigOptions,
+  type PacketMessageOptions,
+} from './builders.js';
+export { hookName } from './hooks.js';
+export { HOST_IS_LITTLE_ENDIAN, align4 } from './wire.js';

@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+
+/** Options of the native `NativeQueue.open`: how to bind and configure one queue. */
+export interface NativeQueueOptions {
+  /** Queue number to bind (0-65535), as in `iptables ... -j NFQUEUE --queue-num N`. */
+  queue: number;
+  /** What the kernel copies to user space: nothing, metadata only, or metadata and payload. */
+  copyMode?: 'none' | 'meta' | 'packet';
+  /** Most payload bytes copied per packet (copy mode 'packet'). */
+  copyRange?: number;
+  /** Most packets waiting in the kernel queue. */
+  maxLen?: number;
+  /** Accept packets instead of dropping them when the queue is full (NFQA_CFG_F_FAIL_OPEN). */
+  failOpen?: boolean;
+  /** Send conntrack information with each packet (NFQA_CFG_F_CONNTRACK). */
+  conntrack?: boolean;
+  /** Deliver GSO packets whole (NFQA_CFG_F_GSO). */
+  gso?: boolean;
+  /** Send the owning socket's uid and gid (NFQA_CFG_F_UID_GID). */
+  uidGid?: boolean;
+  /** Send the security context (NFQA_CFG_F_SECCTX). */
+  secctx?: boolean;
+  /** Socket receive buffer size in bytes (SO_RCVBUF(FORCE)). */
+  receiveBufferSize?: number;
+  /** Do not report ENOBUFS when the socket buffer overruns (NETLINK_NO_ENOBUFS). */
+  noEnobufs?: boolean;
+  /** Most messages received per recvmmsg call. */
+  batchSize?: number;
+  /** Network namespace to open the socket in: a name under /var/run/netns, or a path. */
+  netns?: string;
+}
+
+/** What the native side counted since the queue was opened. */
+export interface NativeQueueStats {
+  /** Receive overruns (ENOBUFS): packets the kernel dropped or accepted without asking. */
+  overruns: number;
+  /** Batches handed to JavaScript. */
+  batches: number;
+  /** Netlink messages received. */
+  messages: number;
+  /** Messages cut because a receive buffer was too small (MSG_TRUNC). */
+  truncated: number;
+  /** Verdict messages sent (when the binding counts them). */
+  verdictsSent?: number;
+  /** sendto calls made for verdicts (when the binding counts them). */
+  verdictSends?: number;
+}
+
+/** One bound queue on the native side (the napi `NativeQueue` class). */
+export interface NativeQueue {
+  /**
+   * Starts the reader thread; `onBatch` is called on the JavaScript thread with many concatenated
+   * netlink messages. `batch` may be null or undefined (a batch already returned by `stopReceiving`).
+   */
+  start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void;
+  /** Sends complete, concatenated VERDICT / VERDICT_BATCH messages in one sendmsg. */
+  sendVerdicts(messages: Uint8Array): void;
+  /** Counters since the queue was opened. */
+  stats(): NativeQueueStats;
+  /**
+   * Stops and joins the reader thread; no batch is handed to onBatch after it returns. Returns
+   * the batches received but not yet handed over: their packets still need verdicts.
+   */
+  stopReceiving(): Buffer[] | void;
+  /** Stops receiving, unbinds and closes the socket; idempotent. Returns batches as stopReceiving does. */
+  close(): Buffer[] | void;
+  /** The bound queue number. */
+  readonly queueNum: number;
+  /** The socket's netlink port id. */
+  readonly portId: number;
+}
+
+/** The native module: what `native/index.cjs` exports. */
+export interface NativeBinding {
+  /** The napi class; only its static `open` is used. */
+  readonly NativeQueue: {
+    /** Opens a socket, binds and configures the queue; throws a {@link NativeQueueError}. */
+    open(options: NativeQueueOptions): NativeQueue;
+  };
+}
+
+/** Why the native side refused, as `err.kind`. */
+export type NativeErrorKind =
+  | 'PermissionDenied'
+  | 'AlreadyBound'
+  | 'Unsupported'
+  | 'InvalidArgument'
+  | 'NamespaceNotFound'
+  | 'Io'
+  | (string & {});
+
+/** An error thrown by the native side: `code` is the errno name (e.g. 'EPERM'), `kind` the cause. */
+export interface NativeQueueError extends Error {
+  /** Errno name, e.g. 'EPERM', 'EOPNOTSUPP'. */
+  code?: string;
+  /** What went wrong, e.g. 'AlreadyBound'. */
+  kind?: NativeErrorKind;
+}
+
+let loadedBinding: NativeBinding | undefined;
+
+/**
+ * Loads the napi binding built into `native/` (once). Throws an error saying how to build it when
+ * it is missing.
+ */
+export function loadNativeBinding(): NativeBinding {
+  if (loadedBinding) return loadedBinding;
+  const require = createRequire(import.meta.url);
+  try {
+    loadedBinding = require('../native/index.cjs') as NativeBinding;
+  } catch (cause) {
+    throw new Error(
+      '@nfq/nfqueue: the native binding could not be loaded; build it with `npm run build` ' +
+        '(needs the Rust toolchain) or install the package for your platform',
+      { cause },
+    );
+  }
+  return loadedBinding;
+}

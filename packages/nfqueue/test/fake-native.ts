@@ -1,0 +1,147 @@
+import {
+  NFQA_CT,
+  NFQA_MARK,
+  NFQA_PAYLOAD,
+  NFQA_VERDICT_HDR,
+  NLMSG_HDRLEN,
+  forEachAttribute,
+  iterateMessages,
+} from '@nfq/netlink';
+import type { NativeBinding, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
+
+/**
+ * A stand-in for the napi NativeQueue: no socket, no kernel. Tests push batches with
+ * {@link deliver} and read what the queue sent from {@link sent}.
+ */
+export class FakeNativeQueue implements NativeQueue {
+  /** Every sendVerdicts call, copied (the queue reuses its buffer). */
+  readonly sent: Uint8Array[] = [];
+  /** Calls in the order they happened, for ordering assertions. */
+  readonly calls: string[] = [];
+  readonly options: NativeQueueOptions;
+  readonly portId = 4242;
+  #onBatch: ((err: Error | null, batch?: Buffer | null) => void) | undefined;
+  #notHandedOver: Buffer[] = [];
+  #receiving = false;
+  #closed = false;
+  #batches = 0;
+  #messages = 0;
+
+  constructor(options: NativeQueueOptions) {
+    this.options = options;
+  }
+
+  get queueNum(): number {
+    return this.options.queue;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void {
+    this.calls.push('start');
+    this.#onBatch = onBatch;
+    this.#receiving = true;
+  }
+
+  /** Hands the concatenated messages to the queue as one batch, as the reader thread would. */
+  deliver(...messages: Uint8Array[]): void {
+    if (!this.#receiving || !this.#onBatch) throw new Error('fake: not receiving');
+    const batch = Buffer.concat(messages.map((message) => Buffer.from(message)));
+    this.#batches++;
+    this.#messages += messages.length;
+    this.#onBatch(null, batch);
+  }
+
+  /** Receives a batch that waits for JavaScript: stopReceiving returns it instead of onBatch. */
+  receiveWithoutHandingOver(...messages: Uint8Array[]): void {
+    this.#notHandedOver.push(Buffer.concat(messages.map((message) => Buffer.from(message))));
+  }
+
+  /** Calls onBatch with no batch (null, as napi passes a Rust None), as the binding does for a batch stopReceiving already returned. */
+  notifyWithoutBatch(): void {
+    this.#onBatch?.(null, null);
+  }
+
+  /** Hands an error to the queue, as the reader thread would on a failed receive. */
+  fail(error: Error): void {
+    this.#onBatch?.(error, Buffer.alloc(0));
+  }
+
+  sendVerdicts(messages: Uint8Array): void {
+    if (this.#closed) throw Object.assign(new Error('fake: closed'), { code: 'EBADF' });
+    this.calls.push('sendVerdicts');
+    this.sent.push(Uint8Array.from(messages));
+  }
+
+  stats(): NativeQueueStats {
+    return { overruns: 0, batches: this.#batches, messages: this.#messages, truncated: 0 };
+  }
+
+  stopReceiving(): Buffer[] {
+    this.calls.push('stopReceiving');
+    this.#receiving = false;
+    return this.#notHandedOver.splice(0);
+  }
+
+  close(): Buffer[] {
+    this.calls.push('close');
+    this.#receiving = false;
+    this.#closed = true;
+    return this.#notHandedOver.splice(0);
+  }
+}
+
+/** A fake binding whose `open` refuses a queue number that an open fake queue holds, as the kernel does. */
+export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativeQueue[] } {
+  const opened: FakeNativeQueue[] = [];
+  const binding: NativeBinding = {
+    NativeQueue: {
+      open(options: NativeQueueOptions): NativeQueue {
+        if (opened.some((queue) => queue.queueNum === options.queue && !queue.isClosed)) {
+          const error: NativeQueueError = new Error(`queue ${options.queue} is already bound by another socket`);
+          error.code = 'EPERM';
+          error.kind = 'AlreadyBound';
+          throw error;
+        }
+        const queue = new FakeNativeQueue(options);
+        opened.push(queue);
+        return queue;
+      },
+    },
+  };
+  return { binding, opened };
+}
+
+/** One verdict message decoded back from sent bytes. */
+export interface SentVerdict {
+  type: number;
+  queue: number;
+  verdict: number;
+  id: number;
+  mark?: number;
+  payload?: number[];
+  hasCt?: boolean;
+}
+
+/** Decodes every verdict message of one sendVerdicts call. */
+export function decodeVerdicts(sent: Uint8Array): SentVerdict[] {
+  return [...iterateMessages(sent)].map((message) => {
+    const view = new DataView(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+    const decoded: SentVerdict = { type: message.type, queue: view.getUint16(18), verdict: -1, id: -1 };
+    forEachAttribute(view, NLMSG_HDRLEN + 4, message.length, (type, offset, length) => {
+      if (type === NFQA_VERDICT_HDR) {
+        decoded.verdict = view.getUint32(offset);
+        decoded.id = view.getUint32(offset + 4);
+      } else if (type === NFQA_MARK) {
+        decoded.mark = view.getUint32(offset);
+      } else if (type === NFQA_PAYLOAD) {
+        decoded.payload = [...message.bytes.subarray(offset, offset + length)];
+      } else if (type === NFQA_CT) {
+        decoded.hasCt = true;
+      }
+    });
+    return decoded;
+  });
+}

@@ -1,0 +1,41 @@
+import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage, parsePacket } from '@nfq/netlink';
+import { describe, expect, it } from 'vitest';
+import { Packet } from '../../src/index.js';
+
+const ignoreVerdicts = { appendVerdict: (): void => undefined };
+
+function packetOf(options: Partial<Parameters<typeof buildPacketMessage>[0]>): Packet {
+  const message = buildPacketMessage({ queue: 1, id: 1, hwProtocol: 0x86dd, hook: 0, family: 10, ...options });
+  return new Packet(parsePacket(message), ignoreVerdicts);
+}
+
+describe('Packet', () => {
+  it('tells truncation from the capture length', () => {
+    expect(packetOf({ payload: new Uint8Array(100), capLen: 1500 }).truncated).toBe(true);
+    expect(packetOf({ payload: new Uint8Array(100) }).truncated).toBe(false);
+    expect(packetOf({ payload: new Uint8Array(100), capLen: 100 }).truncated).toBe(false);
+  });
+
+  it('reads GSO and checksum bits of NFQA_SKB_INFO', () => {
+    const both = packetOf({ skbInfo: NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY });
+    expect([both.gso, both.checksumNotReady]).toEqual([true, true]);
+    const none = packetOf({});
+    expect([none.gso, none.checksumNotReady, none.skbInfo]).toEqual([false, false, undefined]);
+  });
+
+  it('names the hook of its family and gives an empty payload in meta mode', () => {
+    const packet = packetOf({});
+    expect(packet.hookName).toBe('PREROUTING');
+    expect(packet.family).toBe(10);
+    expect(packet.payload.length).toBe(0);
+    expect(packet.queueNum).toBe(1);
+  });
+
+  it('refuses an out-of-range target queue without taking a verdict', () => {
+    const packet = packetOf({});
+    expect(() => packet.queue(70_000)).toThrow(RangeError);
+    expect(packet.hasVerdict).toBe(false);
+    packet.queue(2);
+    expect(packet.hasVerdict).toBe(true);
+  });
+});

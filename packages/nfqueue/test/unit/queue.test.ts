@@ -1,0 +1,326 @@
+import {
+  NF_ACCEPT,
+  NF_DROP,
+  NF_REPEAT,
+  NF_STOP,
+  NLM_F_CAPPED,
+  buildPacketMessage,
+  buildVerdict,
+  nfqMessageType,
+  NFQNL_MSG_VERDICT,
+  NFQNL_MSG_VERDICT_BATCH,
+  queueVerdict,
+} from '@nfq/netlink';
+import { describe, expect, it } from 'vitest';
+import {
+  type Packet,
+  type Queue,
+  QueueClosedError,
+  Verdict,
+  VerdictAlreadyGivenError,
+  VerdictRejectedError,
+  openQueue,
+} from '../../src/index.js';
+import { type FakeNativeQueue, createFakeBinding, decodeVerdicts } from '../fake-native.js';
+
+const VERDICT_TYPE = nfqMessageType(NFQNL_MSG_VERDICT);
+
+/** An IPv4 packet message from queue 3, hook OUTPUT, with a small payload. */
+function packetMessage(id: number, extra: Partial<Parameters<typeof buildPacketMessage>[0]> = {}): Uint8Array {
+  return buildPacketMessage({
+    queue: 3,
+    id,
+    hwProtocol: 0x0800,
+    hook: 3,
+    payload: Uint8Array.of(0x45, 0, 0, 20, id & 0xff),
+    ...extra,
+  });
+}
+
+async function openFakeQueue(options: { defaultVerdict?: 'accept' | 'drop' } = {}): Promise<{
+  queue: Queue;
+  native: FakeNativeQueue;
+}> {
+  const { binding, opened } = createFakeBinding();
+  const queue = await openQueue({ queue: 3, copyMode: 'packet', ...options }, { binding });
+  return { queue, native: opened[0]! };
+}
+
+/** Lets queued microtasks (the deferred flush) run. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('Queue with a fake native binding', () => {
+  it('passes the native options on, without its own ones', async () => {
+    const { native, queue } = await openFakeQueue({ defaultVerdict: 'drop' });
+    expect(native.options).toEqual({ queue: 3, copyMode: 'packet' });
+    expect(queue.queueNum).toBe(3);
+    expect(queue.portId).toBe(4242);
+    expect(native.calls).toEqual(['start']);
+  });
+
+  it('delivers each packet of a batch and sends all verdicts in one call after the batch', async () => {
+    const { queue, native } = await openFakeQueue();
+    const seen: Packet[] = [];
+    queue.on('packet', (packet) => {
+      seen.push(packet);
+      expect(native.sent).toHaveLength(0); // nothing sent while the batch is being handled
+      packet.accept();
+    });
+    native.deliver(packetMessage(1), packetMessage(2, { mark: 9 }), packetMessage(3));
+    expect(seen.map((packet) => packet.id)).toEqual([1, 2, 3]);
+    expect(seen[1]!.mark).toBe(9);
+    expect(seen[0]!.mark).toBeUndefined();
+    expect(seen[0]!.hook).toBe(3);
+    expect(seen[0]!.hookName).toBe('OUTPUT');
+    expect(seen[0]!.hwProtocol).toBe(0x0800);
+    expect(Buffer.isBuffer(seen[2]!.payload)).toBe(true);
+    expect([...seen[2]!.payload]).toEqual([0x45, 0, 0, 20, 3]);
+    expect(native.sent).toHaveLength(1);
+    const expected = Buffer.concat([1, 2, 3].map((id) => buildVerdict({ queue: 3, id, verdict: NF_ACCEPT })));
+    expect(Buffer.from(native.sent[0]!).equals(expected)).toBe(true);
+    expect(queue.outstandingCount).toBe(0);
+  });
+
+  it('encodes every kind of verdict and its changes', async () => {
+    const { queue, native } = await openFakeQueue();
+    queue.on('packet', (packet) => {
+      switch (packet.id) {
+        case 1: packet.accept({ mark: 42, payload: Uint8Array.of(1, 2, 3), connmark: 7 }); break;
+        case 2: packet.drop(); break;
+        case 3: packet.repeat({ mark: 1 }); break;
+        case 4: packet.queue(8, { bypass: true }); break;
+        case 5: packet.stop(); break;
+      }
+    });
+    native.deliver(...[1, 2, 3, 4, 5].map((id) => packetMessage(id)));
+    expect(decodeVerdicts(native.sent[0]!)).toEqual([
+      { type: VERDICT_TYPE, queue: 3, id: 1, verdict: NF_ACCEPT, mark: 42, payload: [1, 2, 3], hasCt: true },
+      { type: VERDICT_TYPE, queue: 3, id: 2, verdict: NF_DROP },
+      { type: VERDICT_TYPE, queue: 3, id: 3, verdict: NF_REPEAT, mark: 1 },
+      { type: VERDICT_TYPE, queue: 3, id: 4, verdict: queueVerdict(8, true) },
+      { type: VERDICT_TYPE, queue: 3, id: 5, verdict: NF_STOP },
+    ]);
+  });
+
+  it('throws VerdictAlreadyGivenError on a second verdict and sends only the first', async () => {
+    const { queue, native } = await openFakeQueue();
+    let second: unknown;
+    queue.on('packet', (packet) => {
+      packet.drop();
+      try {
+        packet.accept();
+      } catch (error) {
+        second = error;
+      }
+    });
+    native.deliver(packetMessage(77));
+    expect(second).toBeInstanceOf(VerdictAlreadyGivenError);
+    expect((second as VerdictAlreadyGivenError).packetId).toBe(77);
+    expect((second as VerdictAlreadyGivenError).code).toBe('ERR_VERDICT_ALREADY_GIVEN');
+    expect(decodeVerdicts(native.sent[0]!)).toEqual([{ type: VERDICT_TYPE, queue: 3, id: 77, verdict: NF_DROP }]);
+  });
+
+  it('keeps a packet verdict-free when its changes are invalid', async () => {
+    const { queue, native } = await openFakeQueue();
+    const held: Packet[] = [];
+    queue.on('packet', (packet) => held.push(packet));
+    native.deliver(packetMessage(5));
+    expect(() => held[0]!.accept({ mark: -1 })).toThrow(RangeError);
+    expect(held[0]!.hasVerdict).toBe(false);
+    held[0]!.accept({ mark: 1 });
+    await settle();
+    expect(decodeVerdicts(native.sent[0]!)).toEqual([{ type: VERDICT_TYPE, queue: 3, id: 5, verdict: NF_ACCEPT, mark: 1 }]);
+  });
+
+  it('flushes verdicts given later, coalesced into one call per tick', async () => {
+    const { queue, native } = await openFakeQueue();
+    const held: Packet[] = [];
+    queue.on('packet', (packet) => held.push(packet));
+    native.deliver(packetMessage(1), packetMessage(2));
+    expect(native.sent).toHaveLength(0);
+    expect(queue.outstandingCount).toBe(2);
+    held[0]!.accept();
+    held[1]!.drop();
+    expect(native.sent).toHaveLength(0); // not yet: flushed in a microtask
+    await settle();
+    expect(native.sent).toHaveLength(1);
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.id, v.verdict])).toEqual([
+      [1, NF_ACCEPT],
+      [2, NF_DROP],
+    ]);
+  });
+
+  it('serves packets to an async iterator when no packet listener is attached', async () => {
+    const { queue, native } = await openFakeQueue();
+    native.deliver(packetMessage(1), packetMessage(2)); // before iteration starts: buffered
+    const ids: number[] = [];
+    const consumer = (async () => {
+      for await (const packet of queue) {
+        ids.push(packet.id);
+        packet.accept();
+        if (ids.length === 3) break; // leaving the loop closes the queue
+      }
+    })();
+    await settle();
+    native.deliver(packetMessage(3)); // the iterator is waiting: handed straight over
+    await consumer;
+    expect(ids).toEqual([1, 2, 3]);
+    expect(queue.closed).toBe(true);
+    expect(native.isClosed).toBe(true);
+    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
+    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+      [1, NF_ACCEPT],
+      [2, NF_ACCEPT],
+      [3, NF_ACCEPT],
+    ]);
+  });
+
+  it('close gives the default verdict to every waiting packet, then closes the native queue', async () => {
+    const { queue, native } = await openFakeQueue({ defaultVerdict: 'drop' });
+    const held: Packet[] = [];
+    queue.on('packet', (packet) => held.push(packet));
+    native.deliver(packetMessage(10), packetMessage(11), packetMessage(12));
+    held[1]!.accept();
+    const closing = queue.close();
+    expect(queue.close()).toBe(closing); // idempotent: the same promise
+    await closing;
+    await queue.close();
+    expect(native.calls.filter((call) => call === 'close')).toHaveLength(1);
+    expect(native.calls.indexOf('stopReceiving')).toBeLessThan(native.calls.lastIndexOf('sendVerdicts'));
+    expect(native.calls.at(-1)).toBe('close');
+    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
+    expect(verdicts.map((v) => [v.id, v.verdict]).sort()).toEqual([
+      [10, NF_DROP],
+      [11, NF_ACCEPT],
+      [12, NF_DROP],
+    ]);
+    expect(queue.outstandingCount).toBe(0);
+    expect(() => held[0]!.accept()).toThrow(VerdictAlreadyGivenError);
+    expect(() => queue.verdictBatch(100, Verdict.Accept)).toThrow(QueueClosedError);
+  });
+
+  it('gives the default verdict to packets of batches the binding had not handed over yet', async () => {
+    const { queue, native } = await openFakeQueue({ defaultVerdict: 'drop' });
+    const seen: number[] = [];
+    queue.on('packet', (packet) => {
+      seen.push(packet.id);
+      packet.accept();
+    });
+    native.deliver(packetMessage(1));
+    native.receiveWithoutHandingOver(packetMessage(2), packetMessage(3));
+    await queue.close();
+    native.notifyWithoutBatch(); // the late notification of the batch close() took: ignored
+    expect(seen).toEqual([1]);
+    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
+    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+      [1, NF_ACCEPT],
+      [2, NF_DROP],
+      [3, NF_DROP],
+    ]);
+  });
+
+  it('accepts by default and ends a waiting async iterator on close', async () => {
+    const { queue, native } = await openFakeQueue();
+    const iterator = queue[Symbol.asyncIterator]();
+    native.deliver(packetMessage(20));
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    const waiting = iterator.next();
+    await queue.close();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.id, v.verdict])).toEqual([[20, NF_ACCEPT]]);
+    expect(first.value!.hasVerdict).toBe(true);
+  });
+
+  it('stops delivering when a handler closes the queue mid-batch; the rest get the default verdict', async () => {
+    const { queue, native } = await openFakeQueue();
+    const seen: number[] = [];
+    queue.on('packet', (packet) => {
+      seen.push(packet.id);
+      packet.drop();
+      void queue.close();
+    });
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    await queue.close();
+    expect(seen).toEqual([1]);
+    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
+    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+      [1, NF_DROP],
+      [2, NF_ACCEPT],
+      [3, NF_ACCEPT],
+    ]);
+  });
+
+  it('gives the default verdict to a packet whose handler threw, and reports the error', async () => {
+    const { queue, native } = await openFakeQueue();
+    const errors: Error[] = [];
+    queue.on('error', (error) => errors.push(error));
+    queue.on('packet', (packet) => {
+      if (packet.id === 2) throw new Error('handler bug');
+      packet.drop();
+    });
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    expect(errors.map((error) => error.message)).toEqual(['handler bug']);
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.id, v.verdict])).toEqual([
+      [1, NF_DROP],
+      [2, NF_ACCEPT],
+      [3, NF_DROP],
+    ]);
+  });
+
+  it('reports a verdict the kernel refused, naming the packet', async () => {
+    const { queue, native } = await openFakeQueue();
+    const errors: Error[] = [];
+    queue.on('error', (error) => errors.push(error));
+    const refused = buildVerdict({ queue: 3, id: 99, verdict: NF_ACCEPT });
+    const errorMessage = Buffer.alloc(16 + 4 + refused.length);
+    errorMessage.writeUInt32LE(errorMessage.length, 0); // nlmsg_len
+    errorMessage.writeUInt16LE(2, 4); // NLMSG_ERROR
+    errorMessage.writeInt32LE(-2, 16); // -ENOENT
+    errorMessage.set(refused, 20); // the whole request echoed
+    const ack = Buffer.alloc(36);
+    ack.writeUInt32LE(36, 0);
+    ack.writeUInt16LE(2, 4);
+    ack.writeUInt16LE(NLM_F_CAPPED, 6);
+    ack.writeUInt32LE(16, 20); // echoed header: nlmsg_len 16; error 0 = acknowledgement, not reported
+    native.deliver(errorMessage, ack);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(VerdictRejectedError);
+    expect((errors[0] as VerdictRejectedError).code).toBe('ENOENT');
+    expect((errors[0] as VerdictRejectedError).packetId).toBe(99);
+  });
+
+  it('reports a receive error and a malformed batch through the error event', async () => {
+    const { queue, native } = await openFakeQueue();
+    const errors: Error[] = [];
+    queue.on('error', (error) => errors.push(error));
+    native.fail(Object.assign(new Error('recvmmsg failed'), { code: 'EIO' }));
+    native.deliver(packetMessage(1).subarray(0, 10));
+    expect(errors.map((error) => error.name)).toEqual(['Error', 'NetlinkDecodeError']);
+  });
+
+  it('gives one VERDICT_BATCH to every waiting packet up to an id', async () => {
+    const { queue, native } = await openFakeQueue();
+    const held: Packet[] = [];
+    queue.on('packet', (packet) => held.push(packet));
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    queue.verdictBatch(2, Verdict.Accept, { mark: 5 });
+    expect(held.map((packet) => packet.hasVerdict)).toEqual([true, true, false]);
+    expect(() => held[0]!.drop()).toThrow(VerdictAlreadyGivenError);
+    await settle();
+    expect(decodeVerdicts(native.sent[0]!)).toEqual([
+      { type: nfqMessageType(NFQNL_MSG_VERDICT_BATCH), queue: 3, id: 2, verdict: NF_ACCEPT, mark: 5 },
+    ]);
+    expect(queue.outstandingCount).toBe(1);
+  });
+
+  it('rejects openQueue with the native error when the queue is already bound', async () => {
+    const { binding } = createFakeBinding();
+    const first = await openQueue({ queue: 0 }, { binding });
+    const error = await openQueue({ queue: 0 }, { binding }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ kind: 'AlreadyBound', code: 'EPERM' });
+    await first.close();
+    const again = await openQueue({ queue: 0 }, { binding });
+    expect(again.queueNum).toBe(0);
+  });
+});
