@@ -157,6 +157,7 @@ fn accepted_packets_arrive_whole() {
     let stats = queue.stats();
     assert_eq!(stats.datagrams, 20);
     assert_eq!(stats.verdicts_sent, 20);
+    assert!(stats.batches < 20, "many packets per recvmmsg: {stats:?}");
     assert!(stats.verdict_sends <= stats.batches, "verdicts coalesced: {stats:?}");
     queue.close().unwrap();
 }
@@ -264,6 +265,25 @@ fn verdict_batch_releases_every_id_up_to_one() {
     verdicts.push_batch(8, seen[5].id, Verdict::Drop, None);
     queue.send_verdicts(&mut verdicts).unwrap();
     assert!(arrived(&receiver).is_empty(), "the rest dropped");
+}
+
+#[test]
+fn repeat_runs_the_hook_again_and_stop_accepts() {
+    let ns = Netns::new();
+    // Only unmarked packets are queued: a repeated packet marked 1 passes the second time.
+    ns.iptables("-A OUTPUT -p udp --dport 7013 -m mark ! --mark 1 -j NFQUEUE --queue-num 16");
+    let queue = Queue::open(&ns.options(16)).unwrap();
+    let receiver = ns.udp_socket(7013);
+    send(&ns, 7013, &[b"again", b"stop"]);
+    let seen = receive(&queue, 2);
+    queue.verdict(seen[0].id, Verdict::Repeat, &VerdictOptions { mark: Some(1), ..Default::default() }).unwrap();
+    queue.verdict(seen[1].id, Verdict::Stop, &VerdictOptions::default()).unwrap();
+    let mut got = arrived(&receiver);
+    got.sort();
+    assert_eq!(got, vec![b"again".to_vec(), b"stop".to_vec()]);
+    let listing = ns.iptables("-L OUTPUT -v -x -n");
+    let queued: u64 = listing.lines().find(|l| l.contains("NFQUEUE")).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(queued, 2, "the repeated packet ran the rule again but no longer matched:\n{listing}");
 }
 
 #[test]
@@ -424,6 +444,8 @@ fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
     high.set_no_enobufs(false).unwrap();
     let size = high.set_receive_buffer(1 << 20).unwrap();
     assert!(size >= 1 << 20, "root may pass rmem_max with SO_RCVBUFFORCE: {size}");
+    high.set_copy_mode(CopyMode::None, 0).unwrap();
+    high.set_copy_mode(CopyMode::Packet, 65535).unwrap();
     high.unbind().unwrap();
     high.bind().unwrap();
     low.close().unwrap();
@@ -432,10 +454,16 @@ fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
 
 #[test]
 fn the_example_accepts_every_packet_and_exits_after_its_count() {
+    for binary in example_binaries() {
+        example_accepts_200_of_200(&binary);
+    }
+}
+
+fn example_accepts_200_of_200(binary: &std::path::Path) {
     let ns = Netns::new();
     ns.queue_udp(7012, 15);
     let receiver = ns.udp_socket(7012);
-    let child = Command::new(example_binary())
+    let child = Command::new(binary)
         .args(["--netns", &ns.name, "--count", "200", "15"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -458,7 +486,17 @@ fn the_example_accepts_every_packet_and_exits_after_its_count() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 200);
     assert!(lines[0].starts_with("packet received (id=1 hw=0x0800 hook=3, payload len 32"), "{}", lines[0]);
-    assert_eq!(arrived(&receiver).len(), 200, "200 of 200 accepted packets arrive");
+    assert_eq!(arrived(&receiver).len(), 200, "200 of 200 accepted packets arrive ({})", binary.display());
+}
+
+/// The example as `cargo test` built it, and the release build (`npm test` builds it first).
+fn example_binaries() -> Vec<PathBuf> {
+    let release = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/examples/nf-queue");
+    let mut binaries = vec![example_binary()];
+    if release.exists() && !binaries.contains(&release) {
+        binaries.push(release);
+    }
+    binaries
 }
 
 /// The example binary `cargo test` built beside this test (`target/<profile>/examples/`).
