@@ -38,6 +38,8 @@ pub enum Message<'a> {
     /// An `NLMSG_ERROR`: an acknowledgement (errno 0) or a refused request,
     /// for example a verdict for an unknown packet id (ENOENT).
     Error(ErrorMessage<'a>),
+    /// `NLMSG_DONE`: the end of a multipart answer.
+    Done,
     /// Any other message, passed through.
     Other {
         /// Message type.
@@ -59,8 +61,10 @@ impl<'a> Message<'a> {
             }
             return PacketView::parse(bytes).map(Message::Packet);
         }
-        if header.kind == NLMSG_ERROR {
-            return ErrorMessage::parse(bytes).map(Message::Error);
+        match header.kind {
+            NLMSG_ERROR => return ErrorMessage::parse(bytes).map(Message::Error),
+            NLMSG_DONE => return Ok(Message::Done),
+            _ => {}
         }
         Ok(Message::Other { kind: header.kind, bytes })
     }

@@ -47,6 +47,26 @@ pub enum DecodeErrorKind {
     TruncatedError,
 }
 
+impl DecodeErrorKind {
+    /// Stable code, the same in the TypeScript codec (`fixtures/README.md`): `"ATTRIBUTE_OVERRUN"`.
+    pub fn code(self) -> &'static str {
+        use DecodeErrorKind::*;
+        match self {
+            TruncatedHeader => "TRUNCATED_HEADER",
+            BadMessageLength(_) => "BAD_MESSAGE_LENGTH",
+            MessageOverrun(_) => "MESSAGE_OVERRUN",
+            TruncatedNfgenmsg => "TRUNCATED_NFGENMSG",
+            TruncatedAttribute => "TRUNCATED_ATTRIBUTE",
+            BadAttributeHeader(_) => "BAD_ATTRIBUTE_HEADER",
+            AttributeOverrun { .. } => "ATTRIBUTE_OVERRUN",
+            BadAttributeLength { .. } => "BAD_ATTRIBUTE_LENGTH",
+            MissingAttribute(_) => "MISSING_ATTRIBUTE",
+            UnexpectedMessageType(_) => "UNEXPECTED_MESSAGE_TYPE",
+            TruncatedError => "TRUNCATED_ERROR",
+        }
+    }
+}
+
 /// A malformed message: what is wrong and where (bytes from the start of the message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeError {
@@ -88,7 +108,7 @@ impl fmt::Display for DecodeError {
             UnexpectedMessageType(kind) => write!(f, "unexpected message type {kind:#06x}"),
             TruncatedError => write!(f, "NLMSG_ERROR message too short"),
         }?;
-        write!(f, " (at byte {})", self.offset)
+        write!(f, " ({} at byte {})", self.kind.code(), self.offset)
     }
 }
 

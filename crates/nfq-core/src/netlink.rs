@@ -145,7 +145,8 @@ impl<'a> Attribute<'a> {
         Ok(())
     }
 
-    fn expect_len(&self, len: usize) -> Result<(), DecodeError> {
+    /// Fails unless the payload is exactly `len` bytes long.
+    pub fn expect_len(&self, len: usize) -> Result<(), DecodeError> {
         if self.payload.len() != len {
             return Err(self.bad_len(len));
         }
@@ -248,7 +249,7 @@ impl<'a> ErrorMessage<'a> {
         };
         let tlv_start = 4 + echoed;
         if tlv_start > body.len() {
-            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, NLMSG_HDRLEN + 4));
+            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, NLMSG_HDRLEN));
         }
         for attr in Attributes::new(&body[tlv_start..], NLMSG_HDRLEN + tlv_start) {
             let attr = attr?;

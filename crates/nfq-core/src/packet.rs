@@ -54,6 +54,20 @@ pub enum ConntrackInfo {
     Other(u32),
 }
 
+impl ConntrackInfo {
+    /// The kernel's number.
+    pub fn to_raw(self) -> u32 {
+        match self {
+            Self::Established => 0,
+            Self::Related => 1,
+            Self::New => 2,
+            Self::EstablishedReply => 3,
+            Self::RelatedReply => 4,
+            Self::Other(v) => v,
+        }
+    }
+}
+
 impl From<u32> for ConntrackInfo {
     fn from(v: u32) -> Self {
         match v {
@@ -132,8 +146,8 @@ impl<'a> PacketView<'a> {
                 | NFQA_PRIORITY => {
                     attr.be_u32()?;
                 }
-                NFQA_TIMESTAMP => attr.expect_min_len(16)?,
-                NFQA_HWADDR => attr.expect_min_len(4)?,
+                NFQA_TIMESTAMP => attr.expect_len(16)?,
+                NFQA_HWADDR => attr.expect_len(12)?,
                 NFQA_VLAN => {
                     for inner in Attributes::new(attr.payload, attr.offset + NLA_HDRLEN) {
                         let inner = inner?;
@@ -229,7 +243,7 @@ impl<'a> PacketView<'a> {
     /// Source hardware address, `hw_addrlen` bytes (at most 8).
     pub fn hw_addr(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_HWADDR).map(|p| {
-            let len = (read_u16_be(p, 0) as usize).min(8).min(p.len().saturating_sub(4));
+            let len = (read_u16_be(p, 0) as usize).min(8);
             &p[4..4 + len]
         })
     }
