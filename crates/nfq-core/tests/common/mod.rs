@@ -1,2 +1,4 @@
 //! Helpers shared by the integration tests and the fixture recorder.
+
+#[allow(dead_code)]
 pub mod fixture_json;
