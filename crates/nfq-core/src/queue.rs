@@ -69,6 +69,11 @@ impl Queue<KernelTransport> {
                 format!("open network namespace {}: it does not exist (create it with `ip netns add`)", path.display()),
                 e,
             ),
+            _ if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => Error::Unsupported {
+                operation: "open netlink socket".into(),
+                feature: Some("nfnetlink (NETLINK_NETFILTER sockets)"),
+                hint: Some("use a kernel built with CONFIG_NETFILTER_NETLINK and CONFIG_NETFILTER_NETLINK_QUEUE"),
+            },
             _ => Error::io("open netlink socket", e),
         })?;
         transport.set_extended_ack(true).map_err(|e| Error::io("enable extended ACK", e))?;
@@ -278,6 +283,11 @@ impl<T: Transport> Queue<T> {
                     owner_process: owner.and_then(|o| Some((o.pid?, o.command.unwrap_or_default()))),
                 }
             }
+            libc::EOPNOTSUPP if self.transport.proc_net("netfilter/nfnetlink_queue").is_none() => Error::Unsupported {
+                operation: op.to_owned(),
+                feature: Some("nfnetlink_queue"),
+                hint: Some("load it with `modprobe nfnetlink_queue`, or use a kernel built with CONFIG_NETFILTER_NETLINK_QUEUE"),
+            },
             libc::EOPNOTSUPP => Error::Unsupported { operation: op.to_owned(), feature: None, hint: None },
             errno => Error::Kernel { operation: op.to_owned(), errno, message },
         }

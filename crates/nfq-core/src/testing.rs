@@ -54,7 +54,7 @@ impl std::fmt::Debug for FakeKernel {
 }
 
 impl FakeKernel {
-    /// A kernel that acknowledges every request, with CAP_NET_ADMIN held.
+    /// A kernel with nfnetlink_queue that acknowledges every request, with CAP_NET_ADMIN held.
     pub fn new() -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
@@ -62,7 +62,7 @@ impl FakeKernel {
                 incoming: VecDeque::new(),
                 answer: Arc::new(|_| 0),
                 cap_net_admin: true,
-                queue_table: None,
+                queue_table: Some(String::new()),
                 max_datagram: 212_992 - 64,
             })),
         }
@@ -87,6 +87,12 @@ impl FakeKernel {
     /// The text `/proc/net/netfilter/nfnetlink_queue` shows.
     pub fn with_queue_table(self, text: &str) -> Self {
         self.lock().queue_table = Some(text.to_owned());
+        self
+    }
+
+    /// Pretends the kernel has no nfnetlink_queue (no `/proc/net/netfilter/nfnetlink_queue`).
+    pub fn without_nfnetlink_queue(self) -> Self {
+        self.lock().queue_table = None;
         self
     }
 

@@ -67,6 +67,15 @@ fn eperm_with_cap_net_admin_means_another_socket_holds_the_queue() {
 }
 
 #[test]
+fn a_kernel_without_nfnetlink_queue_is_named() {
+    let kernel = FakeKernel::new().answer_with(refuse_bind(libc::EOPNOTSUPP)).without_nfnetlink_queue();
+    let err = Queue::with_transport(kernel, &QueueOptions::new(0)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let text = err.to_string();
+    assert!(text.contains("nfnetlink_queue") && text.contains("modprobe nfnetlink_queue"), "{text}");
+}
+
+#[test]
 fn an_unsupported_flag_is_named_with_the_kernel_option_it_needs() {
     let kernel = FakeKernel::new().answer_with(|m| {
         let flags = Attributes::new(&m[20..], 20)

@@ -137,9 +137,19 @@ fn throw(env: &Env, error: nfq_core::Error) -> Error {
     }
 }
 
+/// Batches received and not yet handed to JavaScript, and the reader's brake.
 struct Pending {
     batches: Mutex<VecDeque<Vec<u8>>>,
+    /// Signalled when a batch is taken, on resume, and on stop.
     space: Condvar,
+    /// JavaScript asked the reader to stop reading for now.
+    paused: AtomicBool,
+}
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Vec<u8>>> {
+        self.batches.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 struct Reader {
@@ -172,7 +182,11 @@ impl NativeQueue {
             port_id: queue.port_id(),
             queue: Some(Arc::new(queue)),
             reader: None,
-            pending: Arc::new(Pending { batches: Mutex::new(VecDeque::new()), space: Condvar::new() }),
+            pending: Arc::new(Pending {
+                batches: Mutex::new(VecDeque::new()),
+                space: Condvar::new(),
+                paused: AtomicBool::new(false),
+            }),
             batch_size: options.batch_size,
         })
     }
@@ -208,7 +222,7 @@ impl NativeQueue {
             .build_threadsafe_function::<()>()
             .callee_handled::<true>()
             .build_callback(move |_ctx| {
-                let batch = handed.batches.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let batch = handed.lock().pop_front();
                 handed.space.notify_one();
                 Ok(batch.map(Buffer::from))
             })?;
@@ -229,6 +243,20 @@ impl NativeQueue {
     #[napi]
     pub fn send_verdicts(&self, env: Env, messages: &[u8]) -> Result<()> {
         self.queue(&env)?.send_messages(messages).map_err(|e| throw(&env, e))
+    }
+
+    /// Stops reading from the socket (backpressure): packets wait in the kernel queue,
+    /// which drops them past its max length, or accepts them with fail-open.
+    #[napi]
+    pub fn pause(&self) {
+        self.pending.paused.store(true, Ordering::Release);
+    }
+
+    /// Reads again after `pause`.
+    #[napi]
+    pub fn resume(&self) {
+        self.pending.paused.store(false, Ordering::Release);
+        self.pending.space.notify_all();
     }
 
     /// Counters so far.
@@ -255,8 +283,7 @@ impl NativeQueue {
             self.pending.space.notify_all();
             let _ = reader.thread.join();
         }
-        let mut batches = self.pending.batches.lock().unwrap_or_else(|p| p.into_inner());
-        batches.drain(..).map(Buffer::from).collect()
+        self.pending.lock().drain(..).map(Buffer::from).collect()
     }
 
     /// Stops receiving, unbinds the queue and closes the socket. Idempotent.
@@ -273,6 +300,27 @@ impl NativeQueue {
     }
 }
 
+/// Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
+/// `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).
+#[napi]
+pub fn read_proc_net(env: Env, file: String, netns: Option<String>) -> Result<String> {
+    if !matches!(file.as_str(), "netfilter/nfnetlink_queue" | "netlink") {
+        return Err(throw(&env, nfq_core::Error::InvalidArgument(format!("'{file}' is not a /proc/net file this reads"))));
+    }
+    let path = std::path::PathBuf::from("/proc/thread-self/net").join(&file);
+    let read = move || std::fs::read_to_string(path);
+    let result = match netns {
+        None => read(),
+        Some(name) => {
+            let mut options = QueueOptions::new(0);
+            options.netns = Some(name.into());
+            let netns_path = options.netns_path().expect("set above");
+            nfq_core::sys::run_in_netns(&netns_path, read).and_then(|r| r)
+        }
+    };
+    result.map_err(|e| throw(&env, nfq_core::Error::Io { operation: format!("read /proc/net/{file}"), source: e }))
+}
+
 fn read_loop(
     queue: &Queue,
     batch_size: usize,
@@ -287,6 +335,18 @@ fn read_loop(
         notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
     };
     while !stop.load(Ordering::Acquire) {
+        {
+            // Backpressure: read only while JavaScript keeps up and has not paused us.
+            let mut batches = pending.lock();
+            while (batches.len() >= MAX_PENDING_BATCHES || pending.paused.load(Ordering::Acquire))
+                && !stop.load(Ordering::Acquire)
+            {
+                batches = pending.space.wait(batches).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
         match queue.wait(Some(interrupt), -1) {
             Ok(r) if r.interrupted => break,
             Ok(_) => {}
@@ -302,12 +362,7 @@ fn read_loop(
         if batch.is_empty() {
             continue;
         }
-        let mut batches = pending.batches.lock().unwrap_or_else(|p| p.into_inner());
-        while batches.len() >= MAX_PENDING_BATCHES && !stop.load(Ordering::Acquire) {
-            batches = pending.space.wait(batches).unwrap_or_else(|p| p.into_inner());
-        }
-        batches.push_back(batch);
-        drop(batches);
+        pending.lock().push_back(batch);
         notify.call(Ok(()), ThreadsafeFunctionCallMode::NonBlocking);
     }
 }

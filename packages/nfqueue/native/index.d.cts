@@ -31,6 +31,13 @@ export declare class NativeQueue {
    * `sendto` calls as possible (usually one).
    */
   sendVerdicts(messages: Uint8Array): void
+  /**
+   * Stops reading from the socket (backpressure): packets wait in the kernel queue,
+   * which drops them past its max length, or accepts them with fail-open.
+   */
+  pause(): void
+  /** Reads again after `pause`. */
+  resume(): void
   /** Counters so far. */
   stats(): BindingQueueStats
   /**
@@ -90,3 +97,9 @@ export interface BindingQueueStats {
   /** sendto calls for verdicts. */
   verdictSends: number
 }
+
+/**
+ * Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
+ * `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).
+ */
+export declare function readProcNet(file: string, netns?: string | undefined | null): string
