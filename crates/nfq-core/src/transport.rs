@@ -79,6 +79,14 @@ impl KernelTransport {
         self.socket.set_int_option(SOL_NETLINK, NETLINK_EXT_ACK, on as i32)
     }
 
+    /// The network interfaces of the socket's namespace, `(index, name)`.
+    pub fn interfaces(&self) -> io::Result<Vec<(u32, String)>> {
+        match &self.netns {
+            None => sys::interfaces(),
+            Some(ns) => sys::run_in_netns(ns, sys::interfaces)?,
+        }
+    }
+
     /// Echo only the header of a refused request in its error (smaller errors).
     pub fn set_capped_ack(&self, on: bool) -> io::Result<()> {
         self.socket.set_int_option(SOL_NETLINK, NETLINK_CAP_ACK, on as i32)

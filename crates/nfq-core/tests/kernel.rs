@@ -444,6 +444,8 @@ fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
     high.set_no_enobufs(false).unwrap();
     let size = high.set_receive_buffer(1 << 20).unwrap();
     assert!(size >= 1 << 20, "root may pass rmem_max with SO_RCVBUFFORCE: {size}");
+    let interfaces = high.transport().interfaces().unwrap();
+    assert_eq!(interfaces, vec![(1, "lo".to_string())], "the namespace's interfaces, not the caller's");
     high.set_copy_mode(CopyMode::None, 0).unwrap();
     high.set_copy_mode(CopyMode::Packet, 65535).unwrap();
     high.unbind().unwrap();

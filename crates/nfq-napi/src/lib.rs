@@ -120,7 +120,17 @@ pub struct BindingQueueStats {
     pub verdict_sends: f64,
 }
 
-/// Throws `error` as a JavaScript Error with `code` (the errno name) and `kind`.
+/// A network interface of the queue's namespace.
+#[napi(object)]
+pub struct BindingInterface {
+    /// Interface index, as in a packet's indev / outdev.
+    pub index: u32,
+    /// Interface name (`lo`, `eth0`).
+    pub name: String,
+}
+
+/// Throws `error` as a JavaScript Error with `code` (the errno name) and `kind`, plus what
+/// the error knows: `queue`, `ownerPortId`, `ownerPid`, `ownerCommand`, `feature`.
 fn throw(env: &Env, error: nfq_core::Error) -> Error {
     let thrown = (|| -> Result<()> {
         let mut object = env.create_error(Error::new(Status::GenericFailure, error.to_string()))?;
@@ -128,6 +138,22 @@ fn throw(env: &Env, error: nfq_core::Error) -> Error {
         object.set_named_property("kind", error.kind().name())?;
         if let Some(errno) = error.errno() {
             object.set_named_property("errno", errno)?;
+        }
+        match &error {
+            nfq_core::Error::AlreadyBound { queue, owner_port_id, owner_process } => {
+                object.set_named_property("queue", *queue as u32)?;
+                if let Some(port) = owner_port_id {
+                    object.set_named_property("ownerPortId", *port)?;
+                }
+                if let Some((pid, command)) = owner_process {
+                    object.set_named_property("ownerPid", *pid)?;
+                    object.set_named_property("ownerCommand", command.as_str())?;
+                }
+            }
+            nfq_core::Error::Unsupported { feature: Some(feature), .. } => {
+                object.set_named_property("feature", *feature)?;
+            }
+            _ => {}
         }
         env.throw(object)
     })();
@@ -257,6 +283,15 @@ impl NativeQueue {
     pub fn resume(&self) {
         self.pending.paused.store(false, Ordering::Release);
         self.pending.space.notify_all();
+    }
+
+    /// The network interfaces of the queue's namespace, to name packets' interface indexes.
+    #[napi]
+    pub fn interfaces(&self, env: Env) -> Result<Vec<BindingInterface>> {
+        let list = self.queue(&env)?.transport().interfaces().map_err(|e| {
+            throw(&env, nfq_core::Error::Io { operation: "list network interfaces".into(), source: e })
+        })?;
+        Ok(list.into_iter().map(|(index, name)| BindingInterface { index, name }).collect())
     }
 
     /// Counters so far.

@@ -38,6 +38,8 @@ export declare class NativeQueue {
   pause(): void
   /** Reads again after `pause`. */
   resume(): void
+  /** The network interfaces of the queue's namespace, to name packets' interface indexes. */
+  interfaces(): Array<BindingInterface>
   /** Counters so far. */
   stats(): BindingQueueStats
   /**
@@ -50,6 +52,14 @@ export declare class NativeQueue {
    * Returns the batches not yet handed over, as `stopReceiving` does.
    */
   close(): Array<Buffer>
+}
+
+/** A network interface of the queue's namespace. */
+export interface BindingInterface {
+  /** Interface index, as in a packet's indev / outdev. */
+  index: number
+  /** Interface name (`lo`, `eth0`). */
+  name: string
 }
 
 /** Options of `NativeQueue.open`; see `QueueOptions` in nfq-core. */
