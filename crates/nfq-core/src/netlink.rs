@@ -214,8 +214,9 @@ impl<'a> Iterator for Attributes<'a> {
 /// A decoded `NLMSG_ERROR`: an acknowledgement (errno 0) or the kernel's refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorMessage<'a> {
-    /// 0 for an acknowledgement, else a positive errno.
-    pub errno: i32,
+    /// 0 for an acknowledgement, else a positive errno: the negated error field, read
+    /// wide so that no value the wire can hold overflows (INT32_MIN reads as 2147483648).
+    pub errno: i64,
     /// Header of the request this answers.
     pub request: MessageHeader,
     /// The kernel's explanation (extended ACK), when it gave one.
@@ -235,7 +236,7 @@ impl<'a> ErrorMessage<'a> {
         if body.len() < 4 + NLMSG_HDRLEN {
             return Err(DecodeError::new(DecodeErrorKind::TruncatedError, NLMSG_HDRLEN));
         }
-        let errno = -(read_u32_ne(body, 0) as i32);
+        let errno = -i64::from(read_u32_ne(body, 0) as i32);
         let request = MessageHeader::parse(&body[4..])?;
         let mut this = Self { errno, request, ext_ack_message: None, ext_ack_offset: None };
         if header.flags & NLM_F_ACK_TLVS == 0 {

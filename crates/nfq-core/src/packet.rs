@@ -111,12 +111,15 @@ impl<'a> PacketView<'a> {
     /// Checks `message` (one whole netlink message) and indexes its attributes.
     pub fn parse(message: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(message)?;
-        if header.kind != nfqueue_msg_type(NFQNL_MSG_PACKET) {
-            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), 4));
-        }
         let len = header.len as usize;
+        if len < NLMSG_HDRLEN {
+            return Err(DecodeError::new(DecodeErrorKind::BadMessageLength(header.len), 0));
+        }
         if len > message.len() {
             return Err(DecodeError::new(DecodeErrorKind::MessageOverrun(header.len), 0));
+        }
+        if header.kind != nfqueue_msg_type(NFQNL_MSG_PACKET) {
+            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), 4));
         }
         if len < NFQ_HEADER {
             return Err(DecodeError::new(DecodeErrorKind::TruncatedNfgenmsg, NLMSG_HDRLEN));

@@ -250,7 +250,7 @@ impl<T: Transport> Queue<T> {
                     if h.kind == NLMSG_ERROR {
                         if let Ok(e) = ErrorMessage::parse(m) {
                             if e.request.seq == seq && d.sender_port == 0 {
-                                answer = Some((e.errno, e.ext_ack_message.map(str::to_owned)));
+                                answer = Some((i32::try_from(e.errno).unwrap_or(libc::EINVAL), e.ext_ack_message.map(str::to_owned)));
                                 return true;
                             }
                         }

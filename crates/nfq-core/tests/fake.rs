@@ -317,5 +317,5 @@ fn kernel_refusals_of_verdicts_arrive_as_error_messages() {
     let mut buffers = RecvBuffers::new(4, 4096);
     queue.receive(&mut buffers, false).unwrap();
     let Some(Ok(Message::Error(e))) = buffers.messages().next() else { panic!("error message expected") };
-    assert_eq!(e.errno, libc::ENOENT);
+    assert_eq!(e.errno, i64::from(libc::ENOENT));
 }
