@@ -4,6 +4,17 @@ import {
   NFGENMSG_LEN,
   NFNETLINK_V0,
   NFQA_CAP_LEN,
+  NFQA_CT_INFO,
+  NFQA_EXP,
+  NFQA_IFINDEX_PHYSINDEV,
+  NFQA_IFINDEX_PHYSOUTDEV,
+  NFQA_L2HDR,
+  NFQA_PRIORITY,
+  NFQA_SECCTX,
+  NFQA_TIMESTAMP,
+  NFQA_VLAN,
+  NFQA_VLAN_PROTO,
+  NFQA_VLAN_TCI,
   NFQA_CFG_CMD,
   NFQA_CFG_FLAGS,
   NFQA_CFG_MASK,
@@ -97,18 +108,40 @@ export interface PacketMessageOptions {
   readonly hook: number;
   /** nfgenmsg family (default NFPROTO_IPV4 = 2). */
   readonly family?: number;
+  /** nlmsg_flags (default 0). */
+  readonly flags?: number;
   /** NFQA_IFINDEX_INDEV. */
   readonly indev?: number;
+  /** NFQA_IFINDEX_PHYSINDEV. */
+  readonly physindev?: number;
   /** NFQA_IFINDEX_OUTDEV. */
   readonly outdev?: number;
+  /** NFQA_IFINDEX_PHYSOUTDEV. */
+  readonly physoutdev?: number;
   /** NFQA_MARK. */
   readonly mark?: number;
+  /** NFQA_PRIORITY. */
+  readonly priority?: number;
   /** NFQA_HWADDR address bytes (at most 8). */
   readonly hwAddr?: Uint8Array;
+  /** NFQA_VLAN with NFQA_VLAN_PROTO and NFQA_VLAN_TCI nested, each when given. */
+  readonly vlan?: { readonly proto?: number; readonly tci?: number };
+  /** NFQA_L2HDR. */
+  readonly l2Header?: Uint8Array;
+  /** NFQA_TIMESTAMP; both numbers must be safe integers. */
+  readonly timestamp?: { readonly sec: number; readonly usec: number };
   /** NFQA_UID. */
   readonly uid?: number;
   /** NFQA_GID. */
   readonly gid?: number;
+  /** NFQA_SECCTX bytes; a NUL is appended, as the kernel does. */
+  readonly secctx?: Uint8Array;
+  /** NFQA_CT (nested), raw value bytes. */
+  readonly ct?: Uint8Array;
+  /** NFQA_CT_INFO. */
+  readonly ctInfo?: number;
+  /** NFQA_EXP (nested), raw value bytes; the kernel never sends it, but a decoder must read it. */
+  readonly exp?: Uint8Array;
   /** NFQA_CAP_LEN. */
   readonly capLen?: number;
   /** NFQA_SKB_INFO. */
@@ -190,6 +223,12 @@ class MessageBuffer {
     checkUnsigned(name, value, 32);
     const offset = this.beginAttribute(type, 4); // may grow the buffer: read view after
     this.view.setUint32(offset, value);
+  }
+
+  u16Attribute(type: number, name: string, value: number): void {
+    checkUnsigned(name, value, 16);
+    const offset = this.beginAttribute(type, 2); // may grow the buffer: read view after
+    this.view.setUint16(offset, value);
   }
 
   bytesAttribute(type: number, value: Uint8Array): void {
@@ -293,12 +332,24 @@ export function buildConfig(options: ConfigOptions): Uint8Array {
   return buffer.take();
 }
 
-/** A complete NFQNL_MSG_PACKET message as the kernel would send it; for fakes and tests. */
+/**
+ * A complete NFQNL_MSG_PACKET message as the kernel would send it; for fakes and tests. The
+ * attributes come in the kernel's order (`nfqnl_build_packet_message`): NFQA_PACKET_HDR, INDEV,
+ * PHYSINDEV, OUTDEV, PHYSOUTDEV, MARK, PRIORITY, HWADDR, VLAN, L2HDR, TIMESTAMP, UID, GID, SECCTX,
+ * CT, CT_INFO, EXP, CAP_LEN, SKB_INFO, PAYLOAD; each only when its option is given.
+ */
 export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
-  const buffer = new MessageBuffer(128 + (options.payload ? options.payload.length : 0));
+  const variableLength =
+    (options.payload?.length ?? 0) +
+    (options.l2Header?.length ?? 0) +
+    (options.secctx?.length ?? 0) +
+    (options.ct?.length ?? 0) +
+    (options.exp?.length ?? 0);
+  const buffer = new MessageBuffer(256 + variableLength);
+  checkUnsigned('flags', options.flags ?? 0, 16);
   const start = buffer.beginMessage(
     nfqMessageType(NFQNL_MSG_PACKET),
-    0,
+    options.flags ?? 0,
     options.seq ?? 0,
     options.family ?? 2,
     options.queue,
@@ -311,21 +362,51 @@ export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
   buffer.view.setUint16(header + 4, options.hwProtocol);
   buffer.view.setUint8(header + 6, options.hook);
   if (options.indev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_INDEV, 'indev', options.indev);
+  if (options.physindev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_PHYSINDEV, 'physindev', options.physindev);
   if (options.outdev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_OUTDEV, 'outdev', options.outdev);
+  if (options.physoutdev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_PHYSOUTDEV, 'physoutdev', options.physoutdev);
   if (options.mark !== undefined) buffer.u32Attribute(NFQA_MARK, 'mark', options.mark);
+  if (options.priority !== undefined) buffer.u32Attribute(NFQA_PRIORITY, 'priority', options.priority);
   if (options.hwAddr !== undefined) {
     if (options.hwAddr.length > 8) throw new RangeError('hwAddr holds at most 8 bytes');
     const value = buffer.beginAttribute(NFQA_HWADDR, 12);
     buffer.view.setUint16(value, options.hwAddr.length);
     buffer.bytes.set(options.hwAddr, value + 4);
   }
+  if (options.vlan !== undefined) {
+    const nest = buffer.beginNest(NFQA_VLAN);
+    if (options.vlan.proto !== undefined) buffer.u16Attribute(NFQA_VLAN_PROTO, 'vlan.proto', options.vlan.proto);
+    if (options.vlan.tci !== undefined) buffer.u16Attribute(NFQA_VLAN_TCI, 'vlan.tci', options.vlan.tci);
+    buffer.endNest(nest);
+  }
+  if (options.l2Header !== undefined) buffer.bytesAttribute(NFQA_L2HDR, options.l2Header);
+  if (options.timestamp !== undefined) {
+    const value = buffer.beginAttribute(NFQA_TIMESTAMP, 16);
+    buffer.view.setBigUint64(value, checkedU64('timestamp.sec', options.timestamp.sec));
+    buffer.view.setBigUint64(value + 8, checkedU64('timestamp.usec', options.timestamp.usec));
+  }
   if (options.uid !== undefined) buffer.u32Attribute(NFQA_UID, 'uid', options.uid);
   if (options.gid !== undefined) buffer.u32Attribute(NFQA_GID, 'gid', options.gid);
+  if (options.secctx !== undefined) {
+    const value = buffer.beginAttribute(NFQA_SECCTX, options.secctx.length + 1); // NUL zeroed already
+    buffer.bytes.set(options.secctx, value);
+  }
+  if (options.ct !== undefined) buffer.bytesAttribute(NFQA_CT | NLA_F_NESTED, options.ct);
+  if (options.ctInfo !== undefined) buffer.u32Attribute(NFQA_CT_INFO, 'ctInfo', options.ctInfo);
+  if (options.exp !== undefined) buffer.bytesAttribute(NFQA_EXP | NLA_F_NESTED, options.exp);
   if (options.capLen !== undefined) buffer.u32Attribute(NFQA_CAP_LEN, 'capLen', options.capLen);
   if (options.skbInfo !== undefined) buffer.u32Attribute(NFQA_SKB_INFO, 'skbInfo', options.skbInfo);
   if (options.payload !== undefined) buffer.bytesAttribute(NFQA_PAYLOAD, options.payload);
   buffer.endMessage(start);
   return buffer.take();
+}
+
+/** `value` as a u64 for a 64-bit field; it must be a safe non-negative integer. */
+function checkedU64(name: string, value: number): bigint {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative safe integer, got ${value}`);
+  }
+  return BigInt(value);
 }
 
 /**

@@ -41,6 +41,13 @@ export const NLM_F_CAPPED = 0x100;
 /** Flag on NLMSG_ERROR: extended-ack attributes (NLMSGERR_ATTR_*) follow the echoed request. */
 export const NLM_F_ACK_TLVS = 0x200;
 
+/**
+ * Flag on an NFQNL_MSG_PACKET message (not a kernel flag): set by nfq-core on a message it had to
+ * cut because its datagram did not fit the receive buffer. Only whole attributes are kept; the
+ * packet still needs a verdict. No netlink flag uses this bit, and the kernel never sets it.
+ */
+export const NLM_F_NFQ_TRUNCATED = 0x8000;
+
 /** Extended-ack attribute: a NUL-terminated error message for a person. */
 export const NLMSGERR_ATTR_MSG = 1;
 /** Extended-ack attribute: u32 byte offset, in the request, of the attribute that caused the error. */

@@ -6,11 +6,13 @@ import {
   NLMSG_HDRLEN,
   NLM_F_ACK_TLVS,
   NLM_F_CAPPED,
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
 } from './constants.js';
-import { forEachAttribute } from './attributes.js';
+import { checkedAttributeLength } from './attributes.js';
 import { NetlinkDecodeError } from './errors.js';
-import { type NetlinkHeader, readHeader } from './messages.js';
-import { HOST_IS_LITTLE_ENDIAN, align4, viewOf } from './wire.js';
+import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
+import { align4, readU16Host, readU32Host } from './wire.js';
 
 /** Length of `int error` in `struct nlmsgerr`. */
 const ERROR_FIELD_LENGTH = 4;
@@ -53,10 +55,11 @@ export function errnoName(errno: number): string {
  *
  * ```text
  *  0           16          20                36
- * +-----------+-----------+-----------------+--------------------------+----------------+
- * | nlmsghdr  | int error | echoed nlmsghdr | echoed payload           | NLMSGERR_ATTR_* |
- * |           | (-errno)  |                 | (absent if NLM_F_CAPPED) | (NLM_F_ACK_TLVS)|
- * +-----------+-----------+-----------------+--------------------------+----------------+
+ * +-----------+-----------+-----------------+--------------------------+------------------+
+ * | nlmsghdr  | int error | echoed nlmsghdr | echoed request payload   | NLMSGERR_ATTR_*  |
+ * |           | (-errno)  |                 | (absent if NLM_F_CAPPED  | (if              |
+ * |           |           |                 |  or errno 0)             |  NLM_F_ACK_TLVS) |
+ * +-----------+-----------+-----------------+--------------------------+------------------+
  * ```
  */
 export interface NetlinkErrorMessage {
@@ -66,75 +69,80 @@ export interface NetlinkErrorMessage {
   readonly errno: number;
   /** Symbolic errno name, e.g. 'EPERM'; undefined for an acknowledgement. */
   readonly code: string | undefined;
-  /** Header of the request the kernel answers. */
+  /** Header of the request the kernel answers (as echoed; its length is not checked). */
   readonly request: NetlinkHeader;
-  /** The whole echoed request (header included) unless NLM_F_CAPPED; a view, not a copy. */
+  /**
+   * The whole echoed request, header included, when the kernel echoed it (not NLM_F_CAPPED, errno
+   * not 0) and its length fits in the error message; a view, not a copy.
+   */
   readonly requestBytes: Uint8Array | undefined;
-  /** Extended-ack message for a person (NLMSGERR_ATTR_MSG). */
-  readonly extendedMessage: string | undefined;
-  /** Offset, in the request, of the attribute that caused the error (NLMSGERR_ATTR_OFFS). */
-  readonly extendedOffset: number | undefined;
+  /** Extended-ack text for a person (NLMSGERR_ATTR_MSG, up to its first NUL; valid UTF-8 only). */
+  readonly extAckMessage: string | undefined;
+  /** Offset, in the request, of the attribute that caused the error (NLMSGERR_ATTR_OFFS, 4 bytes). */
+  readonly extAckOffset: number | undefined;
   /** Opaque extended-ack cookie (NLMSGERR_ATTR_COOKIE). */
-  readonly cookie: Uint8Array | undefined;
+  readonly extAckCookie: Uint8Array | undefined;
 }
 
-const textDecoder = new TextDecoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Decodes an NLMSG_ERROR message; throws {@link NetlinkDecodeError} if it is malformed. */
-export function parseError(message: Uint8Array): NetlinkErrorMessage {
-  const minimum = NLMSG_HDRLEN + ERROR_FIELD_LENGTH + NLMSG_HDRLEN;
-  if (message.length < NLMSG_HDRLEN) {
-    throw new NetlinkDecodeError('TRUNCATED_HEADER', 0, `${message.length} bytes are too few for a netlink header`);
+/** Positions of `struct nlmsgerr` fields, from the start of the NLMSG_ERROR message. */
+const ERRNO_OFFSET = NLMSG_HDRLEN;
+const REQUEST_OFFSET = NLMSG_HDRLEN + ERROR_FIELD_LENGTH;
+/** Smallest NLMSG_ERROR: header, error, echoed request header. */
+const ERROR_MESSAGE_MIN_LENGTH = REQUEST_OFFSET + NLMSG_HDRLEN;
+
+/**
+ * Decodes the NLMSG_ERROR message `buffer[start, start + length)` (framing already checked);
+ * offsets in errors count from the start of `buffer`.
+ *
+ * @internal Used by {@link parseError} and {@link decodeMessages}.
+ */
+export function decodeErrorMessageAt(buffer: Uint8Array, start: number, length: number): NetlinkErrorMessage {
+  if (length < ERROR_MESSAGE_MIN_LENGTH) {
+    throw new NetlinkDecodeError(
+      'TRUNCATED_ERROR',
+      start + ERRNO_OFFSET,
+      `error message length ${length} is below ${ERROR_MESSAGE_MIN_LENGTH} (header, errno, echoed header)`,
+    );
   }
-  const view = viewOf(message);
-  const header = readHeader(view, 0);
-  if (header.type !== NLMSG_ERROR) {
-    throw new NetlinkDecodeError('UNEXPECTED_MESSAGE_TYPE', 4, `message type ${header.type} is not NLMSG_ERROR`);
-  }
-  if (header.length > message.length) {
-    throw new NetlinkDecodeError('MESSAGE_OVERRUN', 0, `error message length ${header.length} runs past the bytes given`);
-  }
-  if (header.length < minimum) {
-    throw new NetlinkDecodeError('BAD_MESSAGE_LENGTH', 0, `error message length ${header.length} is below ${minimum}`);
-  }
-  const error = view.getInt32(NLMSG_HDRLEN, HOST_IS_LITTLE_ENDIAN);
-  const errno = error === 0 ? 0 : -error; // not -0 for an acknowledgement
-  const requestOffset = NLMSG_HDRLEN + ERROR_FIELD_LENGTH;
-  const request = readHeader(view, requestOffset);
-  const capped = (header.flags & NLM_F_CAPPED) !== 0;
-  let requestBytes: Uint8Array | undefined;
-  let echoedLength = NLMSG_HDRLEN;
-  if (!capped) {
-    if (request.length < NLMSG_HDRLEN || request.length > header.length - requestOffset) {
+  const header = readHeaderAt(buffer, start);
+  const error = readU32Host(buffer, start + ERRNO_OFFSET) | 0;
+  const errno = error === 0 ? 0 : -error; // never -0; -(-2^31) is 2^31, not an overflow
+  const request = readHeaderAt(buffer, start + REQUEST_OFFSET);
+  const echoedWhole = (header.flags & NLM_F_CAPPED) === 0 && errno !== 0;
+  const end = start + length;
+  const requestBytes =
+    echoedWhole && request.length >= NLMSG_HDRLEN && request.length <= length - REQUEST_OFFSET
+      ? buffer.subarray(start + REQUEST_OFFSET, start + REQUEST_OFFSET + request.length)
+      : undefined;
+  let extAckMessage: string | undefined;
+  let extAckOffset: number | undefined;
+  let extAckCookie: Uint8Array | undefined;
+  if ((header.flags & NLM_F_ACK_TLVS) !== 0) {
+    // The echoed length is checked before it is aligned: align4 of a u32 near 2^32 would wrap.
+    const echoedLength = echoedWhole ? request.length : NLMSG_HDRLEN;
+    if (echoedLength > length - REQUEST_OFFSET || align4(echoedLength) > length - REQUEST_OFFSET) {
       throw new NetlinkDecodeError(
-        'MESSAGE_OVERRUN',
-        requestOffset,
-        `echoed request length ${request.length} does not fit in the error message`,
+        'TRUNCATED_ERROR',
+        start + ERRNO_OFFSET,
+        `error message length ${length} leaves no room for the ${echoedLength}-byte echoed request before its TLVs`,
       );
     }
-    echoedLength = request.length;
-    requestBytes = message.subarray(requestOffset, requestOffset + request.length);
-  }
-  let extendedMessage: string | undefined;
-  let extendedOffset: number | undefined;
-  let cookie: Uint8Array | undefined;
-  if ((header.flags & NLM_F_ACK_TLVS) !== 0) {
-    const start = NLMSG_HDRLEN + align4(ERROR_FIELD_LENGTH + echoedLength);
-    forEachAttribute(view, Math.min(start, header.length), header.length, (type, valueOffset, valueLength) => {
-      const value = message.subarray(valueOffset, valueOffset + valueLength);
+    for (let offset = start + REQUEST_OFFSET + align4(echoedLength); offset < end; ) {
+      const attributeLength = checkedAttributeLength(buffer, offset, end);
+      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const value = buffer.subarray(offset + NLA_HDRLEN, offset + attributeLength);
       if (type === NLMSGERR_ATTR_MSG) {
-        let end = value.length;
-        while (end > 0 && value[end - 1] === 0) end--;
-        extendedMessage = textDecoder.decode(value.subarray(0, end));
+        const nul = value.indexOf(0);
+        extAckMessage = decodeUtf8(nul < 0 ? value : value.subarray(0, nul));
       } else if (type === NLMSGERR_ATTR_OFFS) {
-        if (valueLength !== 4) {
-          throw new NetlinkDecodeError('BAD_ATTRIBUTE_LENGTH', valueOffset - 4, 'NLMSGERR_ATTR_OFFS is not 4 bytes');
-        }
-        extendedOffset = view.getUint32(valueOffset, HOST_IS_LITTLE_ENDIAN);
+        if (value.length === 4) extAckOffset = readU32Host(value, 0);
       } else if (type === NLMSGERR_ATTR_COOKIE) {
-        cookie = value;
+        extAckCookie = value;
       }
-    });
+      offset += align4(attributeLength);
+    }
   }
   return {
     header,
@@ -142,8 +150,31 @@ export function parseError(message: Uint8Array): NetlinkErrorMessage {
     code: errno === 0 ? undefined : errnoName(errno),
     request,
     requestBytes,
-    extendedMessage,
-    extendedOffset,
-    cookie,
+    extAckMessage,
+    extAckOffset,
+    extAckCookie,
   };
+}
+
+/** `bytes` as UTF-8 text, or undefined when they are not valid UTF-8. */
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes one NLMSG_ERROR message (`message` may hold bytes after it, which are ignored); throws
+ * {@link NetlinkDecodeError} if it is malformed or of another type, with offsets counted from
+ * the start of `message`.
+ */
+export function parseError(message: Uint8Array): NetlinkErrorMessage {
+  const length = checkedMessageLength(message, 0, message.length);
+  const type = readU16Host(message, 4);
+  if (type !== NLMSG_ERROR) {
+    throw new NetlinkDecodeError('UNEXPECTED_MESSAGE_TYPE', 4, `message type ${type} is not NLMSG_ERROR (2)`);
+  }
+  return decodeErrorMessageAt(message, 0, length);
 }

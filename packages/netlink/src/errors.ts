@@ -1,23 +1,31 @@
-/** What was wrong with the bytes, as a stable code to test against. */
+/**
+ * What was wrong with the bytes, as a stable code to test against; the same codes as nfq-core's
+ * `DecodeErrorKind::code` (see `fixtures/README.md`). The comment of each says where its offset
+ * points.
+ */
 export type NetlinkDecodeErrorCode =
-  /** Fewer bytes remain than a netlink message header needs (16). */
+  /** Fewer than 16 bytes where a message header should be; offset: the start of those bytes. */
   | 'TRUNCATED_HEADER'
-  /** A message header gives a length below 16. */
+  /** `nlmsg_len` below 16; offset: the message. */
   | 'BAD_MESSAGE_LENGTH'
-  /** A message header gives a length past the end of the buffer. */
+  /** `nlmsg_len` past the end of the buffer; offset: the message. */
   | 'MESSAGE_OVERRUN'
-  /** Fewer bytes remain than an attribute header needs (4). */
+  /** A packet message shorter than nlmsghdr + nfgenmsg (20 bytes); offset: message + 16. */
+  | 'TRUNCATED_NFGENMSG'
+  /** 1 to 3 bytes left where an attribute header should be; offset: those bytes. */
   | 'TRUNCATED_ATTRIBUTE'
-  /** An attribute header gives a length past the end of its message (or enclosing attribute). */
+  /** `nla_len` below 4 (the attribute header itself); offset: the attribute. */
+  | 'BAD_ATTRIBUTE_HEADER'
+  /** `nla_len` past the end of the message or of the enclosing nest; offset: the attribute. */
   | 'ATTRIBUTE_OVERRUN'
-  /** An attribute's length is below 4, or wrong for its type. */
+  /** A payload size that is wrong for the attribute's type; offset: the attribute. */
   | 'BAD_ATTRIBUTE_LENGTH'
-  /** An attribute's value is impossible (e.g. a hardware address longer than 8 bytes). */
-  | 'BAD_ATTRIBUTE_VALUE'
-  /** An attribute the message must have is absent. */
+  /** A packet message without NFQA_PACKET_HDR; offset: message + 20. */
   | 'MISSING_ATTRIBUTE'
-  /** The message is not of the type the decoder was asked to read. */
-  | 'UNEXPECTED_MESSAGE_TYPE';
+  /** A strict decode of a message of another type; offset: message + 4 (nlmsg_type). */
+  | 'UNEXPECTED_MESSAGE_TYPE'
+  /** An NLMSG_ERROR too short for its errno and echoed header, or for its TLVs; offset: message + 16. */
+  | 'TRUNCATED_ERROR';
 
 /** The bytes handed to a decoder are not a well-formed netlink message. */
 export class NetlinkDecodeError extends Error {

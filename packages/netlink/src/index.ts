@@ -1,14 +1,31 @@
 /**
  * `@nfq/netlink`: constants, zero-copy views and builders for nfnetlink_queue (NFQUEUE)
- * netlink messages. Pure TypeScript on Uint8Array and DataView: no native code, no Node-only API.
+ * netlink messages. Pure TypeScript on Uint8Array: no native code, no Node-only API.
  *
  * @packageDocumentation
  */
 export * from './constants.js';
 export { NetlinkDecodeError, type NetlinkDecodeErrorCode } from './errors.js';
-export { iterateMessages, readHeader, type NetlinkHeader, type NetlinkMessage } from './messages.js';
+export { readHeader, type NetlinkHeader } from './header.js';
+export {
+  decodeMessages,
+  iterateMessages,
+  type DecodedMessage,
+  type DecodedPacket,
+  type DecodedTruncatedPacket,
+  type DecodedError,
+  type DecodedDone,
+  type DecodedOther,
+  type NetlinkMessage,
+} from './messages.js';
 export { forEachAttribute } from './attributes.js';
-export { PacketView, parsePacket, type PacketTimestamp, type PacketVlan } from './packet.js';
+export {
+  PacketView,
+  parsePacket,
+  type PacketTimestamp,
+  type PacketVlan,
+  type UnknownAttribute,
+} from './packet.js';
 export { parseError, errnoName, type NetlinkErrorMessage } from './error-message.js';
 export {
   buildVerdict,

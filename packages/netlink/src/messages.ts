@@ -1,29 +1,11 @@
-import { NLMSG_HDRLEN } from './constants.js';
-import { NetlinkDecodeError } from './errors.js';
-import { HOST_IS_LITTLE_ENDIAN, align4, viewOf } from './wire.js';
+import { NFQNL_MSG_PACKET, NLMSG_DONE, NLMSG_ERROR, NLM_F_NFQ_TRUNCATED, nfqMessageType } from './constants.js';
+import { type NetlinkErrorMessage, decodeErrorMessageAt } from './error-message.js';
+import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
+import { PacketView, truncatedPacketId } from './packet.js';
+import { align4, readU16Big, readU16Host } from './wire.js';
 
-/**
- * The header of one netlink message (`struct nlmsghdr`, host byte order):
- *
- * ```text
- *  0               4       6       8               12              16
- * +---------------+-------+-------+---------------+---------------+
- * | nlmsg_len     | type  | flags | nlmsg_seq     | nlmsg_pid     |
- * +---------------+-------+-------+---------------+---------------+
- * ```
- */
-export interface NetlinkHeader {
-  /** Length of the message including this header (`nlmsg_len`). */
-  readonly length: number;
-  /** Message type (`nlmsg_type`); for nfnetlink `(subsystem << 8) | message`. */
-  readonly type: number;
-  /** NLM_F_* flags. */
-  readonly flags: number;
-  /** Sequence number. */
-  readonly seq: number;
-  /** Netlink port id of the sender (0 for the kernel). */
-  readonly portId: number;
-}
+/** `nlmsg_type` of NFQNL_MSG_PACKET. */
+const PACKET_MESSAGE_TYPE = nfqMessageType(NFQNL_MSG_PACKET);
 
 /** One message found in a buffer of many. */
 export interface NetlinkMessage extends NetlinkHeader {
@@ -33,19 +15,9 @@ export interface NetlinkMessage extends NetlinkHeader {
   readonly bytes: Uint8Array;
 }
 
-/** Reads a netlink message header at `offset` of `view` (the caller checked 16 bytes are there). */
-export function readHeader(view: DataView, offset: number): NetlinkHeader {
-  return {
-    length: view.getUint32(offset, HOST_IS_LITTLE_ENDIAN),
-    type: view.getUint16(offset + 4, HOST_IS_LITTLE_ENDIAN),
-    flags: view.getUint16(offset + 6, HOST_IS_LITTLE_ENDIAN),
-    seq: view.getUint32(offset + 8, HOST_IS_LITTLE_ENDIAN),
-    portId: view.getUint32(offset + 12, HOST_IS_LITTLE_ENDIAN),
-  };
-}
-
 /**
- * Yields each netlink message of a buffer that holds one or many (a received batch).
+ * Yields each netlink message of a buffer that holds one or many (a received batch), with its
+ * header, without decoding its body.
  *
  * Each message's `bytes` is a view into `buffer`. Throws {@link NetlinkDecodeError} with the
  * offset of the bad header when fewer than 16 bytes remain (`TRUNCATED_HEADER`), when a length is
@@ -53,34 +25,137 @@ export function readHeader(view: DataView, offset: number): NetlinkHeader {
  * Every message advances the position by at least 16 bytes, so iteration always ends.
  */
 export function* iterateMessages(buffer: Uint8Array): Generator<NetlinkMessage, void, undefined> {
-  const view = viewOf(buffer);
   let offset = 0;
   while (offset < buffer.length) {
-    const remaining = buffer.length - offset;
-    if (remaining < NLMSG_HDRLEN) {
-      throw new NetlinkDecodeError(
-        'TRUNCATED_HEADER',
-        offset,
-        `${remaining} bytes left, too few for a netlink message header`,
-      );
+    const length = checkedMessageLength(buffer, offset, buffer.length);
+    yield { ...readHeaderAt(buffer, offset), offset, bytes: buffer.subarray(offset, offset + length) };
+    // The last message of a buffer may lack its padding: the loop ends all the same.
+    offset += align4(length);
+  }
+}
+
+/** An NFQNL_MSG_PACKET message: a queued packet waiting for its verdict. */
+export interface DecodedPacket {
+  /** Discriminant. */
+  readonly type: 'packet';
+  /** Zero-copy view of the message. */
+  readonly packet: PacketView;
+}
+
+/**
+ * An NFQNL_MSG_PACKET message that nfq-core had to cut (flag {@link NLM_F_NFQ_TRUNCATED}): only
+ * its queue and id are known. It still needs a verdict.
+ */
+export interface DecodedTruncatedPacket {
+  /** Discriminant. */
+  readonly type: 'truncatedPacket';
+  /** Queue number (nfgenmsg.res_id). */
+  readonly queue: number;
+  /** Packet id, from the first NFQA_PACKET_HDR. */
+  readonly id: number;
+}
+
+/** An NLMSG_ERROR message: an acknowledgement (errno 0) or a refused request. */
+export interface DecodedError {
+  /** Discriminant. */
+  readonly type: 'error';
+  /** The decoded error message. */
+  readonly error: NetlinkErrorMessage;
+}
+
+/** An NLMSG_DONE message: the end of a multipart answer. */
+export interface DecodedDone {
+  /** Discriminant. */
+  readonly type: 'done';
+}
+
+/** Any other message, passed through undecoded. */
+export interface DecodedOther {
+  /** Discriminant. */
+  readonly type: 'other';
+  /** Its `nlmsg_type`. */
+  readonly messageType: number;
+  /** Its `nlmsg_len`. */
+  readonly length: number;
+  /** Its bytes, header included (a view into the batch, not a copy). */
+  readonly bytes: Uint8Array;
+}
+
+/** One message of a batch, decoded by its type; switch on `type`. */
+export type DecodedMessage = DecodedPacket | DecodedTruncatedPacket | DecodedError | DecodedDone | DecodedOther;
+
+/** The one NLMSG_DONE value: it carries nothing, so every done message shares it. */
+const DONE: DecodedDone = Object.freeze({ type: 'done' });
+
+/**
+ * Decodes a received batch (messages back to back, each padded to 4) message by message, in
+ * order, yielding each as a {@link DecodedMessage}:
+ *
+ * - NFQNL_MSG_PACKET: `packet` (a {@link PacketView}); when flagged {@link NLM_F_NFQ_TRUNCATED}
+ *   and its packet id can be read, `truncatedPacket` instead.
+ * - NLMSG_ERROR: `error`; NLMSG_DONE: `done`; any other type: `other`.
+ *
+ * Decoding stops at the first malformed message by throwing {@link NetlinkDecodeError}, whose
+ * offset counts from the start of `batch`; the messages before it have been yielded, and the
+ * iterator yields nothing after it. Nothing is copied: views point into `batch`, which must not
+ * be overwritten while they are in use.
+ *
+ * ```ts
+ * for (const message of decodeMessages(batch)) {
+ *   if (message.type === 'packet') console.log(message.packet.id, message.packet.payload?.length);
+ * }
+ * ```
+ */
+export function decodeMessages(batch: Uint8Array): IterableIterator<DecodedMessage> {
+  return new BatchDecoder(batch);
+}
+
+/**
+ * The iterator behind {@link decodeMessages}: a plain class rather than a generator, so that V8
+ * can inline `next` into the caller's loop and drop the iterator-result objects.
+ */
+class BatchDecoder implements IterableIterator<DecodedMessage> {
+  readonly #batch: Uint8Array;
+  readonly #arrayBuffer: ArrayBufferLike;
+  readonly #byteOffset: number;
+  readonly #end: number;
+  #offset = 0;
+
+  constructor(batch: Uint8Array) {
+    this.#batch = batch;
+    this.#arrayBuffer = batch.buffer;
+    this.#byteOffset = batch.byteOffset;
+    this.#end = batch.length;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<DecodedMessage, undefined> {
+    const offset = this.#offset;
+    const end = this.#end;
+    if (offset >= end) return { done: true, value: undefined };
+    this.#offset = end; // sticky: after a throw, the iterator is done
+    const batch = this.#batch;
+    const length = checkedMessageLength(batch, offset, end);
+    const type = readU16Host(batch, offset + 4);
+    let message: DecodedMessage;
+    if (type === PACKET_MESSAGE_TYPE) {
+      const id =
+        (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) !== 0 ? truncatedPacketId(batch, offset, length) : -1;
+      message =
+        id >= 0
+          ? { type: 'truncatedPacket', queue: readU16Big(batch, offset + 18), id }
+          : { type: 'packet', packet: new PacketView(batch, offset, this.#arrayBuffer, this.#byteOffset) };
+    } else if (type === NLMSG_ERROR) {
+      message = { type: 'error', error: decodeErrorMessageAt(batch, offset, length) };
+    } else if (type === NLMSG_DONE) {
+      message = DONE;
+    } else {
+      message = { type: 'other', messageType: type, length, bytes: batch.subarray(offset, offset + length) };
     }
-    const header = readHeader(view, offset);
-    if (header.length < NLMSG_HDRLEN) {
-      throw new NetlinkDecodeError(
-        'BAD_MESSAGE_LENGTH',
-        offset,
-        `netlink message length ${header.length} is below the header length`,
-      );
-    }
-    if (header.length > remaining) {
-      throw new NetlinkDecodeError(
-        'MESSAGE_OVERRUN',
-        offset,
-        `netlink message length ${header.length} runs past the ${remaining} bytes left`,
-      );
-    }
-    yield { ...header, offset, bytes: buffer.subarray(offset, offset + header.length) };
-    // The last message of a buffer may lack its padding: never step past the end.
-    offset = Math.min(offset + align4(header.length), buffer.length);
+    this.#offset = offset + align4(length);
+    return { done: false, value: message };
   }
 }

@@ -20,30 +20,52 @@ import {
   NFQA_SKB_INFO,
   NFQA_TIMESTAMP,
   NFQA_UID,
-  NFQA_VERDICT_HDR,
   NFQA_VLAN,
   NFQA_VLAN_PROTO,
   NFQA_VLAN_TCI,
   NFQNL_MSG_PACKET,
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
   NLMSG_HDRLEN,
   nfqMessageType,
 } from './constants.js';
-import { forEachAttribute } from './attributes.js';
+import { checkedAttributeLength } from './attributes.js';
 import { NetlinkDecodeError } from './errors.js';
-import { HOST_IS_LITTLE_ENDIAN, viewOf } from './wire.js';
+import { align4, readU16Big, readU16Host, readU32Big, readU32Host } from './wire.js';
 
 /** Offset of the first attribute in an nfnetlink message: nlmsghdr (16) + nfgenmsg (4). */
 const ATTRIBUTES_OFFSET = NLMSG_HDRLEN + NFGENMSG_LEN;
-/** Value length of NFQA_PACKET_HDR: be32 packet_id, be16 hw_protocol, u8 hook (packed). */
-const PACKET_HDR_LENGTH = 7;
+/** `nlmsg_type` of NFQNL_MSG_PACKET. */
+const PACKET_MESSAGE_TYPE = nfqMessageType(NFQNL_MSG_PACKET);
+/** Smallest value length of NFQA_PACKET_HDR: be32 packet_id, be16 hw_protocol, u8 hook (packed). */
+const PACKET_HDR_MIN_LENGTH = 7;
 /** Value length of NFQA_HWADDR: be16 hw_addrlen, u16 pad, u8 hw_addr[8]. */
 const HWADDR_LENGTH = 12;
-/** Capacity of the hw_addr field of NFQA_HWADDR. */
+/** Capacity of the hw_addr field of NFQA_HWADDR; a larger hw_addrlen is read as this. */
 const HWADDR_MAX_ADDRESS_LENGTH = 8;
+/** Value length of NFQA_VLAN_PROTO and NFQA_VLAN_TCI (be16). */
+const VLAN_FIELD_LENGTH = 2;
 
-/** Exact value length of each fixed-size attribute type (-1: any length). */
-const EXACT_VALUE_LENGTH: Int8Array = (() => {
-  const lengths = new Int8Array(NFQA_MAX + 1).fill(-1);
+// What the attribute scan checks for each type up to NFQA_MAX: a value >= 0 is the exact value
+// length; the negative values below name the other rules.
+/** Any value length (NFQA_PAYLOAD, NFQA_CT, NFQA_EXP, NFQA_SECCTX, NFQA_L2HDR). */
+const ANY_LENGTH = -1;
+/** Not an attribute of a packet message: listed in `unknownAttributes` (type 0, NFQA_VERDICT_HDR). */
+const UNKNOWN = -2;
+/** NFQA_PACKET_HDR: at least 7 bytes. */
+const PACKET_HDR_RULE = -3;
+/** NFQA_VLAN: a nest whose NFQA_VLAN_PROTO and NFQA_VLAN_TCI are 2 bytes each. */
+const VLAN_RULE = -4;
+
+/** The rule of each attribute type 0..NFQA_MAX; types above NFQA_MAX are unknown. */
+const LENGTH_RULES: Int8Array = (() => {
+  const rules = new Int8Array(NFQA_MAX + 1).fill(ANY_LENGTH);
+  rules[0] = UNKNOWN;
+  rules[2] = UNKNOWN; // NFQA_VERDICT_HDR: user space to kernel only
+  rules[NFQA_PACKET_HDR] = PACKET_HDR_RULE;
+  rules[NFQA_VLAN] = VLAN_RULE;
+  rules[NFQA_TIMESTAMP] = 16;
+  rules[NFQA_HWADDR] = HWADDR_LENGTH;
   for (const type of [
     NFQA_MARK,
     NFQA_IFINDEX_INDEV,
@@ -57,15 +79,23 @@ const EXACT_VALUE_LENGTH: Int8Array = (() => {
     NFQA_GID,
     NFQA_PRIORITY,
   ]) {
-    lengths[type] = 4;
+    rules[type] = 4;
   }
-  lengths[NFQA_VERDICT_HDR] = 8;
-  lengths[NFQA_TIMESTAMP] = 16;
-  lengths[NFQA_HWADDR] = HWADDR_LENGTH;
-  return lengths;
+  return rules;
 })();
 
+// Attribute offsets live in shared slabs: one typed array serves many views, so that indexing a
+// packet allocates no typed array of its own. A slot is never reused (a view keeps its slab alive),
+// so slots start zeroed; 0 means "absent" since no attribute can start at byte 0 of a buffer.
+/** Offsets kept per view: one per attribute type 0..NFQA_MAX. */
+const SLOTS_PER_VIEW = NFQA_MAX + 1;
+/** Views served by one slab. */
+const VIEWS_PER_SLAB = 256;
+let currentSlab = new Int32Array(SLOTS_PER_VIEW * VIEWS_PER_SLAB);
+let nextSlotBase = 0;
+
 const textDecoder = new TextDecoder();
+const NO_UNKNOWN_ATTRIBUTES: readonly UnknownAttribute[] = Object.freeze([]);
 
 /** When the kernel took the packet (NFQA_TIMESTAMP), as seconds and microseconds since the epoch. */
 export interface PacketTimestamp {
@@ -75,12 +105,20 @@ export interface PacketTimestamp {
   readonly usec: number;
 }
 
-/** The VLAN tag of a packet (NFQA_VLAN). */
+/** The VLAN tag of a packet (NFQA_VLAN); a key is absent when the kernel did not send it. */
 export interface PacketVlan {
-  /** VLAN protocol (TPID), e.g. 0x8100; undefined when the kernel did not send it. */
-  readonly proto: number | undefined;
-  /** Tag control information (priority, DEI, VLAN id); undefined when the kernel did not send it. */
-  readonly tci: number | undefined;
+  /** VLAN protocol (TPID), e.g. 0x8100 (NFQA_VLAN_PROTO). */
+  readonly proto?: number;
+  /** Tag control information: priority, DEI, VLAN id (NFQA_VLAN_TCI). */
+  readonly tci?: number;
+}
+
+/** An attribute this package does not know in a packet message, passed through untouched. */
+export interface UnknownAttribute {
+  /** Attribute type, without NLA_F_NESTED / NLA_F_NET_BYTEORDER. */
+  readonly type: number;
+  /** Value bytes, padding excluded (a view into the message, not a copy). */
+  readonly value: Uint8Array;
 }
 
 /**
@@ -94,131 +132,187 @@ export interface PacketVlan {
  * +----------------+-------+-------+-------+---------------------------------+
  * ```
  *
- * The constructor scans the attributes once, checks the length of each fixed-size one and keeps
- * their offsets; the getters read the bytes on demand. A getter answers `undefined` when the
- * kernel did not send its attribute: absent is absent, not zero. Unknown attributes are skipped.
+ * The constructor scans the attributes once, checks the size of each known one (see
+ * `fixtures/README.md`) and keeps where each starts; the getters read the bytes on demand. A
+ * getter answers `undefined` when the kernel did not send its attribute: absent is absent, not
+ * zero. When a type appears twice, the last one wins. Types this package does not know (0,
+ * NFQA_VERDICT_HDR, above NFQA_MAX) are listed by {@link unknownAttributes}. Byte getters return
+ * plain `Uint8Array` views into the received buffer, never copies.
  */
 export class PacketView {
-  /** The message's bytes (a view into the received batch, not a copy). */
-  readonly bytes: Uint8Array;
-  readonly #view: DataView;
-  /** For attribute type t: [2t] value offset in `bytes` (-1 when absent), [2t + 1] value length. */
-  readonly #attributes: Int32Array;
-  readonly #vlan: PacketVlan | undefined;
+  /** The buffer the message was read from (a batch, or the message alone). */
+  readonly #buffer: Uint8Array;
+  /** `#buffer.buffer`, kept: reading it per getter would cost more than the rest of the getter. */
+  readonly #arrayBuffer: ArrayBufferLike;
+  /** `#buffer.byteOffset`, kept for the same reason. */
+  readonly #byteOffset: number;
+  /** Where the message starts in `#buffer`. */
+  readonly #start: number;
+  /** The message's `nlmsg_len`. */
+  readonly #length: number;
+  /** The slab holding this view's attribute offsets (absolute in `#buffer`; 0 = absent). */
+  readonly #slots: Int32Array;
+  /** Index of this view's first slot in `#slots`; slot `#base + t` is attribute type t. */
+  readonly #base: number;
+  /** How many attributes of unknown type the message holds. */
+  readonly #unknownCount: number;
 
-  /** Checks and indexes one NFQNL_MSG_PACKET message; throws {@link NetlinkDecodeError} if malformed. */
-  constructor(message: Uint8Array) {
-    if (message.length < NLMSG_HDRLEN) {
-      throw new NetlinkDecodeError('TRUNCATED_HEADER', 0, `${message.length} bytes are too few for a netlink header`);
+  /**
+   * Checks and indexes the NFQNL_MSG_PACKET message that starts at byte `start` of `buffer`
+   * (which may hold more messages after it). Throws {@link NetlinkDecodeError}, with an offset
+   * counted from the start of `buffer`, when the bytes are not a well-formed packet message.
+   */
+  constructor(buffer: Uint8Array, start?: number);
+  /**
+   * The same, with `buffer.buffer` and `buffer.byteOffset` given by a caller that reads many
+   * messages of one buffer, so that they are read once per buffer rather than once per message.
+   *
+   * @internal Used by {@link decodeMessages}.
+   */
+  constructor(buffer: Uint8Array, start: number, arrayBuffer: ArrayBufferLike, byteOffset: number);
+  constructor(
+    buffer: Uint8Array,
+    start = 0,
+    arrayBuffer: ArrayBufferLike = buffer.buffer,
+    byteOffset: number = buffer.byteOffset,
+  ) {
+    if (!Number.isInteger(start) || start < 0 || start > buffer.length) {
+      throw new RangeError(`start ${start} is not an index of the ${buffer.length}-byte buffer`);
     }
-    const view = viewOf(message);
-    const length = view.getUint32(0, HOST_IS_LITTLE_ENDIAN);
-    if (length < ATTRIBUTES_OFFSET) {
-      throw new NetlinkDecodeError('BAD_MESSAGE_LENGTH', 0, `packet message length ${length} is below 20`);
+    const available = buffer.length - start;
+    if (available < NLMSG_HDRLEN) {
+      throw new NetlinkDecodeError('TRUNCATED_HEADER', start, `${available} bytes are too few for a netlink header`);
     }
-    if (length > message.length) {
+    const length = readU32Host(buffer, start);
+    if (length < NLMSG_HDRLEN) {
+      throw new NetlinkDecodeError('BAD_MESSAGE_LENGTH', start, `netlink message length ${length} is below 16`);
+    }
+    if (length > available) {
       throw new NetlinkDecodeError(
         'MESSAGE_OVERRUN',
-        0,
-        `packet message length ${length} runs past the ${message.length} bytes given`,
+        start,
+        `netlink message length ${length} runs past the ${available} bytes left`,
       );
     }
-    const type = view.getUint16(4, HOST_IS_LITTLE_ENDIAN);
-    if (type !== nfqMessageType(NFQNL_MSG_PACKET)) {
+    const type = readU16Host(buffer, start + 4);
+    if (type !== PACKET_MESSAGE_TYPE) {
       throw new NetlinkDecodeError(
         'UNEXPECTED_MESSAGE_TYPE',
-        4,
-        `message type 0x${type.toString(16)} is not an nfqueue packet (0x0300)`,
+        start + 4,
+        `message type 0x${type.toString(16).padStart(4, '0')} is not an nfqueue packet (0x0300)`,
       );
     }
-    this.bytes = message.subarray(0, length);
-    this.#view = view;
-    const attributes = new Int32Array(2 * (NFQA_MAX + 1)).fill(-1);
-    forEachAttribute(view, ATTRIBUTES_OFFSET, length, (attributeType, valueOffset, valueLength) => {
-      if (attributeType > NFQA_MAX) return;
-      const exact = EXACT_VALUE_LENGTH[attributeType]!;
-      const tooShortHeader = attributeType === NFQA_PACKET_HDR && valueLength < PACKET_HDR_LENGTH;
-      if ((exact >= 0 && valueLength !== exact) || tooShortHeader) {
-        throw new NetlinkDecodeError(
-          'BAD_ATTRIBUTE_LENGTH',
-          valueOffset - 4,
-          `attribute ${attributeType} has ${valueLength} value bytes, expected ${tooShortHeader ? PACKET_HDR_LENGTH : exact}`,
-        );
-      }
-      attributes[2 * attributeType] = valueOffset;
-      attributes[2 * attributeType + 1] = valueLength;
-    });
-    if (attributes[2 * NFQA_PACKET_HDR]! < 0) {
-      throw new NetlinkDecodeError('MISSING_ATTRIBUTE', ATTRIBUTES_OFFSET, 'packet message has no NFQA_PACKET_HDR');
-    }
-    const hwAddrOffset = attributes[2 * NFQA_HWADDR]!;
-    if (hwAddrOffset >= 0 && view.getUint16(hwAddrOffset) > HWADDR_MAX_ADDRESS_LENGTH) {
+    if (length < ATTRIBUTES_OFFSET) {
       throw new NetlinkDecodeError(
-        'BAD_ATTRIBUTE_VALUE',
-        hwAddrOffset,
-        `hardware address length ${view.getUint16(hwAddrOffset)} exceeds ${HWADDR_MAX_ADDRESS_LENGTH}`,
+        'TRUNCATED_NFGENMSG',
+        start + NLMSG_HDRLEN,
+        `packet message length ${length} leaves no room for nfgenmsg`,
       );
     }
-    this.#attributes = attributes;
-    this.#vlan = attributes[2 * NFQA_VLAN]! >= 0 ? this.#decodeVlan() : undefined;
-  }
+    if (nextSlotBase === currentSlab.length) {
+      currentSlab = new Int32Array(SLOTS_PER_VIEW * VIEWS_PER_SLAB);
+      nextSlotBase = 0;
+    }
+    const slots = currentSlab;
+    const base = nextSlotBase;
+    nextSlotBase += SLOTS_PER_VIEW; // taken even if the scan throws: a slot is never written twice
 
-  #decodeVlan(): PacketVlan {
-    const start = this.#attributes[2 * NFQA_VLAN]!;
-    const end = start + this.#attributes[2 * NFQA_VLAN + 1]!;
-    let proto: number | undefined;
-    let tci: number | undefined;
-    forEachAttribute(this.#view, start, end, (type, valueOffset, valueLength) => {
-      if (type !== NFQA_VLAN_PROTO && type !== NFQA_VLAN_TCI) return;
-      if (valueLength !== 2) {
-        throw new NetlinkDecodeError('BAD_ATTRIBUTE_LENGTH', valueOffset - 4, `VLAN attribute ${type} is not 2 bytes`);
+    const end = start + length;
+    let unknownCount = 0;
+    let offset = start + ATTRIBUTES_OFFSET;
+    while (offset < end) {
+      const attributeLength = checkedAttributeLength(buffer, offset, end);
+      const attributeType = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const valueLength = attributeLength - NLA_HDRLEN;
+      const rule = attributeType <= NFQA_MAX ? LENGTH_RULES[attributeType]! : UNKNOWN;
+      if (rule >= 0) {
+        if (valueLength !== rule) throw badLength(offset, attributeType, valueLength, `${rule}`);
+      } else if (rule === UNKNOWN) {
+        unknownCount++;
+        offset += align4(attributeLength);
+        continue;
+      } else if (rule === PACKET_HDR_RULE) {
+        if (valueLength < PACKET_HDR_MIN_LENGTH) {
+          throw badLength(offset, attributeType, valueLength, `at least ${PACKET_HDR_MIN_LENGTH}`);
+        }
+      } else if (rule === VLAN_RULE) {
+        checkVlanNest(buffer, offset + NLA_HDRLEN, offset + attributeLength);
       }
-      if (type === NFQA_VLAN_PROTO) proto = this.#view.getUint16(valueOffset);
-      else tci = this.#view.getUint16(valueOffset);
-    });
-    return { proto, tci };
+      slots[base + attributeType] = offset;
+      offset += align4(attributeLength);
+    }
+    if (slots[base + NFQA_PACKET_HDR] === 0) {
+      throw new NetlinkDecodeError('MISSING_ATTRIBUTE', start + ATTRIBUTES_OFFSET, 'packet message has no NFQA_PACKET_HDR');
+    }
+    this.#buffer = buffer;
+    this.#arrayBuffer = arrayBuffer;
+    this.#byteOffset = byteOffset;
+    this.#start = start;
+    this.#length = length;
+    this.#slots = slots;
+    this.#base = base;
+    this.#unknownCount = unknownCount;
   }
 
-  /** True when the kernel sent attribute `type` (an NFQA_* value). */
+  /** Offset of the header of attribute `type` (0..NFQA_MAX) in the buffer; 0 when absent. */
+  #at(type: number): number {
+    return this.#slots[this.#base + type]!;
+  }
+
+  /** Value bytes of the attribute whose header is at `at` (non-zero). */
+  #valueAt(at: number): Uint8Array {
+    const length = readU16Host(this.#buffer, at) - NLA_HDRLEN;
+    return new Uint8Array(this.#arrayBuffer, this.#byteOffset + at + NLA_HDRLEN, length);
+  }
+
+  /** The big-endian u32 value of attribute `type`, or undefined when absent. */
+  #u32(type: number): number | undefined {
+    const at = this.#slots[this.#base + type]!;
+    return at === 0 ? undefined : readU32Big(this.#buffer, at + NLA_HDRLEN);
+  }
+
+  /** The message's bytes, header included (a view into the received buffer, not a copy). */
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.#arrayBuffer, this.#byteOffset + this.#start, this.#length);
+  }
+
+  /** True when the message holds attribute `type` (an NFQA_* value this package knows). */
   has(type: number): boolean {
-    return type >= 0 && type <= NFQA_MAX && this.#attributes[2 * type]! >= 0;
+    return Number.isInteger(type) && type >= 0 && type <= NFQA_MAX && this.#at(type) !== 0;
   }
 
-  /** The raw value bytes of attribute `type` (an NFQA_* value), or undefined when absent. */
+  /**
+   * The value bytes of attribute `type` (an NFQA_* value this package knows; the last one when
+   * sent twice), or undefined when absent. Unknown types: see {@link unknownAttributes}.
+   */
   attribute(type: number): Uint8Array | undefined {
     if (!this.has(type)) return undefined;
-    const offset = this.#attributes[2 * type]!;
-    return this.bytes.subarray(offset, offset + this.#attributes[2 * type + 1]!);
-  }
-
-  #u32(type: number): number | undefined {
-    const offset = this.#attributes[2 * type]!;
-    return offset < 0 ? undefined : this.#view.getUint32(offset);
+    return this.#valueAt(this.#at(type));
   }
 
   /** Packet id, to be named in the verdict (NFQA_PACKET_HDR). */
   get id(): number {
-    return this.#view.getUint32(this.#attributes[2 * NFQA_PACKET_HDR]!);
+    return readU32Big(this.#buffer, this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN);
   }
 
   /** Link-layer protocol (EtherType), e.g. 0x0800 for IPv4 (NFQA_PACKET_HDR). */
   get hwProtocol(): number {
-    return this.#view.getUint16(this.#attributes[2 * NFQA_PACKET_HDR]! + 4);
+    return readU16Big(this.#buffer, this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN + 4);
   }
 
   /** Netfilter hook the packet was queued from, e.g. 3 for NF_INET_LOCAL_OUT (NFQA_PACKET_HDR). */
   get hook(): number {
-    return this.#view.getUint8(this.#attributes[2 * NFQA_PACKET_HDR]! + 6);
+    return this.#buffer[this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN + 6]!;
   }
 
   /** Protocol family of the hook (nfgenmsg.family), e.g. 2 for NFPROTO_IPV4. */
   get family(): number {
-    return this.#view.getUint8(NLMSG_HDRLEN);
+    return this.#buffer[this.#start + NLMSG_HDRLEN]!;
   }
 
   /** Queue number the packet came from (nfgenmsg.res_id). */
   get queue(): number {
-    return this.#view.getUint16(NLMSG_HDRLEN + 2);
+    return readU16Big(this.#buffer, this.#start + NLMSG_HDRLEN + 2);
   }
 
   /** Packet mark (NFQA_MARK); undefined when the kernel did not send one (mark 0 is not sent). */
@@ -228,12 +322,13 @@ export class PacketView {
 
   /** When the packet was received (NFQA_TIMESTAMP); absent for locally generated packets. */
   get timestamp(): PacketTimestamp | undefined {
-    const offset = this.#attributes[2 * NFQA_TIMESTAMP]!;
-    if (offset < 0) return undefined;
-    const view = this.#view;
+    const at = this.#at(NFQA_TIMESTAMP);
+    if (at === 0) return undefined;
+    const buffer = this.#buffer;
+    const value = at + NLA_HDRLEN;
     return {
-      sec: view.getUint32(offset) * 2 ** 32 + view.getUint32(offset + 4),
-      usec: view.getUint32(offset + 8) * 2 ** 32 + view.getUint32(offset + 12),
+      sec: readU32Big(buffer, value) * 2 ** 32 + readU32Big(buffer, value + 4),
+      usec: readU32Big(buffer, value + 8) * 2 ** 32 + readU32Big(buffer, value + 12),
     };
   }
 
@@ -257,17 +352,19 @@ export class PacketView {
     return this.#u32(NFQA_IFINDEX_PHYSOUTDEV);
   }
 
-  /** Source hardware address, `hw_addrlen` bytes long (NFQA_HWADDR). */
+  /** Source hardware address, `hw_addrlen` bytes long, at most 8 (NFQA_HWADDR). */
   get hwAddr(): Uint8Array | undefined {
-    const offset = this.#attributes[2 * NFQA_HWADDR]!;
-    if (offset < 0) return undefined;
-    const addressLength = this.#view.getUint16(offset);
-    return this.bytes.subarray(offset + 4, offset + 4 + addressLength);
+    const at = this.#at(NFQA_HWADDR);
+    if (at === 0) return undefined;
+    const buffer = this.#buffer;
+    const addressLength = Math.min(readU16Big(buffer, at + NLA_HDRLEN), HWADDR_MAX_ADDRESS_LENGTH);
+    return new Uint8Array(this.#arrayBuffer, this.#byteOffset + at + NLA_HDRLEN + 4, addressLength);
   }
 
   /** The packet from its network header on, possibly cut to the copy range (NFQA_PAYLOAD; no copy). */
   get payload(): Uint8Array | undefined {
-    return this.attribute(NFQA_PAYLOAD);
+    const at = this.#slots[this.#base + NFQA_PAYLOAD]!;
+    return at === 0 ? undefined : this.#valueAt(at);
   }
 
   /** Conntrack attributes of the packet's connection, raw (NFQA_CT, nested CTA_*). */
@@ -305,18 +402,34 @@ export class PacketView {
     return this.#u32(NFQA_GID);
   }
 
-  /** Security context of the packet, trailing NULs removed (NFQA_SECCTX; needs the SECCTX flag). */
-  get secctx(): string | undefined {
-    const bytes = this.attribute(NFQA_SECCTX);
-    if (bytes === undefined) return undefined;
-    let end = bytes.length;
-    while (end > 0 && bytes[end - 1] === 0) end--;
-    return textDecoder.decode(bytes.subarray(0, end));
+  /** Security context bytes without the trailing NUL (NFQA_SECCTX; needs the SECCTX flag). */
+  get secctxBytes(): Uint8Array | undefined {
+    const value = this.attribute(NFQA_SECCTX);
+    if (value === undefined) return undefined;
+    return value.length > 0 && value[value.length - 1] === 0 ? value.subarray(0, value.length - 1) : value;
   }
 
-  /** VLAN tag (NFQA_VLAN). */
+  /** Security context as text, e.g. 'system_u:object_r:...' (NFQA_SECCTX; needs the SECCTX flag). */
+  get secctx(): string | undefined {
+    const bytes = this.secctxBytes;
+    return bytes === undefined ? undefined : textDecoder.decode(bytes);
+  }
+
+  /** VLAN tag (NFQA_VLAN); each of its keys only when the kernel sent it. */
   get vlan(): PacketVlan | undefined {
-    return this.#vlan;
+    const at = this.#at(NFQA_VLAN);
+    if (at === 0) return undefined;
+    const buffer = this.#buffer;
+    const vlan: { proto?: number; tci?: number } = {};
+    const end = at + readU16Host(buffer, at);
+    for (let offset = at + NLA_HDRLEN; offset < end; ) {
+      const length = readU16Host(buffer, offset); // checked by the constructor
+      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      if (type === NFQA_VLAN_PROTO) vlan.proto = readU16Big(buffer, offset + NLA_HDRLEN);
+      else if (type === NFQA_VLAN_TCI) vlan.tci = readU16Big(buffer, offset + NLA_HDRLEN);
+      offset += align4(length);
+    }
+    return vlan;
   }
 
   /** Link-layer header bytes (NFQA_L2HDR). */
@@ -328,9 +441,71 @@ export class PacketView {
   get priority(): number | undefined {
     return this.#u32(NFQA_PRIORITY);
   }
+
+  /**
+   * Attributes this package does not know (type 0, NFQA_VERDICT_HDR, types above NFQA_MAX), in
+   * message order; empty when there are none. A new array on each call.
+   */
+  get unknownAttributes(): readonly UnknownAttribute[] {
+    if (this.#unknownCount === 0) return NO_UNKNOWN_ATTRIBUTES;
+    const buffer = this.#buffer;
+    const unknown: UnknownAttribute[] = [];
+    const end = this.#start + this.#length;
+    for (let offset = this.#start + ATTRIBUTES_OFFSET; offset < end; ) {
+      const length = readU16Host(buffer, offset); // checked by the constructor
+      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      if (type > NFQA_MAX || LENGTH_RULES[type] === UNKNOWN) unknown.push({ type, value: this.#valueAt(offset) });
+      offset += align4(length);
+    }
+    return unknown;
+  }
 }
 
-/** Checks and indexes one NFQNL_MSG_PACKET message; throws {@link NetlinkDecodeError} if malformed. */
+function badLength(offset: number, type: number, valueLength: number, expected: string): NetlinkDecodeError {
+  return new NetlinkDecodeError(
+    'BAD_ATTRIBUTE_LENGTH',
+    offset,
+    `attribute of type ${type} has ${valueLength} value bytes, expected ${expected}`,
+  );
+}
+
+/** Checks the attributes nested in NFQA_VLAN, in `buffer[start, end)`. */
+function checkVlanNest(buffer: Uint8Array, start: number, end: number): void {
+  for (let offset = start; offset < end; ) {
+    const length = checkedAttributeLength(buffer, offset, end);
+    const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+    if ((type === NFQA_VLAN_PROTO || type === NFQA_VLAN_TCI) && length - NLA_HDRLEN !== VLAN_FIELD_LENGTH) {
+      throw badLength(offset, type, length - NLA_HDRLEN, `${VLAN_FIELD_LENGTH}`);
+    }
+    offset += align4(length);
+  }
+}
+
+/**
+ * The packet id of an NFQNL_MSG_PACKET message that was cut short, read from its first
+ * NFQA_PACKET_HDR with at least 4 value bytes among the attributes before any malformed one; -1
+ * when there is none. The message is `buffer[start, start + length)`, with `length` >= 16.
+ *
+ * @internal Used by {@link decodeMessages} for messages flagged NLM_F_NFQ_TRUNCATED.
+ */
+export function truncatedPacketId(buffer: Uint8Array, start: number, length: number): number {
+  if (length < ATTRIBUTES_OFFSET) return -1;
+  const end = start + length;
+  for (let offset = start + ATTRIBUTES_OFFSET; end - offset >= NLA_HDRLEN; ) {
+    const attributeLength = readU16Host(buffer, offset);
+    if (attributeLength < NLA_HDRLEN || attributeLength > end - offset) return -1;
+    const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+    if (type === NFQA_PACKET_HDR && attributeLength - NLA_HDRLEN >= 4) return readU32Big(buffer, offset + NLA_HDRLEN);
+    offset += align4(attributeLength);
+  }
+  return -1;
+}
+
+/**
+ * Checks and indexes one NFQNL_MSG_PACKET message (`message` may hold bytes after it, which are
+ * ignored); throws {@link NetlinkDecodeError} if malformed, with offsets counted from the start of
+ * `message`. The same as `new PacketView(message)`.
+ */
 export function parsePacket(message: Uint8Array): PacketView {
-  return new PacketView(message);
+  return new PacketView(message, 0);
 }

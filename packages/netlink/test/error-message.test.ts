@@ -13,6 +13,18 @@ const verdictRequest = [
   0x0c, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x63, // NFQA_VERDICT_HDR accept id 99
 ];
 
+/** The code and offset of the NetlinkDecodeError that `run` throws. */
+function codeOf(run: () => unknown): { code: string; offset: number } {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(NetlinkDecodeError);
+    const decodeError = error as NetlinkDecodeError;
+    return { code: decodeError.code, offset: decodeError.offset };
+  }
+  throw new Error('expected a NetlinkDecodeError');
+}
+
 /** nlmsghdr of an NLMSG_ERROR message. */
 function errorHeader(length: number, flags: number): number[] {
   return [...le32(length), 0x02, 0x00, flags & 0xff, flags >>> 8, ...le32(9), ...le32(4321)];
@@ -36,7 +48,7 @@ describe('parseError', () => {
     expect(decoded.errno).toBe(2);
     expect(decoded.code).toBe('ENOENT');
     expect(decoded.requestBytes).toEqual(Uint8Array.from(verdictRequest));
-    expect(decoded.extendedMessage).toBeUndefined();
+    expect(decoded.extAckMessage).toBeUndefined();
   });
 
   it('reads the extended ack message and offset after a capped request', () => {
@@ -50,8 +62,8 @@ describe('parseError', () => {
     );
     const decoded = parseError(withTlvs);
     expect(decoded.code).toBe('EOPNOTSUPP');
-    expect(decoded.extendedMessage).toBe('Invalid flags');
-    expect(decoded.extendedOffset).toBe(20);
+    expect(decoded.extAckMessage).toBe('Invalid flags');
+    expect(decoded.extAckOffset).toBe(20);
   });
 
   it('finds the extended ack attributes after an uncapped request', () => {
@@ -63,13 +75,54 @@ describe('parseError', () => {
     );
     const decoded = parseError(withTlvs);
     expect(decoded.code).toBe('EPERM');
-    expect(decoded.extendedMessage).toBe('nope');
+    expect(decoded.extAckMessage).toBe('nope');
   });
 
-  it('rejects malformed error messages', () => {
+  it('rejects an error message too short for errno and the echoed header as TRUNCATED_ERROR', () => {
     expect(() => parseError(bytes(errorHeader(20, 0), le32(0)))).toThrow(NetlinkDecodeError);
-    const echoTooLong = bytes(errorHeader(36, 0), le32(0), [...le32(200), ...verdictRequest.slice(4, 16)]);
-    expect(() => parseError(echoTooLong)).toThrow(/echoed request/);
+    expect(codeOf(() => parseError(bytes(errorHeader(20, 0), le32(0))))).toEqual({ code: 'TRUNCATED_ERROR', offset: 16 });
+  });
+
+  it('rejects an uncapped error whose echoed request leaves no room for its TLVs as TRUNCATED_ERROR', () => {
+    // ACK_TLVS, errno -EPERM, not capped: the whole request (length 200) should come before the TLVs.
+    const echoTooLong = bytes(errorHeader(36, NLM_F_ACK_TLVS), le32(-1 >>> 0), [...le32(200), ...verdictRequest.slice(4, 16)]);
+    expect(codeOf(() => parseError(echoTooLong))).toEqual({ code: 'TRUNCATED_ERROR', offset: 16 });
+    // Without TLVs there is nothing to find after the request: the header is decoded, the bytes are not given.
+    const withoutTlvs = bytes(errorHeader(36, 0), le32(-1 >>> 0), [...le32(200), ...verdictRequest.slice(4, 16)]);
+    const decoded = parseError(withoutTlvs);
+    expect(decoded.request.length).toBe(200);
+    expect(decoded.requestBytes).toBeUndefined();
+  });
+
+  it('rejects an echoed request length near 2^32 as TRUNCATED_ERROR instead of wrapping around (found by fuzzing)', () => {
+    const hugeEcho = bytes(
+      errorHeader(44, NLM_F_ACK_TLVS),
+      le32(-1 >>> 0), // -EPERM: the whole request should be echoed
+      [...le32(0xfffffffe), ...verdictRequest.slice(4, 16)], // echoed nlmsg_len 2^32 - 2
+      [0x08, 0x00, 0x02, 0x00, ...le32(24)],
+    );
+    expect(codeOf(() => parseError(hugeEcho))).toEqual({ code: 'TRUNCATED_ERROR', offset: 16 });
+  });
+
+  it('reads the TLVs right after the echoed header for an acknowledgement, even without NLM_F_CAPPED', () => {
+    const ack = bytes(
+      errorHeader(44, NLM_F_ACK_TLVS),
+      le32(0),
+      verdictRequest.slice(0, 16),
+      [0x08, 0x00, 0x02, 0x00, ...le32(24)], // NLMSGERR_ATTR_OFFS 24
+    );
+    expect(parseError(ack).extAckOffset).toBe(24);
+  });
+
+  it('rejects a malformed TLV with the attribute error at its offset', () => {
+    const badTlv = bytes(errorHeader(44, NLM_F_CAPPED | NLM_F_ACK_TLVS), le32(-1 >>> 0), verdictRequest.slice(0, 16), [
+      0x40, 0x00, 0x01, 0x00, // NLMSGERR_ATTR_MSG claiming 64 bytes
+      0x61, 0x00, 0x00, 0x00,
+    ]);
+    expect(codeOf(() => parseError(badTlv))).toEqual({ code: 'ATTRIBUTE_OVERRUN', offset: 36 });
+  });
+
+  it('rejects a message of another type', () => {
     const notError = Uint8Array.from(bytes(errorHeader(36, NLM_F_CAPPED), le32(0), verdictRequest.slice(0, 16)));
     notError[4] = 3; // NLMSG_DONE
     expect(() => parseError(notError)).toThrow(/not NLMSG_ERROR/);

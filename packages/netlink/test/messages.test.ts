@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { NLMSG_DONE, NLMSG_ERROR, NetlinkDecodeError, iterateMessages } from '../src/index.js';
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLM_F_NFQ_TRUNCATED,
+  NetlinkDecodeError,
+  buildPacketMessage,
+  decodeMessages,
+  iterateMessages,
+} from '../src/index.js';
 import { bytes, le32 } from './bytes.js';
 
 /** An NLMSG_DONE message of 20 bytes: header + 4 payload bytes. */
@@ -92,5 +100,37 @@ describe('iterateMessages', () => {
     const [message] = [...iterateMessages(backing.subarray(3, 23))];
     expect(message!.seq).toBe(7);
     expect(message!.length).toBe(20);
+  });
+});
+
+describe('decodeMessages', () => {
+  const packet = buildPacketMessage({ queue: 3, id: 41, hwProtocol: 0x0800, hook: 1, mark: 7 });
+
+  it('yields each message by type, packets as views into the batch', () => {
+    const ctnetlink = [...unaligned.slice(0, 4), 0x00, 0x01 /* nlmsg_type 0x0100: ctnetlink */, ...unaligned.slice(6)];
+    const batch = bytes([...packet], done, ctnetlink, [0x00, 0x00] /* padding */);
+    const decoded = [...decodeMessages(batch)];
+    expect(decoded.map((message) => message.type)).toEqual(['packet', 'done', 'other']);
+    const first = decoded[0]!;
+    expect(first.type === 'packet' && [first.packet.queue, first.packet.id, first.packet.mark]).toEqual([3, 41, 7]);
+    expect(first.type === 'packet' && first.packet.bytes.buffer).toBe(batch.buffer);
+    const other = decoded[2]!;
+    expect(other.type === 'other' && [other.messageType, other.length, [...other.bytes.subarray(16)]]).toEqual([
+      0x0100,
+      18,
+      [0x01, 0x02],
+    ]);
+  });
+
+  it('reads only the queue and id of a packet flagged NLM_F_NFQ_TRUNCATED', () => {
+    const cut = buildPacketMessage({ queue: 3, id: 41, hwProtocol: 0x0800, hook: 1, flags: NLM_F_NFQ_TRUNCATED });
+    expect([...decodeMessages(cut)]).toEqual([{ type: 'truncatedPacket', queue: 3, id: 41 }]);
+  });
+
+  it('stops at the first malformed message, with its offset in the batch, and stays done', () => {
+    const iterator = decodeMessages(bytes(done, [1, 2, 3]));
+    expect(iterator.next()).toEqual({ done: false, value: { type: 'done' } });
+    expect(codeOf(() => iterator.next())).toEqual({ code: 'TRUNCATED_HEADER', offset: 20 });
+    expect(iterator.next()).toEqual({ done: true, value: undefined });
   });
 });

@@ -63,7 +63,7 @@ const fullPacket = bytes(
   ],
   [0x08, 0x00, 0x0d, 0x00, ...be32(1500)], // NFQA_CAP_LEN 1500
   [0x08, 0x00, 0x0e, 0x00, ...be32(3)], // NFQA_SKB_INFO CSUMNOTREADY | GSO
-  [0x08, 0x00, 0x63, 0x00, 0xde, 0xad, 0xbe, 0xef], // unknown attribute type 99: skipped
+  [0x08, 0x00, 0x63, 0x00, 0xde, 0xad, 0xbe, 0xef], // unknown attribute type 99: listed as unknown
   [
     0x09, 0x00, 0x0a, 0x00, // nla_len 9, NFQA_PAYLOAD
     0x45, 0x00, 0x00, 0x05, 0xff, // 5 payload bytes
@@ -106,6 +106,7 @@ describe('parsePacket', () => {
     expect([...packet.payload!]).toEqual([0x45, 0x00, 0x00, 0x05, 0xff]);
     expect(packet.has(NFQA_UID)).toBe(true);
     expect(packet.has(99)).toBe(false);
+    expect(packet.unknownAttributes.map((a) => [a.type, [...a.value]])).toEqual([[99, [0xde, 0xad, 0xbe, 0xef]]]);
   });
 
   it('answers undefined, not zero, for absent attributes', () => {
@@ -118,6 +119,7 @@ describe('parsePacket', () => {
       expect(packet[getter], getter).toBeUndefined();
     }
     expect(packet.attribute(NFQA_PAYLOAD)).toBeUndefined();
+    expect(packet.secctxBytes).toBeUndefined();
   });
 
   it('gives the payload as a view into the received bytes, not a copy', () => {
@@ -163,9 +165,11 @@ describe('parsePacket', () => {
     expect(error.offset).toBe(32);
   });
 
-  it('rejects an attribute length below 4', () => {
+  it('rejects an attribute length below 4 as BAD_ATTRIBUTE_HEADER at the attribute', () => {
     const zero = bytes(packetHeader(36), packetHdr, [0x00, 0x00, 0x0a, 0x00]);
-    expect(decodeError(() => parsePacket(zero)).code).toBe('BAD_ATTRIBUTE_LENGTH');
+    const error = decodeError(() => parsePacket(zero));
+    expect(error.code).toBe('BAD_ATTRIBUTE_HEADER');
+    expect(error.offset).toBe(32);
   });
 
   it('rejects stray bytes too few for an attribute header', () => {
@@ -173,11 +177,73 @@ describe('parsePacket', () => {
     expect(decodeError(() => parsePacket(stray)).code).toBe('TRUNCATED_ATTRIBUTE');
   });
 
-  it('rejects a hardware address longer than 8 bytes', () => {
+  it('reads a hw_addrlen above 8 as 8', () => {
     const longAddress = bytes(packetHeader(48), packetHdr, [
-      0x10, 0x00, 0x09, 0x00, 0x00, 0x09, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8,
+      0x10, 0x00, 0x09, 0x00, // nla_len 16, NFQA_HWADDR
+      0x00, 0x09, 0x00, 0x00, // hw_addrlen 9, pad
+      1, 2, 3, 4, 5, 6, 7, 8, // hw_addr[8]
     ]);
-    expect(decodeError(() => parsePacket(longAddress)).code).toBe('BAD_ATTRIBUTE_VALUE');
+    expect([...parsePacket(longAddress).hwAddr!]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('rejects an NFQA_HWADDR that is not exactly 12 bytes', () => {
+    const shortAddress = bytes(packetHeader(44), packetHdr, [
+      0x0c, 0x00, 0x09, 0x00, 0x00, 0x06, 0x00, 0x00, 1, 2, 3, 4, // 8 value bytes
+    ]);
+    expect(decodeError(() => parsePacket(shortAddress))).toMatchObject({ code: 'BAD_ATTRIBUTE_LENGTH', offset: 32 });
+  });
+
+  it('lists unknown attributes (type 0, NFQA_VERDICT_HDR, above NFQA_MAX) in order, without failing', () => {
+    const withUnknown = bytes(
+      packetHeader(60),
+      packetHdr,
+      [0x06, 0x00, 0x00, 0x00, 0xab, 0xcd, 0x00, 0x00], // type 0, 2 bytes + padding
+      [0x0c, 0x00, 0x02, 0x00, ...be32(1), ...be32(7)], // NFQA_VERDICT_HDR: not part of a packet
+      [0x08, 0x00, 0x16, 0x40, ...be32(5)], // type 22 | NLA_F_NET_BYTEORDER
+    );
+    const packet = parsePacket(withUnknown);
+    expect(packet.unknownAttributes.map((a) => [a.type, [...a.value]])).toEqual([
+      [0, [0xab, 0xcd]],
+      [2, [0, 0, 0, 1, 0, 0, 0, 7]],
+      [22, [0, 0, 0, 5]],
+    ]);
+    expect(packet.has(2)).toBe(false);
+    expect(parsePacket(minimalPacket).unknownAttributes).toEqual([]);
+  });
+
+  it('keeps the last of two attributes of the same type', () => {
+    const twice = bytes(
+      packetHeader(48),
+      packetHdr,
+      [0x08, 0x00, 0x03, 0x00, ...be32(1)], // NFQA_MARK 1
+      [0x08, 0x00, 0x03, 0x00, ...be32(2)], // NFQA_MARK 2
+    );
+    expect(parsePacket(twice).mark).toBe(2);
+  });
+
+  it('removes exactly one trailing NUL from the security context', () => {
+    const twoNuls = bytes(packetHeader(40), packetHdr, [0x08, 0x00, 0x12, 0x00, 0x61, 0x62, 0x00, 0x00]);
+    const packet = parsePacket(twoNuls);
+    expect([...packet.secctxBytes!]).toEqual([0x61, 0x62, 0x00]);
+    expect(packet.secctx).toBe('ab\0');
+  });
+
+  it('rejects a VLAN attribute overrunning its nest at the inner attribute', () => {
+    const overrun = bytes(packetHeader(44), packetHdr, [
+      0x0c, 0x00, 0x13, 0x80, // NFQA_VLAN | NLA_F_NESTED, 8 value bytes
+      0x0c, 0x00, 0x01, 0x00, 0x81, 0x00, 0x00, 0x00, // NFQA_VLAN_PROTO claiming 12 bytes
+    ]);
+    expect(decodeError(() => parsePacket(overrun))).toMatchObject({ code: 'ATTRIBUTE_OVERRUN', offset: 36 });
+  });
+
+  it('reads a VLAN nest with only a TCI, leaving proto absent', () => {
+    const tciOnly = bytes(packetHeader(44), packetHdr, [
+      0x0c, 0x00, 0x13, 0x80, // NFQA_VLAN | NLA_F_NESTED
+      0x06, 0x00, 0x02, 0x00, 0x00, 0x64, 0x00, 0x00, // NFQA_VLAN_TCI 100
+    ]);
+    const vlan = parsePacket(tciOnly).vlan!;
+    expect(vlan).toEqual({ tci: 100 });
+    expect('proto' in vlan).toBe(false);
   });
 
   it('rejects a malformed nested VLAN attribute', () => {
@@ -185,17 +251,25 @@ describe('parsePacket', () => {
       0x0c, 0x00, 0x13, 0x80, // NFQA_VLAN, nested, 8 value bytes
       0x08, 0x00, 0x01, 0x00, 0x00, 0x00, 0x81, 0x00, // NFQA_VLAN_PROTO with 4 bytes instead of 2
     ]);
-    expect(decodeError(() => parsePacket(badVlan)).code).toBe('BAD_ATTRIBUTE_LENGTH');
+    expect(decodeError(() => parsePacket(badVlan))).toMatchObject({ code: 'BAD_ATTRIBUTE_LENGTH', offset: 36 });
   });
 
   it('rejects a message that is not a packet, or is cut short', () => {
     const verdictType = Uint8Array.from(minimalPacket);
     verdictType[4] = 0x01; // nlmsg_type 0x0301, NFQNL_MSG_VERDICT
-    expect(decodeError(() => parsePacket(verdictType)).code).toBe('UNEXPECTED_MESSAGE_TYPE');
-    expect(decodeError(() => parsePacket(minimalPacket.subarray(0, 10))).code).toBe('TRUNCATED_HEADER');
-    expect(decodeError(() => parsePacket(minimalPacket.subarray(0, 24))).code).toBe('MESSAGE_OVERRUN');
+    expect(decodeError(() => parsePacket(verdictType))).toMatchObject({ code: 'UNEXPECTED_MESSAGE_TYPE', offset: 4 });
+    expect(decodeError(() => parsePacket(minimalPacket.subarray(0, 10)))).toMatchObject({
+      code: 'TRUNCATED_HEADER',
+      offset: 0,
+    });
+    expect(decodeError(() => parsePacket(minimalPacket.subarray(0, 24)))).toMatchObject({
+      code: 'MESSAGE_OVERRUN',
+      offset: 0,
+    });
     const tiny = Uint8Array.from(minimalPacket);
-    tiny[0] = 16; // nlmsg_len 16: no room for nfgenmsg
-    expect(decodeError(() => parsePacket(tiny)).code).toBe('BAD_MESSAGE_LENGTH');
+    tiny[0] = 18; // nlmsg_len 18: no room for nfgenmsg
+    expect(decodeError(() => parsePacket(tiny))).toMatchObject({ code: 'TRUNCATED_NFGENMSG', offset: 16 });
+    tiny[0] = 15; // nlmsg_len below the header itself
+    expect(decodeError(() => parsePacket(tiny))).toMatchObject({ code: 'BAD_MESSAGE_LENGTH', offset: 0 });
   });
 });

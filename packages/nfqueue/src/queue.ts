@@ -277,7 +277,7 @@ function verdictRejection(message: Uint8Array): VerdictRejectedError | undefined
       if (type === NFQA_VERDICT_HDR && length === 8) packetId = view.getUint32(offset + 4);
     });
   }
-  return new VerdictRejectedError(decoded.errno, decoded.code ?? 'EUNKNOWN', packetId, decoded.extendedMessage);
+  return new VerdictRejectedError(decoded.errno, decoded.code ?? 'EUNKNOWN', packetId, decoded.extAckMessage);
 }
 
 /**
