@@ -22,3 +22,4 @@ export {
   type NativeQueueError,
   type NativeErrorKind,
 } from './native.js';
+export * from './headers/index.js';
