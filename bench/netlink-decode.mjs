@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 const netlinkUrl = new URL('../packages/netlink/dist/index.js', import.meta.url);
-const { buildPacketMessage, decodeMessages } = await import(netlinkUrl.href).catch((error) => {
+const { buildPacketMessage, decodeMessages, forEachPacket } = await import(netlinkUrl.href).catch((error) => {
   console.error(`Cannot load ${netlinkUrl.pathname}: build it first (npm run build -w @nfq/netlink).`);
   throw error;
 });
@@ -51,8 +51,8 @@ function buildBatch() {
   return Buffer.concat(messages);
 }
 
-/** Decodes `batch` once, reading id, hook, mark and payload of each packet; returns a checksum. */
-function decodeOnce(batch) {
+/** Decodes `batch` once with the iterator, reading id, hook, mark and payload of each packet; returns a checksum. */
+function decodeWithIterator(batch) {
   let checksum = 0;
   for (const message of decodeMessages(batch)) {
     if (message.type !== 'packet') continue;
@@ -63,8 +63,21 @@ function decodeOnce(batch) {
   return checksum;
 }
 
-/** Decodes for about `seconds`; returns packets decoded, elapsed seconds and the checksum. */
-function timedRun(batch, seconds) {
+let callbackChecksum = 0;
+function readPacket(packet) {
+  const payload = packet.payload;
+  callbackChecksum = (callbackChecksum + packet.id + packet.hook + (packet.mark ?? 0) + payload.length + payload[payload.length - 1]) | 0;
+}
+
+/** The same with forEachPacket, the path @nfq/nfqueue takes: no wrapper or iterator result per packet. */
+function decodeWithCallback(batch) {
+  callbackChecksum = 0;
+  forEachPacket(batch, readPacket);
+  return callbackChecksum;
+}
+
+/** Decodes with `decodeOnce` for about `seconds`; returns packets decoded, elapsed seconds and the checksum. */
+function timedRun(decodeOnce, batch, seconds) {
   let batches = 0;
   let checksum = 0;
   const start = performance.now();
@@ -79,27 +92,38 @@ function timedRun(batch, seconds) {
 }
 
 const batch = buildBatch();
-const expectedChecksum = decodeOnce(batch);
-timedRun(batch, WARMUP_SECONDS);
-const runs = [];
-for (let run = 0; run < RUNS; run++) {
-  const { packets, seconds, checksum } = timedRun(batch, SECONDS_PER_RUN);
-  // Using the checksum keeps V8 from dropping the reads; checking it proves they were right.
-  if (checksum !== Math.imul(expectedChecksum, packets / BATCH_SIZE)) {
-    throw new Error(`run ${run} decoded different values than the first decode`);
-  }
-  runs.push(packets / seconds);
+const paths = { forEachPacket: decodeWithCallback, decodeMessages: decodeWithIterator };
+const runs = { forEachPacket: [], decodeMessages: [] };
+const expected = {};
+for (const [name, decodeOnce] of Object.entries(paths)) {
+  expected[name] = decodeOnce(batch);
+  timedRun(decodeOnce, batch, WARMUP_SECONDS);
 }
-const sorted = [...runs].sort((a, b) => a - b);
-const median = sorted[Math.floor(sorted.length / 2)];
+if (expected.forEachPacket !== expected.decodeMessages) throw new Error('the two paths read different values');
+// Alternate the two paths run by run: this machine's speed drifts, so compare like with like.
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, decodeOnce] of Object.entries(paths)) {
+    const { packets, seconds, checksum } = timedRun(decodeOnce, batch, SECONDS_PER_RUN);
+    // Using the checksum keeps V8 from dropping the reads; checking it proves they were right.
+    if (checksum !== Math.imul(expected[name], packets / BATCH_SIZE)) {
+      throw new Error(`${name} run ${run} decoded different values than the first decode`);
+    }
+    runs[name].push(packets / seconds);
+  }
+}
+const medianOf = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = medianOf(runs.forEachPacket);
+const iteratorMedian = medianOf(runs.decodeMessages);
 const nsPerPacket = 1e9 / median;
 
 const result = {
   benchmark: 'netlink-decode',
-  description: `decodeMessages over a batch of ${BATCH_SIZE} packet messages with ${PAYLOAD_BYTES}-byte payloads, reading id, hook, mark and payload`,
+  description: `forEachPacket over a batch of ${BATCH_SIZE} packet messages with ${PAYLOAD_BYTES}-byte payloads, reading id, hook, mark and payload; decodeMessages (the iterator) measured alongside`,
   packetsPerSecond: Math.round(median),
   nsPerPacket: Number(nsPerPacket.toFixed(1)),
-  runsPacketsPerSecond: runs.map(Math.round),
+  runsPacketsPerSecond: runs.forEachPacket.map(Math.round),
+  iteratorPacketsPerSecond: Math.round(iteratorMedian),
+  iteratorRunsPacketsPerSecond: runs.decodeMessages.map(Math.round),
   targetPacketsPerSecond: TARGET_PER_SECOND,
   meetsTarget: median >= TARGET_PER_SECOND,
   batchSize: BATCH_SIZE,
@@ -116,7 +140,8 @@ mkdirSync(resultsDirectory, { recursive: true });
 writeFileSync(new URL('netlink-decode.json', resultsDirectory), `${JSON.stringify(result, null, 2)}\n`);
 
 const millions = (value) => `${(value / 1e6).toFixed(2)} M/s`;
-console.log(`netlink-decode: ${millions(median)} packet views (median of ${RUNS}), ${nsPerPacket.toFixed(1)} ns per packet`);
-console.log(`  runs: ${runs.map(millions).join(', ')}`);
+console.log(`netlink-decode: forEachPacket ${millions(median)} packet views (median of ${RUNS}), ${nsPerPacket.toFixed(1)} ns per packet`);
+console.log(`  runs: ${runs.forEachPacket.map(millions).join(', ')}`);
+console.log(`  decodeMessages (iterator): ${millions(iteratorMedian)}; runs: ${runs.decodeMessages.map(millions).join(', ')}`);
 console.log(`  target ${millions(TARGET_PER_SECOND)}: ${result.meetsTarget ? 'met' : 'NOT met'}`);
 console.log(`  written to bench/results/netlink-decode.json`);

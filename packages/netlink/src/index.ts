@@ -9,6 +9,7 @@ export { NetlinkDecodeError, type NetlinkDecodeErrorCode } from './errors.js';
 export { readHeader, type NetlinkHeader } from './header.js';
 export {
   decodeMessages,
+  forEachPacket,
   iterateMessages,
   type DecodedMessage,
   type DecodedPacket,

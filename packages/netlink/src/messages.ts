@@ -139,23 +139,62 @@ class BatchDecoder implements IterableIterator<DecodedMessage> {
     this.#offset = end; // sticky: after a throw, the iterator is done
     const batch = this.#batch;
     const length = checkedMessageLength(batch, offset, end);
-    const type = readU16Host(batch, offset + 4);
-    let message: DecodedMessage;
-    if (type === PACKET_MESSAGE_TYPE) {
-      const id =
-        (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) !== 0 ? truncatedPacketId(batch, offset, length) : -1;
-      message =
-        id >= 0
-          ? { type: 'truncatedPacket', queue: readU16Big(batch, offset + 18), id }
-          : { type: 'packet', packet: new PacketView(batch, offset, this.#arrayBuffer, this.#byteOffset) };
-    } else if (type === NLMSG_ERROR) {
-      message = { type: 'error', error: decodeErrorMessageAt(batch, offset, length) };
-    } else if (type === NLMSG_DONE) {
-      message = DONE;
-    } else {
-      message = { type: 'other', messageType: type, length, bytes: batch.subarray(offset, offset + length) };
-    }
+    const message = decodeMessageAt(batch, offset, length, this.#arrayBuffer, this.#byteOffset);
     this.#offset = offset + align4(length);
     return { done: false, value: message };
+  }
+}
+
+/** Decodes the message of `length` bytes at `offset` of `batch` (framing already checked). */
+function decodeMessageAt(
+  batch: Uint8Array,
+  offset: number,
+  length: number,
+  arrayBuffer: ArrayBufferLike,
+  byteOffset: number,
+): DecodedMessage {
+  const type = readU16Host(batch, offset + 4);
+  if (type === PACKET_MESSAGE_TYPE) {
+    const id = (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) !== 0 ? truncatedPacketId(batch, offset, length) : -1;
+    return id >= 0
+      ? { type: 'truncatedPacket', queue: readU16Big(batch, offset + 18), id }
+      : { type: 'packet', packet: new PacketView(batch, offset, arrayBuffer, byteOffset) };
+  }
+  if (type === NLMSG_ERROR) return { type: 'error', error: decodeErrorMessageAt(batch, offset, length) };
+  if (type === NLMSG_DONE) return DONE;
+  return { type: 'other', messageType: type, length, bytes: batch.subarray(offset, offset + length) };
+}
+
+/**
+ * The fastest way through a batch: calls `onPacket` with a {@link PacketView} for every packet
+ * message, and `onOther` (when given) with every other message decoded as {@link decodeMessages}
+ * would (a cut packet, an error, done, other). No wrapper object and no iterator result per
+ * packet. Throws {@link NetlinkDecodeError} at the first malformed message, after the callbacks
+ * for the messages before it.
+ *
+ * ```ts
+ * forEachPacket(batch, (packet) => verdicts.push(packet.id), (message) => console.log(message.type));
+ * ```
+ */
+export function forEachPacket(
+  batch: Uint8Array,
+  onPacket: (packet: PacketView) => void,
+  onOther?: (message: DecodedMessage) => void,
+): void {
+  const arrayBuffer = batch.buffer;
+  const byteOffset = batch.byteOffset;
+  const end = batch.length;
+  let offset = 0;
+  while (offset < end) {
+    const length = checkedMessageLength(batch, offset, end);
+    if (
+      readU16Host(batch, offset + 4) === PACKET_MESSAGE_TYPE &&
+      (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) === 0
+    ) {
+      onPacket(new PacketView(batch, offset, arrayBuffer, byteOffset));
+    } else if (onOther !== undefined) {
+      onOther(decodeMessageAt(batch, offset, length, arrayBuffer, byteOffset));
+    }
+    offset += align4(length);
   }
 }

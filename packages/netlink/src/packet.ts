@@ -84,15 +84,6 @@ const LENGTH_RULES: Int8Array = (() => {
   return rules;
 })();
 
-// Attribute offsets live in shared slabs: one typed array serves many views, so that indexing a
-// packet allocates no typed array of its own. A slot is never reused (a view keeps its slab alive),
-// so slots start zeroed; 0 means "absent" since no attribute can start at byte 0 of a buffer.
-/** Offsets kept per view: one per attribute type 0..NFQA_MAX. */
-const SLOTS_PER_VIEW = NFQA_MAX + 1;
-/** Views served by one slab. */
-const VIEWS_PER_SLAB = 256;
-let currentSlab = new Int32Array(SLOTS_PER_VIEW * VIEWS_PER_SLAB);
-let nextSlotBase = 0;
 
 const textDecoder = new TextDecoder();
 const NO_UNKNOWN_ATTRIBUTES: readonly UnknownAttribute[] = Object.freeze([]);
@@ -150,10 +141,15 @@ export class PacketView {
   readonly #start: number;
   /** The message's `nlmsg_len`. */
   readonly #length: number;
-  /** The slab holding this view's attribute offsets (absolute in `#buffer`; 0 = absent). */
-  readonly #slots: Int32Array;
-  /** Index of this view's first slot in `#slots`; slot `#base + t` is attribute type t. */
-  readonly #base: number;
+  /**
+   * Offsets in `#buffer` of the attributes most packets need (0 = absent): no array is allocated
+   * per view. Other attributes are found on demand by walking the (already checked) attributes.
+   */
+  readonly #packetHdrAt: number;
+  readonly #markAt: number;
+  readonly #payloadAt: number;
+  readonly #skbInfoAt: number;
+  readonly #capLenAt: number;
   /** How many attributes of unknown type the message holds. */
   readonly #unknownCount: number;
 
@@ -209,13 +205,12 @@ export class PacketView {
         `packet message length ${length} leaves no room for nfgenmsg`,
       );
     }
-    if (nextSlotBase === currentSlab.length) {
-      currentSlab = new Int32Array(SLOTS_PER_VIEW * VIEWS_PER_SLAB);
-      nextSlotBase = 0;
-    }
-    const slots = currentSlab;
-    const base = nextSlotBase;
-    nextSlotBase += SLOTS_PER_VIEW; // taken even if the scan throws: a slot is never written twice
+    // Only the offsets most packets need are kept, in fields: no array is allocated per view.
+    let packetHdrAt = 0;
+    let markAt = 0;
+    let payloadAt = 0;
+    let skbInfoAt = 0;
+    let capLenAt = 0;
 
     const end = start + length;
     let unknownCount = 0;
@@ -238,10 +233,14 @@ export class PacketView {
       } else if (rule === VLAN_RULE) {
         checkVlanNest(buffer, offset + NLA_HDRLEN, offset + attributeLength);
       }
-      slots[base + attributeType] = offset;
+      if (attributeType === NFQA_PACKET_HDR) packetHdrAt = offset;
+      else if (attributeType === NFQA_PAYLOAD) payloadAt = offset;
+      else if (attributeType === NFQA_MARK) markAt = offset;
+      else if (attributeType === NFQA_SKB_INFO) skbInfoAt = offset;
+      else if (attributeType === NFQA_CAP_LEN) capLenAt = offset;
       offset += align4(attributeLength);
     }
-    if (slots[base + NFQA_PACKET_HDR] === 0) {
+    if (packetHdrAt === 0) {
       throw new NetlinkDecodeError('MISSING_ATTRIBUTE', start + ATTRIBUTES_OFFSET, 'packet message has no NFQA_PACKET_HDR');
     }
     this.#buffer = buffer;
@@ -249,14 +248,38 @@ export class PacketView {
     this.#byteOffset = byteOffset;
     this.#start = start;
     this.#length = length;
-    this.#slots = slots;
-    this.#base = base;
+    this.#packetHdrAt = packetHdrAt;
+    this.#markAt = markAt;
+    this.#payloadAt = payloadAt;
+    this.#skbInfoAt = skbInfoAt;
+    this.#capLenAt = capLenAt;
     this.#unknownCount = unknownCount;
   }
 
   /** Offset of the header of attribute `type` (0..NFQA_MAX) in the buffer; 0 when absent. */
   #at(type: number): number {
-    return this.#slots[this.#base + type]!;
+    switch (type) {
+      case NFQA_PACKET_HDR:
+        return this.#packetHdrAt;
+      case NFQA_MARK:
+        return this.#markAt;
+      case NFQA_PAYLOAD:
+        return this.#payloadAt;
+      case NFQA_SKB_INFO:
+        return this.#skbInfoAt;
+      case NFQA_CAP_LEN:
+        return this.#capLenAt;
+    }
+    if (type > NFQA_MAX || LENGTH_RULES[type] === UNKNOWN) return 0; // listed by unknownAttributes
+    // The constructor checked every attribute header, so this walk stays in bounds; the last
+    // attribute of the type wins, as in the constructor.
+    const buffer = this.#buffer;
+    const end = this.#start + this.#length;
+    let found = 0;
+    for (let offset = this.#start + ATTRIBUTES_OFFSET; offset < end; offset += align4(readU16Host(buffer, offset))) {
+      if ((readU16Host(buffer, offset + 2) & NLA_TYPE_MASK) === type) found = offset;
+    }
+    return found;
   }
 
   /** Value bytes of the attribute whose header is at `at` (non-zero). */
@@ -267,7 +290,7 @@ export class PacketView {
 
   /** The big-endian u32 value of attribute `type`, or undefined when absent. */
   #u32(type: number): number | undefined {
-    const at = this.#slots[this.#base + type]!;
+    const at = this.#at(type);
     return at === 0 ? undefined : readU32Big(this.#buffer, at + NLA_HDRLEN);
   }
 
@@ -292,17 +315,17 @@ export class PacketView {
 
   /** Packet id, to be named in the verdict (NFQA_PACKET_HDR). */
   get id(): number {
-    return readU32Big(this.#buffer, this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN);
+    return readU32Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN);
   }
 
   /** Link-layer protocol (EtherType), e.g. 0x0800 for IPv4 (NFQA_PACKET_HDR). */
   get hwProtocol(): number {
-    return readU16Big(this.#buffer, this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN + 4);
+    return readU16Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN + 4);
   }
 
   /** Netfilter hook the packet was queued from, e.g. 3 for NF_INET_LOCAL_OUT (NFQA_PACKET_HDR). */
   get hook(): number {
-    return this.#buffer[this.#slots[this.#base + NFQA_PACKET_HDR]! + NLA_HDRLEN + 6]!;
+    return this.#buffer[this.#packetHdrAt + NLA_HDRLEN + 6]!;
   }
 
   /** Protocol family of the hook (nfgenmsg.family), e.g. 2 for NFPROTO_IPV4. */
@@ -363,7 +386,7 @@ export class PacketView {
 
   /** The packet from its network header on, possibly cut to the copy range (NFQA_PAYLOAD; no copy). */
   get payload(): Uint8Array | undefined {
-    const at = this.#slots[this.#base + NFQA_PAYLOAD]!;
+    const at = this.#payloadAt;
     return at === 0 ? undefined : this.#valueAt(at);
   }
 

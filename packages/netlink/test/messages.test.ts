@@ -6,6 +6,7 @@ import {
   NetlinkDecodeError,
   buildPacketMessage,
   decodeMessages,
+  forEachPacket,
   iterateMessages,
 } from '../src/index.js';
 import { bytes, le32 } from './bytes.js';
@@ -100,6 +101,31 @@ describe('iterateMessages', () => {
     const [message] = [...iterateMessages(backing.subarray(3, 23))];
     expect(message!.seq).toBe(7);
     expect(message!.length).toBe(20);
+  });
+});
+
+describe('forEachPacket', () => {
+  it('hands packets to onPacket and every other message, decoded, to onOther, in order', () => {
+    const first = buildPacketMessage({ queue: 2, id: 1, hwProtocol: 0x0800, hook: 3, mark: 9 });
+    const cut = buildPacketMessage({ queue: 2, id: 2, hwProtocol: 0x0800, hook: 3, flags: NLM_F_NFQ_TRUNCATED });
+    const second = buildPacketMessage({ queue: 2, id: 3, hwProtocol: 0x0800, hook: 3 });
+    const seen: Array<string | number> = [];
+    forEachPacket(
+      bytes([...first], [...cut], done, [...second]),
+      (packet) => seen.push(packet.id, packet.mark ?? 'no mark'),
+      (message) => seen.push(message.type),
+    );
+    expect(seen).toEqual([1, 9, 'truncatedPacket', 'done', 3, 'no mark']);
+  });
+
+  it('throws at the first malformed message after handling the ones before it', () => {
+    const packet = buildPacketMessage({ queue: 0, id: 5, hwProtocol: 0x0800, hook: 3 });
+    const ids: number[] = [];
+    expect(codeOf(() => forEachPacket(bytes([...packet], [1, 2, 3]), (p) => ids.push(p.id)))).toEqual({
+      code: 'TRUNCATED_HEADER',
+      offset: packet.length,
+    });
+    expect(ids).toEqual([5]);
   });
 });
 
