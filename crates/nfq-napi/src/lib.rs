@@ -308,6 +308,24 @@ impl NativeQueue {
         }
     }
 
+    /// After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
+    /// (null when nothing is left), so that those packets get verdicts before the queue unbinds.
+    /// Refused while the reader runs.
+    #[napi]
+    pub fn receive_pending(&self, env: Env) -> Result<Option<Buffer>> {
+        let queue = self.queue(&env)?;
+        if self.reader.is_some() {
+            return Err(throw(&env, nfq_core::Error::InvalidArgument("stop receiving first: the reader thread owns the socket".into())));
+        }
+        let mut buffers = RecvBuffers::new(self.batch_size, DEFAULT_SLOT_SIZE);
+        if queue.receive(&mut buffers, false).map_err(|e| throw(&env, e))? == 0 {
+            return Ok(None);
+        }
+        let mut batch = Vec::new();
+        buffers.copy_messages_into(&mut batch);
+        Ok(Some(Buffer::from(batch)))
+    }
+
     /// Stops and joins the reader thread. Returns the batches received but not
     /// yet handed to `onBatch`: their packets still need verdicts.
     #[napi]

@@ -43,6 +43,12 @@ export declare class NativeQueue {
   /** Counters so far. */
   stats(): BindingQueueStats
   /**
+   * After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
+   * (null when nothing is left), so that those packets get verdicts before the queue unbinds.
+   * Refused while the reader runs.
+   */
+  receivePending(): Buffer | null
+  /**
    * Stops and joins the reader thread. Returns the batches received but not
    * yet handed to `onBatch`: their packets still need verdicts.
    */

@@ -1,34 +1,161 @@
+/**
+ * The errors of `@nfq/nfqueue`. Each has a stable `code` to test against (the errno name, e.g.
+ * `'EPERM'`, for errors that come from the kernel) and a message that says what to do.
+ */
+
+/** Base class of every error this package throws or reports. */
+export class NfqueueError extends Error {
+  /** Stable code: an errno name (`'EPERM'`) or an `ERR_*` name. */
+  readonly code: string;
+
+  /** Creates an error with `code` and a message. */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option of {@link openQueue} is missing, of the wrong type or out of range: nothing was opened. */
+export class InvalidOptionError extends NfqueueError {
+  /** The option's name, e.g. `'copyRange'`. */
+  readonly option: string;
+
+  /** Creates the error for `option`. */
+  constructor(option: string, message: string) {
+    super('ERR_INVALID_OPTION', `${option}: ${message}`);
+    this.option = option;
+  }
+}
+
+/** Binding the queue needs CAP_NET_ADMIN, which this process lacks (EPERM). */
+export class PermissionDeniedError extends NfqueueError {
+  /** The errno: 1 (EPERM). */
+  readonly errno = 1;
+
+  /** Creates the error with the native side's explanation. */
+  constructor(message: string, options?: ErrorOptions) {
+    super('EPERM', message, options);
+  }
+}
+
+/** Another socket (another process) holds the queue (the kernel answers EPERM here too). */
+export class QueueAlreadyBoundError extends NfqueueError {
+  /** The errno: 1 (EPERM). */
+  readonly errno = 1;
+  /** The queue number. */
+  readonly queue: number | undefined;
+  /** Process id of the holder, when /proc tells. */
+  readonly ownerPid: number | undefined;
+  /** Command name of the holder, when /proc tells. */
+  readonly ownerCommand: string | undefined;
+  /** Netlink port id of the holder's socket. */
+  readonly ownerPortId: number | undefined;
+
+  /** Creates the error with what is known of the holder. */
+  constructor(
+    message: string,
+    owner: { queue?: number; ownerPid?: number; ownerCommand?: string; ownerPortId?: number },
+    options?: ErrorOptions,
+  ) {
+    super('EPERM', message, options);
+    this.queue = owner.queue;
+    this.ownerPid = owner.ownerPid;
+    this.ownerCommand = owner.ownerCommand;
+    this.ownerPortId = owner.ownerPortId;
+  }
+}
+
+/** The kernel lacks what was asked for (EOPNOTSUPP): nfnetlink_queue itself, or a flag. */
+export class UnsupportedError extends NfqueueError {
+  /** The errno: 95 (EOPNOTSUPP) or 93 (EPROTONOSUPPORT). */
+  readonly errno: number;
+  /** What is missing, e.g. `'NFQA_CFG_F_CONNTRACK (conntrack)'` or `'nfnetlink_queue'`. */
+  readonly feature: string | undefined;
+
+  /** Creates the error. */
+  constructor(code: string, errno: number, message: string, feature: string | undefined, options?: ErrorOptions) {
+    super(code, message, options);
+    this.errno = errno;
+    this.feature = feature;
+  }
+}
+
+/** Any other refusal by the kernel or failed system call; `code` is the errno name. */
+export class KernelError extends NfqueueError {
+  /** The errno, when there is one. */
+  readonly errno: number | undefined;
+
+  /** Creates the error. */
+  constructor(code: string, errno: number | undefined, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.errno = errno;
+  }
+}
+
+/** How a packet got its verdict. */
+export type VerdictSource = 'handler' | 'batch' | 'handler-error' | 'timeout' | 'close' | 'truncated';
+
 /** A verdict was given to a packet that already has one (each packet gets exactly one). */
-export class VerdictAlreadyGivenError extends Error {
-  /** Stable code to test against. */
-  readonly code = 'ERR_VERDICT_ALREADY_GIVEN';
+export class VerdictAlreadyGivenError extends NfqueueError {
+  /** Id of the packet. */
+  readonly packetId: number;
+  /** How the packet got its first verdict. */
+  readonly verdictSource: VerdictSource;
+
+  /** Creates the error for packet `packetId`. */
+  constructor(packetId: number, verdictSource: VerdictSource = 'handler') {
+    const how: Record<VerdictSource, string> = {
+      handler: 'already has a verdict',
+      batch: 'was already verdicted by verdictBatch()',
+      'handler-error': 'already got the default verdict because its handler threw',
+      timeout: 'already got the default verdict when verdictTimeout passed',
+      close: 'already got the default verdict when the queue closed',
+      truncated: 'already got the default verdict',
+    };
+    super('ERR_VERDICT_ALREADY_GIVEN', `packet ${packetId} ${how[verdictSource]}; each packet takes exactly one verdict`);
+    this.packetId = packetId;
+    this.verdictSource = verdictSource;
+  }
+}
+
+/** A verdict's options are invalid (a mark that is not a u32, a payload over 65531 bytes): nothing was sent. */
+export class InvalidVerdictError extends NfqueueError {
   /** Id of the packet. */
   readonly packetId: number;
 
   /** Creates the error for packet `packetId`. */
-  constructor(packetId: number) {
-    super(`packet ${packetId} already has a verdict; each packet takes exactly one`);
-    this.name = 'VerdictAlreadyGivenError';
+  constructor(packetId: number, message: string) {
+    super('ERR_INVALID_VERDICT', `verdict for packet ${packetId}: ${message}`);
     this.packetId = packetId;
   }
 }
 
 /** The queue was used after `close()`. */
-export class QueueClosedError extends Error {
-  /** Stable code to test against. */
-  readonly code = 'ERR_QUEUE_CLOSED';
-
+export class QueueClosedError extends NfqueueError {
   /** Creates the error for queue `queueNum`. */
   constructor(queueNum: number) {
-    super(`queue ${queueNum} is closed`);
-    this.name = 'QueueClosedError';
+    super('ERR_QUEUE_CLOSED', `queue ${queueNum} is closed`);
+  }
+}
+
+/** A packet handler threw or rejected; the packet got the default verdict. Reported on 'error'. */
+export class PacketHandlerError extends NfqueueError {
+  /** Id of the packet. */
+  readonly packetId: number;
+
+  /** Wraps what the handler threw (`cause`). */
+  constructor(packetId: number, defaultVerdict: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('ERR_PACKET_HANDLER', `the handler failed for packet ${packetId} (${reason}); it got the default verdict (${defaultVerdict})`, {
+      cause,
+    });
+    this.packetId = packetId;
   }
 }
 
 /** The kernel refused a verdict (an NLMSG_ERROR came back), e.g. ENOENT for an unknown packet id. */
-export class VerdictRejectedError extends Error {
-  /** Errno name, e.g. 'ENOENT', 'EPERM'. */
-  readonly code: string;
+export class VerdictRejectedError extends NfqueueError {
   /** Positive errno. */
   readonly errno: number;
   /** Id of the packet the refused verdict named, when the kernel echoed the verdict. */
@@ -39,14 +166,46 @@ export class VerdictRejectedError extends Error {
     const about = packetId === undefined ? 'a verdict' : `the verdict for packet ${packetId}`;
     const hint =
       code === 'EPERM'
-        ? ': the process lost CAP_NET_ADMIN, which nfnetlink checks on every message'
+        ? ': the process lost CAP_NET_ADMIN, which nfnetlink checks on every message; keep it when dropping privileges'
         : code === 'ENOENT'
           ? ': no packet with that id is waiting (already verdicted, or the queue was rebound)'
           : '';
-    super(`the kernel refused ${about} with ${code}${hint}${detail ? ` (${detail})` : ''}`);
-    this.name = 'VerdictRejectedError';
+    super(code, `the kernel refused ${about} with ${code}${hint}${detail ? ` (${detail})` : ''}`);
     this.errno = errno;
-    this.code = code;
     this.packetId = packetId;
+  }
+}
+
+/** What the native binding throws: an Error with the errno name as `code`, the cause as `kind`. */
+interface NativeFailure extends Error {
+  code?: string;
+  kind?: string;
+  errno?: number;
+  queue?: number;
+  ownerPid?: number;
+  ownerCommand?: string;
+  ownerPortId?: number;
+  feature?: string;
+}
+
+/** Turns an error thrown by the native binding into this package's typed error. @internal */
+export function fromNativeError(error: unknown): Error {
+  if (!(error instanceof Error)) return new KernelError('EIO', undefined, String(error));
+  const failure = error as NativeFailure;
+  const options = { cause: error };
+  const code = failure.code ?? 'EIO';
+  switch (failure.kind) {
+    case 'PermissionDenied':
+      return new PermissionDeniedError(failure.message, options);
+    case 'AlreadyBound':
+      return new QueueAlreadyBoundError(failure.message, failure, options);
+    case 'Unsupported':
+      return new UnsupportedError(code, failure.errno ?? 95, failure.message, failure.feature, options);
+    case 'InvalidArgument':
+      return new InvalidOptionError('options', failure.message);
+    case 'Closed':
+      return new NfqueueError('ERR_QUEUE_CLOSED', failure.message, options);
+    default:
+      return new KernelError(code, failure.errno, failure.message, options);
   }
 }

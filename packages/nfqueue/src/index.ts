@@ -10,9 +10,35 @@
  *
  * @packageDocumentation
  */
-export { openQueue, Queue, Verdict, type QueueOptions, type QueueDependencies, type QueueEvents } from './queue.js';
-export { Packet, type VerdictChanges, type RequeueOptions } from './packet.js';
-export { VerdictAlreadyGivenError, QueueClosedError, VerdictRejectedError } from './errors.js';
+export {
+  openQueue,
+  queueStats,
+  parseKernelQueueStats,
+  Queue,
+  Verdict,
+  type QueueOptions,
+  type QueueDependencies,
+  type QueueEvents,
+  type QueueCounters,
+  type QueueHealth,
+  type KernelQueueStats,
+} from './queue.js';
+export { validateQueueOptions } from './options.js';
+export { Packet, type VerdictChanges, type RequeueOptions, type PacketXmlOptions } from './packet.js';
+export {
+  NfqueueError,
+  InvalidOptionError,
+  PermissionDeniedError,
+  QueueAlreadyBoundError,
+  UnsupportedError,
+  KernelError,
+  VerdictAlreadyGivenError,
+  InvalidVerdictError,
+  QueueClosedError,
+  PacketHandlerError,
+  VerdictRejectedError,
+  type VerdictSource,
+} from './errors.js';
 export {
   loadNativeBinding,
   type NativeBinding,

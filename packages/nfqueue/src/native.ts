@@ -40,10 +40,10 @@ export interface NativeQueueStats {
   messages: number;
   /** Messages cut because a receive buffer was too small (MSG_TRUNC). */
   truncated: number;
-  /** Verdict messages sent (when the binding counts them). */
-  verdictsSent?: number;
-  /** sendto calls made for verdicts (when the binding counts them). */
-  verdictSends?: number;
+  /** Verdict messages sent. */
+  verdictsSent: number;
+  /** sendto calls made for verdicts. */
+  verdictSends: number;
 }
 
 /** One bound queue on the native side (the napi `NativeQueue` class). */
@@ -64,6 +64,14 @@ export interface NativeQueue {
   stopReceiving(): Buffer[] | void;
   /** Stops receiving, unbinds and closes the socket; idempotent. Returns batches as stopReceiving does. */
   close(): Buffer[] | void;
+  /** Stops reading from the socket (backpressure); packets wait in the kernel queue. */
+  pause(): void;
+  /** Reads again after {@link pause}. */
+  resume(): void;
+  /** After stopReceiving: what the socket still holds, as one batch, or null when empty. */
+  receivePending(): Buffer | null;
+  /** The network interfaces of the queue's namespace. */
+  interfaces(): Array<{ index: number; name: string }>;
   /** The bound queue number. */
   readonly queueNum: number;
   /** The socket's netlink port id. */
@@ -77,6 +85,8 @@ export interface NativeBinding {
     /** Opens a socket, binds and configures the queue; throws a {@link NativeQueueError}. */
     open(options: NativeQueueOptions): NativeQueue;
   };
+  /** Reads `/proc/net/<file>` as seen from namespace `netns` (this one when absent). */
+  readProcNet(file: 'netfilter/nfnetlink_queue' | 'netlink', netns?: string | null): string;
 }
 
 /** Why the native side refused, as `err.kind`. */

@@ -11,7 +11,7 @@ import {
   hookName,
   queueVerdict,
 } from '@nfq/netlink';
-import { VerdictAlreadyGivenError } from './errors.js';
+import { VerdictAlreadyGivenError, type VerdictSource } from './errors.js';
 
 /** What a verdict may change besides letting the packet go or not. */
 export interface VerdictChanges {
@@ -29,14 +29,40 @@ export interface RequeueOptions {
   bypass?: boolean;
 }
 
-/** Where a packet's verdict goes; implemented by the queue. @internal */
+/** What a packet needs from its queue; implemented by the queue. @internal */
 export interface VerdictSink {
-  /** Appends the verdict for `packet` to the next flush. */
+  /** Checks and appends the verdict for `packet` to the next flush; throws before appending when invalid. */
   appendVerdict(packet: Packet, verdict: number, changes: VerdictChanges | undefined): void;
+  /** The name of interface `index` in the queue's network namespace. */
+  interfaceName(index: number): string | undefined;
 }
 
-/** Marks a packet as verdicted without sending anything (VERDICT_BATCH covers it). @internal */
+/** Marks a packet as verdicted without sending anything (the queue sent or covered it). @internal */
 export const markVerdictGiven: unique symbol = Symbol('markVerdictGiven');
+
+/** Options of {@link Packet.toXml}, after libnetfilter_queue's `NFQ_XML_*` flags (all on by default). */
+export interface PacketXmlOptions {
+  /** `<when>`: the packet's timestamp, or the time of the call when the kernel sent none. */
+  time?: boolean;
+  /** `<hw>`: the hardware protocol and source address. */
+  hw?: boolean;
+  /** `<mark>`. */
+  mark?: boolean;
+  /** `<indev>`, `<outdev>`. */
+  dev?: boolean;
+  /** `<physindev>`, `<physoutdev>`. */
+  physdev?: boolean;
+  /** `<uid>`, `<gid>`. */
+  uidGid?: boolean;
+  /** `<secctx>`. */
+  secctx?: boolean;
+  /** `<payload>` in hex. */
+  payload?: boolean;
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+const escapeXml = (text: string): string =>
+  text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 
 /**
  * One packet the kernel queued, waiting for exactly one verdict: {@link accept}, {@link drop},
@@ -49,7 +75,7 @@ export const markVerdictGiven: unique symbol = Symbol('markVerdictGiven');
 export class Packet {
   readonly #view: PacketView;
   readonly #sink: VerdictSink;
-  #verdictGiven = false;
+  #verdictSource: VerdictSource | undefined;
   #payload: Buffer | undefined;
 
   /** Wraps a packet view; packets are made by the queue, not by users. @internal */
@@ -199,9 +225,155 @@ export class Packet {
     return this.#view.priority;
   }
 
+  /** Name of the input interface, in the queue's network namespace. */
+  get indevName(): string | undefined {
+    const index = this.#view.indev;
+    return index === undefined ? undefined : this.#sink.interfaceName(index);
+  }
+
+  /** Name of the output interface. */
+  get outdevName(): string | undefined {
+    const index = this.#view.outdev;
+    return index === undefined ? undefined : this.#sink.interfaceName(index);
+  }
+
+  /** Name of the physical input interface (bridge port). */
+  get physindevName(): string | undefined {
+    const index = this.#view.physindev;
+    return index === undefined ? undefined : this.#sink.interfaceName(index);
+  }
+
+  /** Name of the physical output interface (bridge port). */
+  get physoutdevName(): string | undefined {
+    const index = this.#view.physoutdev;
+    return index === undefined ? undefined : this.#sink.interfaceName(index);
+  }
+
   /** True once the packet has its verdict. */
   get hasVerdict(): boolean {
-    return this.#verdictGiven;
+    return this.#verdictSource !== undefined;
+  }
+
+  /** How the packet got its verdict: from a handler, a verdictBatch, or by default (handler error, timeout, close). */
+  get verdictSource(): VerdictSource | undefined {
+    return this.#verdictSource;
+  }
+
+  /**
+   * Every attribute present, for `JSON.stringify` and logs: numbers as numbers, bytes as hex,
+   * absent attributes left out.
+   */
+  toJSON(): Record<string, unknown> {
+    const view = this.#view;
+    const json: Record<string, unknown> = {
+      id: view.id,
+      queue: view.queue,
+      family: view.family,
+      hook: view.hook,
+      hookName: this.hookName,
+      hwProtocol: view.hwProtocol,
+    };
+    const put = (key: string, value: unknown): void => {
+      if (value !== undefined) json[key] = value;
+    };
+    put('mark', view.mark);
+    put('timestamp', view.timestamp);
+    put('indev', view.indev);
+    put('indevName', this.indevName);
+    put('outdev', view.outdev);
+    put('outdevName', this.outdevName);
+    put('physindev', view.physindev);
+    put('physindevName', this.physindevName);
+    put('physoutdev', view.physoutdev);
+    put('physoutdevName', this.physoutdevName);
+    const hwAddr = view.hwAddr;
+    if (hwAddr) put('hwAddr', [...hwAddr].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    const payload = view.payload;
+    if (payload) {
+      put('payloadLength', payload.length);
+      put('payload', hex(payload));
+    }
+    put('capLen', view.capLen);
+    if (view.capLen !== undefined) put('truncated', this.truncated);
+    put('skbInfo', view.skbInfo);
+    if (view.skbInfo !== undefined) {
+      put('gso', this.gso);
+      put('checksumNotReady', this.checksumNotReady);
+    }
+    put('ctInfo', view.ctInfo);
+    const ct = view.ct;
+    if (ct) put('ct', hex(ct));
+    put('uid', view.uid);
+    put('gid', view.gid);
+    put('secctx', view.secctx);
+    put('vlan', view.vlan);
+    const l2 = view.l2Header;
+    if (l2) put('l2Header', hex(l2));
+    put('priority', view.priority);
+    return json;
+  }
+
+  /**
+   * The line libnetfilter_queue's `examples/nf-queue.c` prints for a packet:
+   * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with its `truncated ` and `GSO `
+   * prefixes and its `, hwaddr ...` and `, checksum not ready` parts when they apply.
+   */
+  toString(): string {
+    const view = this.#view;
+    const payloadLength = view.payload?.length ?? 0;
+    let line = '';
+    if (this.truncated) line += 'truncated ';
+    if (this.gso) line += 'GSO ';
+    line += `packet received (id=${view.id} hw=0x${view.hwProtocol.toString(16).padStart(4, '0')} hook=${view.hook}, payload len ${payloadLength}`;
+    const hwAddr = view.hwAddr;
+    if (hwAddr) {
+      line += `, hwaddr ${[...hwAddr].map((b) => b.toString(16).padStart(2, '0')).join(':')} len ${hwAddr.length}`;
+    }
+    if (this.checksumNotReady) line += ', checksum not ready';
+    return `${line})`;
+  }
+
+  /**
+   * The packet in libnetfilter_queue's XML form (`nfq_snprintf_xml`):
+   * `<pkt><hook>3</hook><id>1</id><hw><proto>0800</proto></hw>...<payload>4500...</payload></pkt>`.
+   */
+  toXml(options: PacketXmlOptions = {}): string {
+    const on = (flag: keyof PacketXmlOptions): boolean => options[flag] ?? true;
+    const view = this.#view;
+    let xml = '<pkt>';
+    if (on('time')) {
+      const stamp = view.timestamp;
+      const when = stamp ? new Date(stamp.sec * 1000 + Math.floor(stamp.usec / 1000)) : new Date();
+      xml +=
+        `<when><hour>${when.getHours()}</hour><min>${String(when.getMinutes()).padStart(2, '0')}</min>` +
+        `<sec>${String(when.getSeconds()).padStart(2, '0')}</sec><wday>${when.getDay() + 1}</wday>` +
+        `<day>${when.getDate()}</day><month>${when.getMonth() + 1}</month><year>${when.getFullYear()}</year></when>`;
+    }
+    xml += `<hook>${view.hook}</hook><id>${view.id}</id>`;
+    if (on('hw')) {
+      const hwAddr = view.hwAddr;
+      xml += `<hw><proto>${view.hwProtocol.toString(16).padStart(4, '0')}</proto>`;
+      if (hwAddr) xml += `<src>${hex(hwAddr)}</src>`;
+      xml += '</hw>';
+    }
+    if (on('mark') && view.mark) xml += `<mark>${view.mark}</mark>`;
+    if (on('dev')) {
+      if (view.indev) xml += `<indev>${view.indev}</indev>`;
+      if (view.outdev) xml += `<outdev>${view.outdev}</outdev>`;
+    }
+    if (on('physdev')) {
+      if (view.physindev) xml += `<physindev>${view.physindev}</physindev>`;
+      if (view.physoutdev) xml += `<physoutdev>${view.physoutdev}</physoutdev>`;
+    }
+    if (on('uidGid')) {
+      if (view.uid !== undefined) xml += `<uid>${view.uid}</uid>`;
+      if (view.gid !== undefined) xml += `<gid>${view.gid}</gid>`;
+    }
+    const secctx = view.secctx;
+    if (on('secctx') && secctx !== undefined) xml += `<secctx>${escapeXml(secctx)}</secctx>`;
+    const payload = view.payload;
+    if (on('payload') && payload) xml += `<payload>${hex(payload)}</payload>`;
+    return `${xml}</pkt>`;
   }
 
   /** Lets the packet continue, optionally with a new mark, payload or connection mark. */
@@ -233,13 +405,13 @@ export class Packet {
   }
 
   #give(verdict: number, changes: VerdictChanges | undefined): void {
-    if (this.#verdictGiven) throw new VerdictAlreadyGivenError(this.id);
-    this.#sink.appendVerdict(this, verdict, changes); // throws on invalid changes: no verdict then
-    this.#verdictGiven = true;
+    if (this.#verdictSource !== undefined) throw new VerdictAlreadyGivenError(this.id, this.#verdictSource);
+    this.#sink.appendVerdict(this, verdict, changes); // throws on invalid changes or a closed queue: no verdict then
+    this.#verdictSource = 'handler';
   }
 
-  /** @internal */
-  [markVerdictGiven](): void {
-    this.#verdictGiven = true;
+  /** Records a verdict the queue gave or covered (VERDICT_BATCH, default verdicts). @internal */
+  [markVerdictGiven](source: VerdictSource): void {
+    this.#verdictSource = source;
   }
 }

@@ -26,6 +26,12 @@ export class FakeNativeQueue implements NativeQueue {
   #closed = false;
   #batches = 0;
   #messages = 0;
+  /** Overruns the fake reports in stats(); tests raise it to simulate ENOBUFS. */
+  overruns = 0;
+  /** True while the queue asked the reader to pause. */
+  paused = false;
+  /** What receivePending hands out after stopReceiving (what the socket still held). */
+  readonly pendingInSocket: Buffer[] = [];
 
   constructor(options: NativeQueueOptions) {
     this.options = options;
@@ -76,7 +82,29 @@ export class FakeNativeQueue implements NativeQueue {
   }
 
   stats(): NativeQueueStats {
-    return { overruns: 0, batches: this.#batches, messages: this.#messages, truncated: 0 };
+    return { overruns: this.overruns, batches: this.#batches, messages: this.#messages, truncated: 0, verdictsSent: 0, verdictSends: this.sent.length };
+  }
+
+  pause(): void {
+    this.calls.push('pause');
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.calls.push('resume');
+    this.paused = false;
+  }
+
+  receivePending(): Buffer | null {
+    if (this.#receiving) throw new Error('fake: stop receiving first');
+    return this.pendingInSocket.shift() ?? null;
+  }
+
+  interfaces(): Array<{ index: number; name: string }> {
+    return [
+      { index: 1, name: 'lo' },
+      { index: 2, name: 'eth0' },
+    ];
   }
 
   stopReceiving(): Buffer[] {
@@ -110,6 +138,11 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
         return queue;
       },
     },
+    readProcNet: () =>
+      opened
+        .filter((queue) => !queue.isClosed)
+        .map((queue) => `${String(queue.queueNum).padStart(5)} ${String(queue.portId).padStart(6)} 0 2 65535 0 0 9 1`)
+        .join('\n'),
   };
   return { binding, opened };
 }

@@ -2,7 +2,7 @@ import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage, parsePacket } 
 import { describe, expect, it } from 'vitest';
 import { Packet } from '../../src/index.js';
 
-const ignoreVerdicts = { appendVerdict: (): void => undefined };
+const ignoreVerdicts = { appendVerdict: (): void => undefined, interfaceName: (): undefined => undefined };
 
 function packetOf(options: Partial<Parameters<typeof buildPacketMessage>[0]>): Packet {
   const message = buildPacketMessage({ queue: 1, id: 1, hwProtocol: 0x86dd, hook: 0, family: 10, ...options });

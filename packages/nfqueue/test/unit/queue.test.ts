@@ -13,8 +13,11 @@ import {
 } from '@nfq/netlink';
 import { describe, expect, it } from 'vitest';
 import {
+  InvalidVerdictError,
   type Packet,
+  PacketHandlerError,
   type Queue,
+  QueueAlreadyBoundError,
   QueueClosedError,
   Verdict,
   VerdictAlreadyGivenError,
@@ -125,7 +128,7 @@ describe('Queue with a fake native binding', () => {
     const held: Packet[] = [];
     queue.on('packet', (packet) => held.push(packet));
     native.deliver(packetMessage(5));
-    expect(() => held[0]!.accept({ mark: -1 })).toThrow(RangeError);
+    expect(() => held[0]!.accept({ mark: -1 })).toThrow(InvalidVerdictError);
     expect(held[0]!.hasVerdict).toBe(false);
     held[0]!.accept({ mark: 1 });
     await settle();
@@ -260,7 +263,8 @@ describe('Queue with a fake native binding', () => {
       packet.drop();
     });
     native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
-    expect(errors.map((error) => error.message)).toEqual(['handler bug']);
+    expect(errors.map((error) => error.name)).toEqual(['PacketHandlerError']);
+    expect((errors[0] as PacketHandlerError).cause).toMatchObject({ message: 'handler bug' });
     expect(decodeVerdicts(native.sent[0]!).map((v) => [v.id, v.verdict])).toEqual([
       [1, NF_DROP],
       [2, NF_ACCEPT],
@@ -296,7 +300,7 @@ describe('Queue with a fake native binding', () => {
     queue.on('error', (error) => errors.push(error));
     native.fail(Object.assign(new Error('recvmmsg failed'), { code: 'EIO' }));
     native.deliver(packetMessage(1).subarray(0, 10));
-    expect(errors.map((error) => error.name)).toEqual(['Error', 'NetlinkDecodeError']);
+    expect(errors.map((error) => error.name)).toEqual(['KernelError', 'NetlinkDecodeError']);
   });
 
   it('gives one VERDICT_BATCH to every waiting packet up to an id', async () => {
@@ -318,7 +322,8 @@ describe('Queue with a fake native binding', () => {
     const { binding } = createFakeBinding();
     const first = await openQueue({ queue: 0 }, { binding });
     const error = await openQueue({ queue: 0 }, { binding }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ kind: 'AlreadyBound', code: 'EPERM' });
+    expect(error).toBeInstanceOf(QueueAlreadyBoundError);
+    expect(error).toMatchObject({ code: 'EPERM', errno: 1 });
     await first.close();
     const again = await openQueue({ queue: 0 }, { binding });
     expect(again.queueNum).toBe(0);

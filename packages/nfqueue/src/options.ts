@@ -1,0 +1,79 @@
+import { InvalidOptionError } from './errors.js';
+import type { QueueOptions } from './queue.js';
+
+type Check = (value: unknown) => string | undefined;
+
+const integer =
+  (min: number, max: number, what = `an integer from ${min} to ${max}`): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? undefined
+      : `must be ${what}, got ${describe(value)}`;
+
+const boolean: Check = (value) => (typeof value === 'boolean' ? undefined : `must be true or false, got ${describe(value)}`);
+
+const oneOf =
+  (...allowed: string[]): Check =>
+  (value) =>
+    typeof value === 'string' && allowed.includes(value)
+      ? undefined
+      : `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`;
+
+const milliseconds =
+  (min: number): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= 2 ** 31 - 1
+      ? undefined
+      : `must be a number of milliseconds from ${min} to 2147483647, got ${describe(value)}`;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/** What each option of {@link openQueue} accepts. */
+const checks: Record<keyof QueueOptions, Check> = {
+  queue: integer(0, 65535, 'a queue number from 0 to 65535'),
+  copyMode: oneOf('none', 'meta', 'packet'),
+  copyRange: integer(0, 65535, 'a byte count from 0 to 65535'),
+  maxLen: integer(1, 0xffffffff, 'a packet count from 1 to 4294967295'),
+  failOpen: boolean,
+  conntrack: boolean,
+  gso: boolean,
+  uidGid: boolean,
+  secctx: boolean,
+  receiveBufferSize: integer(1, 2 ** 30, 'a byte count from 1 to 1073741824'),
+  noEnobufs: boolean,
+  batchSize: integer(1, 1024, 'a message count from 1 to 1024'),
+  netns: (value) =>
+    typeof value === 'string' && value.length > 0 && !value.includes('\0')
+      ? undefined
+      : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
+  defaultVerdict: oneOf('accept', 'drop'),
+  verdictTimeout: milliseconds(1),
+  drainTimeout: milliseconds(0),
+  highWaterMark: integer(1, 2 ** 24, 'a packet count from 1 to 16777216'),
+  signal: (value) => (value instanceof AbortSignal ? undefined : `must be an AbortSignal, got ${describe(value)}`),
+};
+
+/**
+ * Checks every option of {@link openQueue} before any system call; throws {@link InvalidOptionError}
+ * naming the first bad one (an unknown name too: a typo must not pass silently).
+ */
+export function validateQueueOptions(options: unknown): asserts options is QueueOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', `must be an object such as { queue: 0 }, got ${describe(options)}`);
+  }
+  const given = options as Record<string, unknown>;
+  if (given.queue === undefined) throw new InvalidOptionError('queue', 'is required: the number given to iptables -j NFQUEUE --queue-num');
+  for (const [name, value] of Object.entries(given)) {
+    const check = checks[name as keyof QueueOptions];
+    if (!check) {
+      throw new InvalidOptionError(name, `is not an option of openQueue (known: ${Object.keys(checks).join(', ')})`);
+    }
+    if (value === undefined) continue;
+    const problem = check(value);
+    if (problem) throw new InvalidOptionError(name, problem);
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Kernel tests of the high-level API: every verdict kind and option on real packets, each test in
+ * its own network namespace (made and always removed by withNamespace). Never skipped.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  type Packet,
+  PacketHandlerError,
+  type Queue,
+  type QueueOptions,
+  VerdictAlreadyGivenError,
+  openQueue,
+  queueStats,
+} from '../src/index.js';
+import { type TestNamespace, iptables, ruleCounter, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+
+const PORT = 9999;
+
+/** Queues local UDP to PORT on queue `queueNum` inside `ns` and opens that queue there. */
+async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'> = { queue: 1 }): Promise<Queue> {
+  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(options.queue));
+  const queue = await openQueue({ ...options, netns: ns.name });
+  ns.defer(() => queue.close());
+  return queue;
+}
+
+const text = (packet: Packet): string => {
+  const ihl = (packet.payload[0]! & 0x0f) * 4;
+  return packet.payload.subarray(ihl + 8).toString();
+};
+
+/** The IPv4/UDP packet with its UDP payload replaced by `replacement` of the same length, UDP checksum 0. */
+function rewritten(packet: Packet, replacement: string): Buffer {
+  const copy = Buffer.from(packet.payload);
+  const ihl = (copy[0]! & 0x0f) * 4;
+  copy.write(replacement, ihl + 8);
+  copy.writeUInt16BE(0, ihl + 6);
+  return copy;
+}
+
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > ms) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+describe('kernel: the high-level queue API', () => {
+  it('runs the README script unchanged: for await, drop, accept with mark or payload, late verdicts, break and close', () =>
+    withNamespace(async (ns) => {
+      await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '42');
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '7');
+      const sent = ['bad-1', 'mark', 'swap', 'late', 'plain', 'stop'];
+      const sending = udpSend(ns.name, PORT, sent.map((s) => Buffer.from(s)));
+
+      const queue = await openQueue({ queue: 7, copyMode: 'packet', netns: ns.name });
+      const late: Promise<void>[] = [];
+      for await (const packet of queue) {
+        expect(typeof packet.id).toBe('number');
+        expect(packet.hook).toBe(3);
+        expect(Buffer.isBuffer(packet.payload)).toBe(true);
+        const body = text(packet);
+        if (body.startsWith('bad')) packet.drop();
+        else if (body === 'mark') packet.accept({ mark: 42 });
+        else if (body === 'swap') packet.accept({ payload: rewritten(packet, 'SWAP') });
+        else if (body === 'late') late.push(sleep(50).then(() => packet.accept())); // iteration goes on meanwhile
+        else packet.accept();
+        if (body === 'stop') break; // leaving the loop closes the queue
+      }
+      await queue.close(); // idempotent: the same promise as the one break started
+      await Promise.all(late);
+      await sending;
+      const received = (await receiver.waitFor(5)).map(String);
+      expect(received.sort()).toEqual(['SWAP', 'late', 'mark', 'plain', 'stop']);
+      expect(await ruleCounter(ns.name, 'mangle', 'POSTROUTING', 'mark match 0x2a')).toBe(1);
+      expect(queue.stats().verdicts).toMatchObject({ accept: 5, drop: 1 });
+    }));
+
+  it('gives the default verdict when a handler throws or rejects, and reports it', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const accepting = await queuedUdp(ns, { queue: 2 });
+      const errors: Error[] = [];
+      accepting.on('error', (error) => errors.push(error));
+      accepting.on('packet', (packet) => {
+        if (text(packet) === 'throw') throw new Error('sync bug');
+        return Promise.reject(new Error('async bug'));
+      });
+      await udpSend(ns.name, PORT, [Buffer.from('throw'), Buffer.from('reject')]);
+      expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['reject', 'throw']); // default: accept
+      await until(() => errors.length === 2);
+      expect(errors.every((e) => e instanceof PacketHandlerError)).toBe(true);
+      expect(errors.map((e) => (e.cause as Error).message).sort()).toEqual(['async bug', 'sync bug']);
+      expect(accepting.stats().defaultVerdicts.handlerError).toBe(2);
+    }));
+
+  it('drops on handler failure with defaultVerdict drop (fail closed)', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const queue = await queuedUdp(ns, { queue: 3, defaultVerdict: 'drop' });
+      queue.on('error', () => {});
+      queue.on('packet', async (packet) => {
+        if (text(packet) === 'ok') packet.accept();
+        else throw new Error('reject');
+      });
+      await udpSend(ns.name, PORT, [Buffer.from('no'), Buffer.from('ok')]);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['ok']);
+      await sleep(300);
+      expect(receiver.received.map(String)).toEqual(['ok']);
+    }));
+
+  it('gives the default verdict to a packet held past verdictTimeout, and counts it', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const queue = await queuedUdp(ns, { queue: 4, verdictTimeout: 200 });
+      const held: Packet[] = [];
+      const timedOut: number[] = [];
+      queue.on('timeout', (packet) => timedOut.push(packet.id));
+      queue.on('packet', (packet) => held.push(packet));
+      await udpSend(ns.name, PORT, [Buffer.from('forgotten')]);
+      await until(() => held.length === 1);
+      expect(receiver.received).toHaveLength(0);
+      expect((await receiver.waitFor(1, 3_000)).map(String)).toEqual(['forgotten']);
+      expect(timedOut).toEqual([held[0]!.id]);
+      expect(queue.stats().timeouts).toBe(1);
+      expect(held[0]!.verdictSource).toBe('timeout');
+      expect(() => held[0]!.drop()).toThrow(VerdictAlreadyGivenError);
+    }));
+
+  it('waits for held verdicts on close up to drainTimeout, then gives the rest the default', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const queue = await queuedUdp(ns, { queue: 5, drainTimeout: 400, defaultVerdict: 'drop' });
+      const held: Packet[] = [];
+      queue.on('packet', (packet) => held.push(packet));
+      await udpSend(ns.name, PORT, [Buffer.from('answered'), Buffer.from('ignored')]);
+      await until(() => held.length === 2);
+      const closing = queue.close();
+      setTimeout(() => held[0]!.accept(), 100); // answered during the drain
+      await closing;
+      expect(held.map((p) => p.verdictSource)).toEqual(['handler', 'close']);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['answered']);
+      await sleep(200);
+      expect(receiver.received.map(String)).toEqual(['answered']); // the other got the default: drop
+      expect(queue.stats().defaultVerdicts.close).toBe(1);
+    }));
+
+  it('closes on abort: the loop ends and held packets get the default verdict', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const controller = new AbortController();
+      const queue = await queuedUdp(ns, { queue: 6, signal: controller.signal, drainTimeout: 0 });
+      await udpSend(ns.name, PORT, [Buffer.from('held')]);
+      const seen: string[] = [];
+      for await (const packet of queue) {
+        seen.push(text(packet));
+        controller.abort(); // packet deliberately left without a verdict
+      }
+      expect(seen).toEqual(['held']);
+      expect(queue.closed).toBe(true);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['held']);
+    }));
+
+  it('hands over whole batches with batches(), and names devices', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const queue = await queuedUdp(ns, { queue: 8, copyRange: 30 });
+      await udpSend(ns.name, PORT, ['a', 'b', 'c', 'd'].map((s) => Buffer.from(s.repeat(40))));
+      let count = 0;
+      for await (const batch of queue.batches()) {
+        for (const packet of batch) {
+          expect(packet.outdevName).toBe('lo');
+          expect(packet.payload).toHaveLength(30);
+          expect(packet.truncated).toBe(true);
+          expect(packet.capLen).toBe(68);
+          expect(packet.toString()).toMatch(/^truncated packet received \(id=\d+ hw=0x0800 hook=3, payload len 30\)$/);
+          expect(packet.toJSON()).toMatchObject({ hookName: 'OUTPUT', outdevName: 'lo', payloadLength: 30, truncated: true });
+          expect(packet.toXml({ time: false })).toMatch(/^<pkt><hook>3<\/hook><id>\d+<\/id><hw><proto>0800<\/proto><\/hw><outdev>1<\/outdev><payload>45[0-9a-f]{58}<\/payload><\/pkt>$/);
+          packet.accept();
+          count++;
+        }
+        if (count >= 4) break;
+      }
+      expect((await receiver.waitFor(4)).length).toBe(4);
+    }));
+
+  it('reports socket overruns as an overrun event and keeps going', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      // A tiny socket buffer, and reading paused (highWaterMark 1) while the first packet is held:
+      // the flood overflows the socket for certain.
+      const queue = await queuedUdp(ns, { queue: 9, receiveBufferSize: 4096, highWaterMark: 1 });
+      const overruns: number[] = [];
+      queue.on('overrun', ({ count }) => overruns.push(count));
+      const held: Packet[] = [];
+      queue.on('packet', (packet) => held.push(packet));
+      await udpSend(ns.name, PORT, Array.from({ length: 100 }, (_, i) => Buffer.from(`flood ${i}`)));
+      await until(() => held.length > 0);
+      expect(queue.stats().pauses).toBeGreaterThan(0);
+      for (const packet of held.splice(0)) packet.accept(); // reading resumes: ENOBUFS is met and counted
+      await udpSend(ns.name, PORT, [Buffer.from('after the storm')]);
+      await until(() => held.some((p) => text(p) === 'after the storm'));
+      for (const packet of held) if (!packet.hasVerdict) packet.accept();
+      await until(() => receiver.received.some((d) => String(d) === 'after the storm'));
+      expect(overruns.length).toBeGreaterThan(0);
+      expect(queue.stats().overruns).toBe(overruns.reduce((a, b) => a + b, 0));
+      expect(queue.kernelStats()?.userDropped).toBeGreaterThan(0); // the kernel's own count of the same loss
+    }));
+
+  it('with failOpen, traffic keeps flowing past a stalled consumer; without, the kernel counts drops', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '10');
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT + 1), '-j', 'NFQUEUE', '--queue-num', '11');
+      const open = await openQueue({ queue: 10, netns: ns.name, failOpen: true, maxLen: 5, drainTimeout: 0 });
+      const closed = await openQueue({ queue: 11, netns: ns.name, maxLen: 5, drainTimeout: 0 });
+      ns.defer(() => open.close());
+      ns.defer(() => closed.close());
+      for (const q of [open, closed]) q.on('packet', () => {}); // stalled: never a verdict
+      await udpSend(ns.name, PORT, Array.from({ length: 20 }, (_, i) => Buffer.from(`o${i}`)));
+      await udpSend(ns.name, PORT + 1, Array.from({ length: 20 }, (_, i) => Buffer.from(`c${i}`)));
+      // Fail-open: past the 5 waiting, the kernel accepts without asking.
+      expect((await receiver.waitFor(15)).length).toBe(15);
+      await until(() => (closed.kernelStats()?.queueDropped ?? 0) >= 15);
+      const row = queueStats({ netns: ns.name }).find((r) => r.queue === 11)!;
+      expect(row).toMatchObject({ waiting: 5, queueDropped: 15, portId: closed.portId });
+      expect(row.own?.received).toBe(5);
+    }));
+});
