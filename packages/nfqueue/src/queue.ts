@@ -365,12 +365,13 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #nextBatch(): Promise<IteratorResult<Packet[], undefined>> {
+    // Once close() is called the iterators end; what they did not read gets the default verdict.
+    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
     const batch = this.#unread.shift();
     if (batch) {
       this.#updateBackpressure();
       return Promise.resolve({ value: batch, done: false });
     }
-    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -442,7 +443,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (!batch) return; // no batch: stopReceiving already returned it
     const errors: Error[] = [];
     const packets: Packet[] = [];
-    const now = this.#verdictTimeout === undefined ? 0 : performance.now();
+    const now = this.#verdictTimeout === undefined ? -1 : performance.now();
     this.#counters.batches++;
     this.#dispatching = true;
     try {
@@ -451,7 +452,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
         (view) => {
           const packet = new Packet(view, this.#sink);
           this.#held.set(packet.id, packet);
-          if (now !== 0) this.#arrivedAt.set(packet.id, now);
+          if (now >= 0) this.#arrivedAt.set(packet.id, now);
           packets.push(packet);
         },
         (message) => this.#onOtherMessage(message, errors),
