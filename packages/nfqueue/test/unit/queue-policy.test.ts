@@ -200,7 +200,7 @@ describe('close', () => {
     native.deliver(packetMessage(1), packetMessage(2));
     const batches = queue.batches()[Symbol.asyncIterator]();
     const first = await batches.next();
-    expect(first.value?.map((p) => p.id)).toEqual([1, 2]);
+    expect(first.value?.map((p: Packet) => p.id)).toEqual([1, 2]);
     first.value![0]!.drop();
     native.deliver(packetMessage(3)); // never read by anyone
     const closing = queue.close();
