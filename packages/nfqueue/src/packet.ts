@@ -227,25 +227,25 @@ export class Packet {
 
   /** Name of the input interface, in the queue's network namespace. */
   get indevName(): string | undefined {
-    const index = this.#view.indev;
-    return index === undefined ? undefined : this.#sink.interfaceName(index);
+    return this.#deviceName(this.#view.indev);
   }
 
   /** Name of the output interface. */
   get outdevName(): string | undefined {
-    const index = this.#view.outdev;
-    return index === undefined ? undefined : this.#sink.interfaceName(index);
+    return this.#deviceName(this.#view.outdev);
   }
 
   /** Name of the physical input interface (bridge port). */
   get physindevName(): string | undefined {
-    const index = this.#view.physindev;
-    return index === undefined ? undefined : this.#sink.interfaceName(index);
+    return this.#deviceName(this.#view.physindev);
   }
 
   /** Name of the physical output interface (bridge port). */
   get physoutdevName(): string | undefined {
-    const index = this.#view.physoutdev;
+    return this.#deviceName(this.#view.physoutdev);
+  }
+
+  #deviceName(index: number | undefined): string | undefined {
     return index === undefined ? undefined : this.#sink.interfaceName(index);
   }
 
