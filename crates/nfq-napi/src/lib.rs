@@ -330,12 +330,7 @@ impl NativeQueue {
     /// yet handed to `onBatch`: their packets still need verdicts.
     #[napi]
     pub fn stop_receiving(&mut self) -> Vec<Buffer> {
-        if let Some(reader) = self.reader.take() {
-            reader.stop.store(true, Ordering::Release);
-            let _ = reader.interrupt.trigger();
-            self.pending.space.notify_all();
-            let _ = reader.thread.join();
-        }
+        self.stop_reader();
         self.pending.lock().drain(..).map(Buffer::from).collect()
     }
 
@@ -372,6 +367,29 @@ pub fn read_proc_net(env: Env, file: String, netns: Option<String>) -> Result<St
         }
     };
     result.map_err(|e| throw(&env, nfq_core::Error::Io { operation: format!("read /proc/net/{file}"), source: e }))
+}
+
+impl Drop for NativeQueue {
+    /// A queue dropped without `close()` (garbage collected, or its worker thread ended) must not
+    /// leave its reader thread running: that thread holds the socket, so the queue would stay
+    /// bound until the process exits. Stop it; dropping the queue then closes the socket, which
+    /// unbinds (packets still waiting are dropped by the kernel).
+    fn drop(&mut self) {
+        self.stop_reader();
+    }
+}
+
+impl NativeQueue {
+    /// Stops the reader thread and waits for it. It never waits on JavaScript (its calls into
+    /// JavaScript do not block), so joining from the JavaScript thread cannot deadlock.
+    fn stop_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            reader.stop.store(true, Ordering::Release);
+            let _ = reader.interrupt.trigger();
+            self.pending.space.notify_all();
+            let _ = reader.thread.join();
+        }
+    }
 }
 
 fn read_loop(

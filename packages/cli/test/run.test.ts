@@ -29,11 +29,19 @@ class FakeNative implements NativeQueue {
     }
   }
   stats() {
-    return { overruns: 0, batches: 0, messages: 0, truncated: 0 };
+    return { overruns: 0, batches: 0, messages: 0, truncated: 0, verdictsSent: this.verdicts.length, verdictSends: 0 };
   }
   stopReceiving(): void {}
   close(): void {
     this.closed = true;
+  }
+  pause(): void {}
+  resume(): void {}
+  receivePending(): Buffer | null {
+    return null;
+  }
+  interfaces(): Array<{ index: number; name: string }> {
+    return [{ index: 1, name: 'lo' }];
   }
 }
 
@@ -58,6 +66,7 @@ function fakeEnvironment(): {
         return native;
       },
     },
+    readProcNet: () => '',
   };
   const environment: CliEnvironment = {
     openQueue: (options): Promise<Queue> => {

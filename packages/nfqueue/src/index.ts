@@ -48,4 +48,5 @@ export {
   type NativeQueueError,
   type NativeErrorKind,
 } from './native.js';
+export * from './range.js';
 export * from './headers/index.js';

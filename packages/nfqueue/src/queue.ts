@@ -164,7 +164,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     pauses: 0,
   };
   #interfaces: Map<number, string> | undefined;
-  #interfacesLoadedAt = 0;
+  #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
   #dispatching = false;
   #flushScheduled = false;
   #paused = false;

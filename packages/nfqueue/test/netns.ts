@@ -2,7 +2,7 @@
  * Helpers for kernel tests: a private network namespace per test, iptables inside it, and UDP
  * senders and receivers running inside it as child processes.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -36,6 +36,7 @@ export async function withNamespace<T>(fn: (namespace: TestNamespace) => Promise
   const name = `nfqt-${process.pid}-${randomBytes(4).toString('hex')}`;
   const cleanups: Array<() => unknown> = [];
   await run('ip', ['netns', 'add', name]);
+  liveNamespaces.add(name);
   try {
     await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     return await fn({ name, defer: (cleanup) => cleanups.push(cleanup) });
@@ -47,9 +48,43 @@ export async function withNamespace<T>(fn: (namespace: TestNamespace) => Promise
         // Keep cleaning up; the namespace must go whatever happened.
       }
     }
-    await run('ip', ['netns', 'delete', name]);
+    await deleteNamespace(name);
   }
 }
+
+/** Namespaces made and not yet deleted: a test that times out never reaches its `finally`. */
+const liveNamespaces = new Set<string>();
+
+/** Ends the processes left in `name` (receivers, senders) and deletes it. */
+async function deleteNamespace(name: string): Promise<void> {
+  liveNamespaces.delete(name);
+  const pids = (await run('ip', ['netns', 'pids', name]).catch(() => '')).split('\n').filter(Boolean);
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await run('ip', ['netns', 'delete', name]);
+}
+
+// When the test process ends, whatever a timed-out test left behind goes too.
+process.once('exit', () => {
+  for (const name of liveNamespaces) {
+    spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' })
+      .stdout?.split('\n')
+      .filter(Boolean)
+      .forEach((pid) => {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      });
+    spawnSync('ip', ['netns', 'delete', name]);
+  }
+});
 
 /** Runs `iptables ARGS` inside namespace `ns`; resolves with its output. */
 export function iptables(ns: string, ...args: string[]): Promise<string> {

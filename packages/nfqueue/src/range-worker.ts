@@ -1,0 +1,140 @@
+/**
+ * The worker thread of {@link openQueueRange}: imports the handler module, binds one queue, gives
+ * every packet to the handler, answers stats requests, and closes gracefully when told to.
+ *
+ * Whatever ends the thread (`process.exit()` in a handler, an uncaught exception), the queue is
+ * unbound on the way out, so that the main thread can bind it again in a new worker: the native
+ * reader thread would otherwise keep the socket, and the queue, until the process ends.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type NativeBinding, type NativeQueue, loadNativeBinding } from './native.js';
+import type { Packet } from './packet.js';
+import { type Queue, openQueue } from './queue.js';
+import type { ParentMessage, WorkerErrorDescription, WorkerMessage, WorkerSetup } from './range.js';
+
+/** The default export of a handler module. */
+type Handler = (packet: Packet, queue: Queue) => void | Promise<void>;
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const send = (message: WorkerMessage): void => port.postMessage(message);
+
+let queue: Queue | undefined;
+let native: NativeQueue | undefined;
+let closeRequested = false;
+/** Packets handed to the handler that may still wait for their verdict (pruned now and then). */
+const handedOver = new Set<Packet>();
+let pruneAt = 1024;
+
+function describe(error: unknown): WorkerErrorDescription {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, code: typeof code === 'string' ? code : undefined, stack: error.stack };
+}
+
+function closeAndExit(): void {
+  if (!queue) process.exit(0); // asked to close before binding: nothing to unbind
+  queue.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      send({ type: 'error', phase: 'run', error: describe(error) });
+      process.exit(1);
+    },
+  );
+}
+
+port.on('message', (message: ParentMessage) => {
+  if (message.type === 'stats') {
+    if (queue) send({ type: 'stats', requestId: message.requestId, stats: queue.stats() });
+  } else if (message.type === 'close') {
+    closeRequested = true;
+    closeAndExit(); // before binding, main() has not opened the queue yet: just exit
+  }
+});
+
+// The way out of a crash: verdict what the handler held, then unbind synchronously ('exit'
+// handlers cannot wait). After a graceful close this finds nothing to do.
+process.on('exit', () => {
+  try {
+    if (queue && !queue.closed) {
+      for (const packet of handedOver) {
+        if (packet.hasVerdict) continue;
+        if (setup.options.defaultVerdict === 'drop') packet.drop();
+        else packet.accept();
+      }
+      queue.flush();
+    }
+  } catch {
+    // Unbinding below matters more.
+  }
+  try {
+    native?.close();
+  } catch {
+    // Nothing more can be done in an exiting thread.
+  }
+});
+
+async function loadHandler(): Promise<Handler> {
+  let module: { default?: unknown };
+  try {
+    module = (await import(setup.handler)) as { default?: unknown };
+  } catch (error) {
+    throw Object.assign(new Error(`could not be loaded: ${(error as Error)?.message ?? String(error)}`), {
+      code: (error as { code?: string })?.code ?? 'ERR_QUEUE_RANGE_HANDLER',
+    });
+  }
+  if (typeof module.default !== 'function') {
+    const exported = Object.keys(module);
+    throw Object.assign(
+      new Error(
+        `has no default export function (packet, queue) => void | Promise<void>` +
+          ` (its default export is ${module.default === undefined ? 'missing' : typeof module.default};` +
+          ` it exports ${exported.length > 0 ? exported.join(', ') : 'nothing'})`,
+      ),
+      { code: 'ERR_QUEUE_RANGE_HANDLER' },
+    );
+  }
+  return module.default as Handler;
+}
+
+async function main(): Promise<void> {
+  let handler: Handler;
+  try {
+    handler = await loadHandler();
+  } catch (error) {
+    send({ type: 'error', phase: 'load', error: describe(error) });
+    process.exit(1);
+  }
+  if (closeRequested) process.exit(0);
+  // Keep the native queue at hand for the synchronous unbind in the 'exit' handler.
+  const binding = loadNativeBinding();
+  const recording: NativeBinding = {
+    ...binding,
+    NativeQueue: {
+      open: (options) => (native = binding.NativeQueue.open(options)),
+    },
+  };
+  try {
+    queue = await openQueue(setup.options, { binding: recording });
+  } catch (error) {
+    send({ type: 'error', phase: 'open', error: describe(error) });
+    process.exit(1);
+  }
+  const served = queue;
+  served.on('error', (error) => send({ type: 'error', phase: 'run', error: describe(error) }));
+  served.on('packet', (packet) => {
+    handedOver.add(packet);
+    if (handedOver.size >= pruneAt) {
+      for (const held of handedOver) if (held.hasVerdict) handedOver.delete(held);
+      pruneAt = Math.max(1024, handedOver.size * 2);
+    }
+    return handler(packet, served);
+  });
+  if (closeRequested) {
+    closeAndExit();
+    return;
+  }
+  send({ type: 'ready', stats: served.stats() });
+}
+
+void main();

@@ -1,0 +1,95 @@
+/**
+ * openQueueRange without a kernel: adding up counters, and every option refused before a worker
+ * starts (the kernel tests in ../kernel-range.test.ts run the workers).
+ */
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
+import { type QueueRangeOptions, mergeStats, openQueueRange } from '../../src/range.js';
+
+const handler = new URL('../fixtures/range-accept-mark.mjs', import.meta.url);
+
+describe('mergeStats', () => {
+  it('adds numbers key by key, and nested objects the same way', () => {
+    const merged = mergeStats([
+      { received: 2, held: 1, verdicts: { accept: 2, drop: 0 }, native: { messages: 3 } },
+      { received: 5, held: 0, verdicts: { accept: 4, drop: 1 }, native: { messages: 6 } },
+      { received: 1, held: 2, verdicts: { accept: 0, drop: 1 }, native: { messages: 1 } },
+    ]);
+    expect(merged).toEqual({ received: 8, held: 3, verdicts: { accept: 6, drop: 2 }, native: { messages: 10 } });
+  });
+
+  it('adds a key present in only some objects over those, and ignores values that are not counters', () => {
+    const merged = mergeStats<Record<string, unknown>>([
+      { received: 1, name: 'q10', list: [1, 2], nothing: null },
+      { received: 2, restarts: 3, nested: { only: 4 } },
+    ]);
+    expect(merged).toEqual({ received: 3, restarts: 3, nested: { only: 4 } });
+  });
+
+  it('returns a copy: the inputs are left as they were', () => {
+    const first = { received: 1, verdicts: { accept: 1 } };
+    const second = { received: 2, verdicts: { accept: 2 } };
+    const merged = mergeStats([first, second]);
+    merged.verdicts.accept = 99;
+    expect(first).toEqual({ received: 1, verdicts: { accept: 1 } });
+    expect(second).toEqual({ received: 2, verdicts: { accept: 2 } });
+  });
+
+  it('gives one object back unchanged in value, and an empty object for none', () => {
+    expect(mergeStats([{ received: 7, verdicts: { accept: 7 } }])).toEqual({ received: 7, verdicts: { accept: 7 } });
+    expect(mergeStats([])).toEqual({});
+  });
+});
+
+describe('openQueueRange: options refused before any worker starts', () => {
+  /** Opens 10:11 with `options` replacing the valid ones, wrong types included (as from JavaScript). */
+  const open = (options: Record<string, unknown>) => openQueueRange({ from: 10, to: 11, handler, ...options } as unknown as QueueRangeOptions);
+
+  it.each([
+    ['from after to', { from: 12, to: 11 }, 'openQueueRange: the range starts after it ends (from 12 > to 11)'],
+    ['a negative from', { from: -1 }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got -1'],
+    ['to past 65535', { to: 65536 }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got 65536'],
+    ['a fractional from', { from: 1.5 }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got 1.5'],
+    ['NaN as to', { to: Number.NaN }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got NaN'],
+    ['a string as from', { from: '10' }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got 10'],
+    ['a missing to', { to: undefined }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got undefined'],
+    ['a negative maxRestarts', { maxRestarts: -1 }, 'openQueueRange: maxRestarts must be an integer from 0 up, got -1'],
+    ['a fractional maxRestarts', { maxRestarts: 0.5 }, 'openQueueRange: maxRestarts must be an integer from 0 up, got 0.5'],
+  ])('throws a RangeError for %s', async (_what, options, message) => {
+    const opening = open(options);
+    await expect(opening).rejects.toBeInstanceOf(RangeError);
+    await expect(opening).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['a function among the queue options', { onPacket: () => undefined }, 'openQueueRange: option onPacket cannot be passed to a worker thread (a function); only plain values can'],
+    ['a queue option', { queue: 3 }, 'openQueueRange: give the queues as from and to, not queue'],
+    ['a handler that is neither a path nor a URL', { handler: 42 }, 'openQueueRange: handler must be a module path or URL whose default export handles packets, got number'],
+    ['an empty handler path', { handler: '' }, 'openQueueRange: handler must be a module path or URL'],
+    ['a signal that is not an AbortSignal', { signal: { aborted: false } }, 'openQueueRange: signal must be an AbortSignal'],
+    ['a restart that is not a boolean', { restart: 'yes' }, 'openQueueRange: restart must be true or false, got yes'],
+  ])('throws a TypeError for %s', async (_what, options, message) => {
+    const opening = open(options);
+    await expect(opening).rejects.toBeInstanceOf(TypeError);
+    await expect(opening).rejects.toThrow(message);
+  });
+
+  it('checks the queue options as openQueue does', async () => {
+    const opening = open({ copyMode: 'everything' });
+    await expect(opening).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(opening).rejects.toMatchObject({ option: 'copyMode', code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('rejects options that are not an object', async () => {
+    await expect(openQueueRange(null as unknown as QueueRangeOptions)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('openQueueRange from the TypeScript sources', () => {
+  it('rejects, saying that workers need the built package (there is no range-worker.js beside range.ts)', async () => {
+    // Valid options: validation passes, the worker starts, and cannot find its file in src/.
+    const opening = openQueueRange({ from: 10, to: 11, handler });
+    await expect(opening).rejects.toMatchObject({ name: 'QueueRangeError', kind: 'Open', code: 'ERR_MODULE_NOT_FOUND' });
+    await expect(opening).rejects.toThrow(/src\/range-worker\.js does not exist; workers run the built JavaScript/);
+  });
+});
