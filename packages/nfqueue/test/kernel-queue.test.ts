@@ -237,3 +237,25 @@ describe('kernel: the high-level queue API', () => {
       expect(row.own?.received).toBe(5);
     }));
 });
+
+describe('kernel: without CAP_NET_ADMIN', () => {
+  it('rejects with PermissionDeniedError saying what is needed', () =>
+    withNamespace(async (ns) => {
+      const script = `
+        const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+        try { await openQueue({ queue: 1 }); console.log('opened'); }
+        catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`;
+      const { execFile } = await import('node:child_process');
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          'ip',
+          ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
+            process.execPath, '--input-type=module', '-e', script],
+          (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+        ),
+      );
+      const result = JSON.parse(out) as { name: string; code: string; message: string };
+      expect(result).toMatchObject({ name: 'PermissionDeniedError', code: 'EPERM' });
+      expect(result.message).toContain('CAP_NET_ADMIN');
+    }));
+});

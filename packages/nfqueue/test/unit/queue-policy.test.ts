@@ -239,3 +239,38 @@ describe('health', () => {
     expect(names).toEqual(['eth0', undefined]);
   });
 });
+
+describe('native errors become typed errors', () => {
+  const failing = (error: Record<string, unknown>) => ({
+    NativeQueue: {
+      open: () => {
+        throw Object.assign(new Error(String(error.message)), error);
+      },
+    },
+    readProcNet: () => '',
+  });
+
+  it('maps each kind the binding throws to its class, keeping code, errno and details', async () => {
+    const cases: Array<[Record<string, unknown>, string, Record<string, unknown>]> = [
+      [{ message: 'needs CAP_NET_ADMIN', kind: 'PermissionDenied', code: 'EPERM', errno: 1 }, 'PermissionDeniedError', { code: 'EPERM' }],
+      [
+        { message: 'queue 3 is already bound', kind: 'AlreadyBound', code: 'EPERM', queue: 3, ownerPid: 77, ownerCommand: 'suricata', ownerPortId: 9 },
+        'QueueAlreadyBoundError',
+        { queue: 3, ownerPid: 77, ownerCommand: 'suricata', ownerPortId: 9 },
+      ],
+      [
+        { message: 'bind queue 3: the kernel does not support nfnetlink_queue', kind: 'Unsupported', code: 'EOPNOTSUPP', errno: 95, feature: 'nfnetlink_queue' },
+        'UnsupportedError',
+        { code: 'EOPNOTSUPP', errno: 95, feature: 'nfnetlink_queue' },
+      ],
+      [{ message: 'bind queue 3: the kernel answered ENOMEM', kind: 'Kernel', code: 'ENOMEM', errno: 12 }, 'KernelError', { errno: 12 }],
+    ];
+    for (const [thrown, name, details] of cases) {
+      const error = (await openQueue({ queue: 3 }, { binding: failing(thrown) }).catch((e: unknown) => e)) as Error;
+      expect(error.name).toBe(name);
+      expect(error.message).toBe(thrown.message);
+      expect(error).toMatchObject(details);
+      expect(error.cause).toBeInstanceOf(Error);
+    }
+  });
+});
