@@ -1,7 +1,7 @@
 //! The Rust counterpart of libnetfilter_queue's `examples/nf-queue.c`.
 //!
 //! ```text
-//! nf-queue [--count N] [--quiet] [--netns NAME] [QUEUE]
+//! nf-queue [--count N] [--quiet] [--netns NAME] [--user NAME] [QUEUE]
 //! ```
 //!
 //! Binds QUEUE (default 0) with copy mode packet and the GSO flag, prints one
@@ -19,12 +19,13 @@ struct Args {
     count: Option<u64>,
     quiet: bool,
     netns: Option<String>,
+    user: Option<String>,
 }
 
-const USAGE: &str = "usage: nf-queue [--count N] [--quiet] [--netns NAME] [QUEUE]";
+const USAGE: &str = "usage: nf-queue [--count N] [--quiet] [--netns NAME] [--user NAME] [QUEUE]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { queue: 0, count: None, quiet: false, netns: None };
+    let mut args = Args { queue: 0, count: None, quiet: false, netns: None, user: None };
     let mut it = std::env::args().skip(1);
     let mut queue = None;
     while let Some(arg) = it.next() {
@@ -35,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--quiet" | "-q" => args.quiet = true,
             "--netns" => args.netns = Some(it.next().ok_or("--netns needs a namespace name")?),
+            "--user" => args.user = Some(it.next().ok_or("--user needs a user name")?),
             "--help" | "-h" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option '{s}'\n{USAGE}")),
             s if queue.is_none() => {
@@ -73,6 +75,10 @@ fn run(args: Args) -> nfq_core::Result<()> {
     options.no_enobufs = true;
     options.netns = args.netns.map(Into::into);
     let queue = Queue::open(&options)?;
+    if let Some(user) = &args.user {
+        // Bound: root is no longer needed, CAP_NET_ADMIN still is (checked on every verdict).
+        nfq_core::drop_privileges(user)?;
+    }
     let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
     let mut verdicts = VerdictBuffer::new();
     let stdout = std::io::stdout();

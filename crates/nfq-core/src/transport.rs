@@ -207,6 +207,18 @@ pub fn find_queue_owner(transport: &impl Transport, queue: u16) -> Option<Socket
     Some(owner)
 }
 
+/// Drops root after the queue is bound: switches to `user` and keeps only CAP_NET_ADMIN on the
+/// calling thread, which nfnetlink checks on every verdict (a process that drops it too can no
+/// longer give verdicts: its packets stay queued). Call it on the thread that sends verdicts.
+pub fn drop_privileges(user: &str) -> crate::Result<sys::UserIds> {
+    let op = || format!("switch to user '{user}'");
+    let ids = sys::lookup_user(user)
+        .map_err(|e| crate::Error::io(op(), e))?
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("user '{user}' does not exist (see /etc/passwd)")))?;
+    sys::drop_privileges_keeping_net_admin(&ids).map_err(|e| crate::Error::io(op(), e))?;
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,3 +232,4 @@ mod tests {
         assert_eq!(rows[1], QueueTableRow { queue: 7, port_id: 99, waiting: 0, copy_mode: 1, copy_range: 128, queue_dropped: 3, user_dropped: 4, id_sequence: 5 });
     }
 }
+

@@ -461,6 +461,42 @@ fn the_example_accepts_every_packet_and_exits_after_its_count() {
     }
 }
 
+#[test]
+fn after_dropping_to_nobody_with_only_cap_net_admin_the_example_still_verdicts() {
+    let ns = Netns::new();
+    ns.queue_udp(7014, 17);
+    let receiver = ns.udp_socket(7014);
+    let child = Command::new(example_binary())
+        .args(["--netns", &ns.name, "--user", "nobody", "--quiet", "--count", "3", "17"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Wait for the drop: Uid 65534 while the process still runs.
+    let status = loop {
+        let status = std::fs::read_to_string(&status_path).unwrap_or_default();
+        if status.lines().any(|l| l.starts_with("Uid:") && l.contains("65534")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the example never switched to nobody:\n{status}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let cap_eff = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap().trim();
+    assert_eq!(u64::from_str_radix(cap_eff, 16).unwrap(), 1 << 12, "only CAP_NET_ADMIN is left");
+    send(&ns, 7014, &[b"one", b"two", b"three"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(arrived(&receiver).len(), 3, "verdicts given after the drop took effect");
+}
+
+#[test]
+fn an_unknown_user_is_refused_by_name() {
+    let err = nfq_core::drop_privileges("nfq-no-such-user").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("user 'nfq-no-such-user' does not exist"), "{err}");
+}
+
 fn example_accepts_200_of_200(binary: &std::path::Path) {
     let ns = Netns::new();
     ns.queue_udp(7012, 15);
@@ -501,10 +537,23 @@ fn example_binaries() -> Vec<PathBuf> {
     binaries
 }
 
-/// The example binary `cargo test` built beside this test (`target/<profile>/examples/`).
+/// The example binary of this profile, built (or brought up to date) once per test run:
+/// `cargo test` compiles examples but does not always refresh `target/<profile>/examples/nf-queue`.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().parent().unwrap().join("examples/nf-queue");
-    assert!(binary.exists(), "cargo test builds the examples: {} is missing", binary.display());
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let release = profile_dir.file_name().is_some_and(|n| n == "release");
+            let mut args = vec!["build", "-q", "-p", "nfq-core", "--example", "nf-queue"];
+            if release {
+                args.push("--release");
+            }
+            run(env!("CARGO"), &args);
+            let binary = profile_dir.join("examples/nf-queue");
+            assert!(binary.exists(), "{} is missing after cargo build", binary.display());
+            binary
+        })
+        .clone()
 }

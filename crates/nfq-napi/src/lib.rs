@@ -348,6 +348,23 @@ impl NativeQueue {
     }
 }
 
+/// A user's ids, as `dropPrivileges` switched to them.
+#[napi(object)]
+pub struct BindingUserIds {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// Switches the process to `user` and keeps only CAP_NET_ADMIN, on the calling (JavaScript)
+/// thread: the capability nfnetlink checks on every verdict. Call it after binding.
+#[napi]
+pub fn drop_privileges(env: Env, user: String) -> Result<BindingUserIds> {
+    let ids = nfq_core::drop_privileges(&user).map_err(|e| throw(&env, e))?;
+    Ok(BindingUserIds { uid: ids.uid, gid: ids.gid })
+}
+
 /// Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
 /// `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).
 #[napi]

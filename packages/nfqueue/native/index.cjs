@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeQueue = nativeBinding.NativeQueue
+module.exports.dropPrivileges = nativeBinding.dropPrivileges
 module.exports.readProcNet = nativeBinding.readProcNet

@@ -114,6 +114,20 @@ export interface BindingQueueStats {
   verdictSends: number
 }
 
+/** A user's ids, as `dropPrivileges` switched to them. */
+export interface BindingUserIds {
+  /** User id. */
+  uid: number
+  /** Group id. */
+  gid: number
+}
+
+/**
+ * Switches the process to `user` and keeps only CAP_NET_ADMIN, on the calling (JavaScript)
+ * thread: the capability nfnetlink checks on every verdict. Call it after binding.
+ */
+export declare function dropPrivileges(user: string): BindingUserIds
+
 /**
  * Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
  * `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).

@@ -24,6 +24,7 @@ export {
   type KernelQueueStats,
 } from './queue.js';
 export { validateQueueOptions } from './options.js';
+export { dropPrivileges } from './privileges.js';
 export { Packet, type VerdictChanges, type RequeueOptions, type PacketXmlOptions } from './packet.js';
 export {
   NfqueueError,

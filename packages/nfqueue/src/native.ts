@@ -85,6 +85,8 @@ export interface NativeBinding {
     /** Opens a socket, binds and configures the queue; throws a {@link NativeQueueError}. */
     open(options: NativeQueueOptions): NativeQueue;
   };
+  /** Switches to `user`, keeping only CAP_NET_ADMIN on the calling thread. */
+  dropPrivileges?(user: string): { uid: number; gid: number };
   /** Reads `/proc/net/<file>` as seen from namespace `netns` (this one when absent). */
   readProcNet(file: 'netfilter/nfnetlink_queue' | 'netlink', netns?: string | null): string;
 }

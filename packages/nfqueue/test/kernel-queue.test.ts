@@ -259,3 +259,37 @@ describe('kernel: without CAP_NET_ADMIN', () => {
       expect(result.message).toContain('CAP_NET_ADMIN');
     }));
 });
+
+describe('kernel: least privilege', () => {
+  it('keeps verdicting after dropPrivileges("nobody"), with CAP_NET_ADMIN the only capability left', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '12');
+      const script = `
+        const { openQueue, dropPrivileges } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+        const queue = await openQueue({ queue: 12, netns: process.argv[1] });
+        dropPrivileges('nobody');
+        let n = 0;
+        queue.on('packet', (packet) => { packet.accept(); if (++n === 3) void queue.close(); });
+        queue.on('close', () => console.log('closed'));
+        console.log('ready');`;
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, ns.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await until(() => stdout.includes('ready') || child.exitCode !== null);
+      expect(stdout, stderr).toContain('ready');
+      const { readFileSync } = await import('node:fs');
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+      expect(BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(status)![1]}`)).toBe(1n << 12n);
+      await udpSend(ns.name, PORT, ['a', 'b', 'c'].map((s) => Buffer.from(s)));
+      expect((await receiver.waitFor(3)).map(String).sort()).toEqual(['a', 'b', 'c']);
+      expect(await exited, stderr).toBe(0);
+      expect(stdout).toContain('closed'); // unbinding after the drop worked too
+    }));
+});
