@@ -81,6 +81,8 @@ export interface QueueCounters {
   batches: number;
   /** Times reading paused because too many packets were held (backpressure). */
   pauses: number;
+  /** Flushes sent as one VERDICT_BATCH instead of one verdict message per packet. */
+  coalescedFlushes: number;
 }
 
 /** Events of a {@link Queue}. */
@@ -162,7 +164,14 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     held: 0,
     batches: 0,
     pauses: 0,
+    coalescedFlushes: 0,
   };
+  /**
+   * What the verdicts collected since the last flush have in common, to send them as one
+   * VERDICT_BATCH when they can: how many, the highest id, and the one verdict and mark they all
+   * share (`uniform` false as soon as one differs or carries a payload or connmark).
+   */
+  #pending = { count: 0, maxId: 0, verdict: 0, mark: undefined as number | undefined, uniform: true };
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
   #dispatching = false;
@@ -249,6 +258,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       throw new InvalidVerdictError(id, 'mark must be an integer from 0 to 4294967295');
     }
     this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark: options?.mark });
+    this.#notePending(id, verdict, options?.mark, false); // sent as written
     this.#counters.verdicts.batch++;
     for (const [packetId, packet] of this.#held) {
       if (((packetId - id) | 0) > 0) continue; // after `id`, compared with wrap-around as the kernel does
@@ -258,9 +268,20 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#scheduleFlush();
   }
 
-  /** Sends the collected verdicts now (normally automatic). */
+  /**
+   * Sends the collected verdicts now (normally automatic). When they all share one verdict and
+   * mark, carry nothing else, and no packet with a lower id still waits, they go as a single
+   * VERDICT_BATCH message: the kernel then parses one message instead of one per packet.
+   */
   flush(): void {
     if (this.#writer.byteLength === 0) return;
+    const pending = this.#pending;
+    if (pending.count > 1 && pending.uniform && this.#noneHeldUpTo(pending.maxId)) {
+      this.#writer.clear();
+      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: pending.maxId, verdict: pending.verdict, mark: pending.mark });
+      this.#counters.coalescedFlushes++;
+    }
+    pending.count = 0;
     const messages = this.#writer.bytes();
     try {
       this.#native.sendVerdicts(messages);
@@ -375,6 +396,21 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Notes one more verdict in the flush being collected (see {@link flush}). */
+  #notePending(id: number, verdict: number, mark: number | undefined, simple: boolean): void {
+    const pending = this.#pending;
+    if (pending.count === 0) {
+      pending.verdict = verdict;
+      pending.mark = mark;
+      pending.uniform = simple;
+      pending.maxId = id;
+    } else {
+      pending.uniform &&= simple && verdict === pending.verdict && mark === pending.mark;
+      if (((id - pending.maxId) | 0) > 0) pending.maxId = id;
+    }
+    pending.count++;
+  }
+
   #appendVerdict(packet: Packet, verdict: number, changes: VerdictChanges | undefined): void {
     if (this.#closed && !this.#held.has(packet.id)) throw new QueueClosedError(this.queueNum);
     if (packet.queueNum !== this.queueNum) {
@@ -389,6 +425,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       payload: changes?.payload,
       connmark: changes?.connmark,
     });
+    this.#notePending(packet.id, verdict, changes?.mark, changes?.payload === undefined && changes?.connmark === undefined);
     this.#counters.verdicts[kindOf(verdict)]++;
     this.#release(packet.id);
     this.#scheduleFlush();
@@ -398,6 +435,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #giveDefault(packet: Packet, source: Exclude<VerdictSource, 'handler' | 'batch'>): void {
     if (packet.hasVerdict) return;
     this.#writer.appendVerdict({ queue: this.queueNum, id: packet.id, verdict: this.#defaultVerdict });
+    this.#notePending(packet.id, this.#defaultVerdict, undefined, true);
     this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
     const key = source === 'handler-error' ? 'handlerError' : source;
     this.#counters.defaultVerdicts[key]++;
@@ -506,6 +544,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (message.type === 'truncatedPacket') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
       this.#writer.appendVerdict({ queue: message.queue, id: message.id, verdict: this.#defaultVerdict });
+      this.#notePending(message.id, this.#defaultVerdict, undefined, true);
       this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
@@ -544,6 +583,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#armTimeout();
     }, due);
     this.#timeoutTimer.unref();
+  }
+
+  /** True when no packet waiting for a verdict has an id up to `id` (ids are handed out in order). */
+  #noneHeldUpTo(id: number): boolean {
+    const oldest = this.#held.keys().next();
+    return oldest.done || ((oldest.value - id) | 0) > 0;
   }
 
   #reportError(error: Error): void {

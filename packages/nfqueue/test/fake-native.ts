@@ -7,6 +7,9 @@ import {
   forEachAttribute,
   iterateMessages,
 } from '@nfq/netlink';
+const PACKET_TYPE = (3 << 8) | 0;
+const BATCH_TYPE = (3 << 8) | 3;
+
 import type { NativeBinding, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
 
 /**
@@ -32,6 +35,25 @@ export class FakeNativeQueue implements NativeQueue {
   paused = false;
   /** What receivePending hands out after stopReceiving (what the socket still held). */
   readonly pendingInSocket: Buffer[] = [];
+  /**
+   * The verdicts as the kernel applies them, one per packet, in order: a VERDICT_BATCH message
+   * is expanded to every waiting packet up to its id, as nfnetlink_queue does.
+   */
+  readonly verdicts: Array<{ id: number; verdict: number; mark?: number; batch?: true }> = [];
+  /** Ids handed to the queue and not yet verdicted, in order (the kernel's queue). */
+  readonly #waiting: number[] = [];
+
+  /** Notes the packet ids of a batch handed to the queue. */
+  #track(batch: Buffer): Buffer {
+    try {
+      for (const message of iterateMessages(batch)) {
+        if (message.type === PACKET_TYPE) this.#waiting.push(new DataView(message.bytes.buffer, message.bytes.byteOffset).getUint32(24));
+      }
+    } catch {
+      // A deliberately malformed batch: track what came before the fault, as the queue does.
+    }
+    return batch;
+  }
 
   constructor(options: NativeQueueOptions) {
     this.options = options;
@@ -54,7 +76,7 @@ export class FakeNativeQueue implements NativeQueue {
   /** Hands the concatenated messages to the queue as one batch, as the reader thread would. */
   deliver(...messages: Uint8Array[]): void {
     if (!this.#receiving || !this.#onBatch) throw new Error('fake: not receiving');
-    const batch = Buffer.concat(messages.map((message) => Buffer.from(message)));
+    const batch = this.#track(Buffer.concat(messages.map((message) => Buffer.from(message))));
     this.#batches++;
     this.#messages += messages.length;
     this.#onBatch(null, batch);
@@ -62,7 +84,7 @@ export class FakeNativeQueue implements NativeQueue {
 
   /** Receives a batch that waits for JavaScript: stopReceiving returns it instead of onBatch. */
   receiveWithoutHandingOver(...messages: Uint8Array[]): void {
-    this.#notHandedOver.push(Buffer.concat(messages.map((message) => Buffer.from(message))));
+    this.#notHandedOver.push(this.#track(Buffer.concat(messages.map((message) => Buffer.from(message)))));
   }
 
   /** Calls onBatch with no batch (null, as napi passes a Rust None), as the binding does for a batch stopReceiving already returned. */
@@ -79,6 +101,17 @@ export class FakeNativeQueue implements NativeQueue {
     if (this.#closed) throw Object.assign(new Error('fake: closed'), { code: 'EBADF' });
     this.calls.push('sendVerdicts');
     this.sent.push(Uint8Array.from(messages));
+    for (const sent of decodeVerdicts(messages)) {
+      if (sent.type === BATCH_TYPE) {
+        const covered = this.#waiting.filter((id) => ((id - sent.id) | 0) <= 0);
+        for (const id of covered) this.verdicts.push({ id, verdict: sent.verdict, ...(sent.mark === undefined ? {} : { mark: sent.mark }), batch: true });
+        this.#waiting.splice(0, this.#waiting.length, ...this.#waiting.filter((id) => !covered.includes(id)));
+      } else {
+        this.verdicts.push({ id: sent.id, verdict: sent.verdict, ...(sent.mark === undefined ? {} : { mark: sent.mark }) });
+        const at = this.#waiting.indexOf(sent.id);
+        if (at >= 0) this.#waiting.splice(at, 1);
+      }
+    }
   }
 
   stats(): NativeQueueStats {
@@ -97,7 +130,8 @@ export class FakeNativeQueue implements NativeQueue {
 
   receivePending(): Buffer | null {
     if (this.#receiving) throw new Error('fake: stop receiving first');
-    return this.pendingInSocket.shift() ?? null;
+    const batch = this.pendingInSocket.shift();
+    return batch === undefined ? null : this.#track(batch);
   }
 
   interfaces(): Array<{ index: number; name: string }> {

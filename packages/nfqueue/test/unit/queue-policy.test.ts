@@ -30,7 +30,8 @@ async function open(options: Partial<QueueOptions> = {}): Promise<{ queue: Queue
 }
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const sentVerdicts = (native: FakeNativeQueue) => native.sent.flatMap((bytes) => decodeVerdicts(bytes)).map((v) => [v.id, v.verdict]);
+/** The verdicts as the kernel applied them (VERDICT_BATCH expanded), as [id, verdict]. */
+const sentVerdicts = (native: FakeNativeQueue) => native.verdicts.map((v) => [v.id, v.verdict]);
 
 afterEach(() => {
   vi.useRealTimers();
@@ -122,6 +123,43 @@ describe('verdicts and their checks', () => {
       [9, NF_ACCEPT],
     ]);
     expect(queue.stats().defaultVerdicts.truncated).toBe(1);
+  });
+});
+
+describe('VERDICT_BATCH coalescing', () => {
+  it('sends one VERDICT_BATCH when a flush holds only plain, equal verdicts and nothing older waits', async () => {
+    const { queue, native } = await open();
+    queue.on('packet', (packet) => packet.accept({ mark: 4 }));
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.type & 0xff, v.id, v.mark])).toEqual([[3, 3, 4]]); // NFQNL_MSG_VERDICT_BATCH
+    expect(native.verdicts).toEqual([1, 2, 3].map((id) => ({ id, verdict: NF_ACCEPT, mark: 4, batch: true })));
+  });
+
+  it('never covers a packet still waiting: an older held packet keeps the verdicts separate', async () => {
+    const { queue, native } = await open();
+    const held: Packet[] = [];
+    queue.on('packet', (packet) => (packet.id === 1 ? held.push(packet) : packet.accept()));
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.type & 0xff, v.id])).toEqual([
+      [1, 2],
+      [1, 3],
+    ]);
+    expect(native.verdicts.map((v) => v.id)).toEqual([2, 3]); // packet 1 still waits in the kernel
+    held[0]!.drop();
+    await settle();
+    expect(native.verdicts.map((v) => [v.id, v.verdict])).toEqual([
+      [2, NF_ACCEPT],
+      [3, NF_ACCEPT],
+      [1, NF_DROP],
+    ]);
+  });
+
+  it('keeps verdicts separate when they differ or carry a payload', async () => {
+    const { queue, native } = await open();
+    queue.on('packet', (packet) => (packet.id === 2 ? packet.accept({ payload: Uint8Array.of(0x45) }) : packet.accept()));
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    expect(decodeVerdicts(native.sent[0]!)).toHaveLength(3);
+    expect(queue.stats().coalescedFlushes).toBe(0);
   });
 });
 

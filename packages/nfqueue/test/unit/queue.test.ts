@@ -6,6 +6,7 @@ import {
   NLM_F_CAPPED,
   buildPacketMessage,
   buildVerdict,
+  buildVerdictBatch,
   nfqMessageType,
   NFQNL_MSG_VERDICT,
   NFQNL_MSG_VERDICT_BATCH,
@@ -40,7 +41,7 @@ function packetMessage(id: number, extra: Partial<Parameters<typeof buildPacketM
   });
 }
 
-async function openFakeQueue(options: { defaultVerdict?: 'accept' | 'drop' } = {}): Promise<{
+async function openFakeQueue(options: { defaultVerdict?: 'accept' | 'drop'; drainTimeout?: number } = {}): Promise<{
   queue: Queue;
   native: FakeNativeQueue;
 }> {
@@ -79,8 +80,11 @@ describe('Queue with a fake native binding', () => {
     expect(Buffer.isBuffer(seen[2]!.payload)).toBe(true);
     expect([...seen[2]!.payload]).toEqual([0x45, 0, 0, 20, 3]);
     expect(native.sent).toHaveLength(1);
-    const expected = Buffer.concat([1, 2, 3].map((id) => buildVerdict({ queue: 3, id, verdict: NF_ACCEPT })));
-    expect(Buffer.from(native.sent[0]!).equals(expected)).toBe(true);
+    // Three plain accepts with no older packet waiting: one VERDICT_BATCH up to id 3.
+    const expected = buildVerdictBatch({ queue: 3, id: 3, verdict: NF_ACCEPT });
+    expect(Buffer.from(native.sent[0]!).equals(Buffer.from(expected))).toBe(true);
+    expect(native.verdicts.map((v) => v.id)).toEqual([1, 2, 3]);
+    expect(queue.stats().coalescedFlushes).toBe(1);
     expect(queue.outstandingCount).toBe(0);
   });
 
@@ -170,8 +174,7 @@ describe('Queue with a fake native binding', () => {
     expect(ids).toEqual([1, 2, 3]);
     expect(queue.closed).toBe(true);
     expect(native.isClosed).toBe(true);
-    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
-    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+    expect(native.verdicts.map((v) => [v.id, v.verdict])).toEqual([
       [1, NF_ACCEPT],
       [2, NF_ACCEPT],
       [3, NF_ACCEPT],
@@ -179,7 +182,7 @@ describe('Queue with a fake native binding', () => {
   });
 
   it('close gives the default verdict to every waiting packet, then closes the native queue', async () => {
-    const { queue, native } = await openFakeQueue({ defaultVerdict: 'drop' });
+    const { queue, native } = await openFakeQueue({ defaultVerdict: 'drop', drainTimeout: 0 });
     const held: Packet[] = [];
     queue.on('packet', (packet) => held.push(packet));
     native.deliver(packetMessage(10), packetMessage(11), packetMessage(12));
@@ -191,8 +194,7 @@ describe('Queue with a fake native binding', () => {
     expect(native.calls.filter((call) => call === 'close')).toHaveLength(1);
     expect(native.calls.indexOf('stopReceiving')).toBeLessThan(native.calls.lastIndexOf('sendVerdicts'));
     expect(native.calls.at(-1)).toBe('close');
-    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
-    expect(verdicts.map((v) => [v.id, v.verdict]).sort()).toEqual([
+    expect(native.verdicts.map((v) => [v.id, v.verdict]).sort()).toEqual([
       [10, NF_DROP],
       [11, NF_ACCEPT],
       [12, NF_DROP],
@@ -214,8 +216,7 @@ describe('Queue with a fake native binding', () => {
     await queue.close();
     native.notifyWithoutBatch(); // the late notification of the batch close() took: ignored
     expect(seen).toEqual([1]);
-    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
-    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+    expect(native.verdicts.map((v) => [v.id, v.verdict])).toEqual([
       [1, NF_ACCEPT],
       [2, NF_DROP],
       [3, NF_DROP],
@@ -246,8 +247,7 @@ describe('Queue with a fake native binding', () => {
     native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
     await queue.close();
     expect(seen).toEqual([1]);
-    const verdicts = native.sent.flatMap((sent) => decodeVerdicts(sent));
-    expect(verdicts.map((v) => [v.id, v.verdict])).toEqual([
+    expect(native.verdicts.map((v) => [v.id, v.verdict])).toEqual([
       [1, NF_DROP],
       [2, NF_ACCEPT],
       [3, NF_ACCEPT],
