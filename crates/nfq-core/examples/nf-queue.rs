@@ -6,13 +6,13 @@
 //!
 //! Binds QUEUE (default 0) with copy mode packet and the GSO flag, prints one
 //! line per packet in nf-queue.c's format and accepts it. Unlike nf-queue.c it
-//! reads up to 64 packets per `recvmmsg` and sends their verdicts in one `sendto`.
+//! reads up to 64 packets per `recvmmsg` and accepts them all with one VERDICT_BATCH.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{ConfigFlags, Message, PacketView, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer, VerdictOptions};
+use nfq_core::{ConfigFlags, Message, PacketView, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer};
 
 struct Args {
     queue: u16,
@@ -86,6 +86,9 @@ fn run(args: Args) -> nfq_core::Result<()> {
     while args.count.is_none_or(|n| seen < n) {
         queue.receive(&mut buffers, true)?;
         let mut out = stdout.lock();
+        // Every packet is accepted as soon as it is read, so one VERDICT_BATCH up to the highest
+        // id of the batch covers them all: the kernel parses one message instead of one per packet.
+        let mut highest: Option<(u16, u32)> = None;
         for message in buffers.messages() {
             let (queue_num, id) = match message {
                 Ok(Message::Packet(p)) => {
@@ -105,12 +108,18 @@ fn run(args: Args) -> nfq_core::Result<()> {
                     continue;
                 }
             };
-            verdicts.push(queue_num, id, Verdict::Accept, &VerdictOptions::default())?;
+            highest = Some(match highest {
+                Some((q, top)) if (id.wrapping_sub(top) as i32) < 0 => (q, top),
+                _ => (queue_num, id),
+            });
             seen += 1;
         }
         let _ = out.flush();
         drop(out);
-        queue.send_verdicts(&mut verdicts)?;
+        if let Some((queue_num, id)) = highest {
+            verdicts.push_batch(queue_num, id, Verdict::Accept, None);
+            queue.send_verdicts(&mut verdicts)?;
+        }
     }
     queue.close()
 }

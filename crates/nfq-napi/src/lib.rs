@@ -63,6 +63,10 @@ pub struct BindingQueueOptions {
     pub batch_size: Option<u32>,
     /// Network namespace: a name from `ip netns add`, or a path.
     pub netns: Option<String>,
+    /// CPUs the reader thread may run on (`sched_setaffinity`).
+    pub reader_cpus: Option<Vec<u32>>,
+    /// Nice value of the reader thread (-20..=19; below 0 needs CAP_SYS_NICE).
+    pub reader_nice: Option<i32>,
 }
 
 impl TryFrom<BindingQueueOptions> for QueueOptions {
@@ -99,6 +103,11 @@ impl TryFrom<BindingQueueOptions> for QueueOptions {
             options.batch_size = size as usize;
         }
         options.netns = o.netns.map(Into::into);
+        if let Some(nice) = o.reader_nice {
+            if !(-20..=19).contains(&nice) {
+                return Err(invalid(format!("reader nice value {nice} is out of range: it must be -20..=19")));
+            }
+        }
         Ok(options)
     }
 }
@@ -193,6 +202,8 @@ pub struct NativeQueue {
     queue_num: u32,
     port_id: u32,
     batch_size: usize,
+    reader_cpus: Vec<usize>,
+    reader_nice: Option<i32>,
 }
 
 #[napi]
@@ -201,6 +212,8 @@ impl NativeQueue {
     /// `code` (errno name) and `kind` ('PermissionDenied', 'AlreadyBound', ...).
     #[napi(factory)]
     pub fn open(env: Env, options: BindingQueueOptions) -> Result<Self> {
+        let reader_cpus: Vec<usize> = options.reader_cpus.iter().flatten().map(|&c| c as usize).collect();
+        let reader_nice = options.reader_nice;
         let options = QueueOptions::try_from(options).map_err(|e| throw(&env, e))?;
         let queue = Queue::open(&options).map_err(|e| throw(&env, e))?;
         Ok(Self {
@@ -214,6 +227,8 @@ impl NativeQueue {
                 paused: AtomicBool::new(false),
             }),
             batch_size: options.batch_size,
+            reader_cpus,
+            reader_nice,
         })
     }
 
@@ -256,9 +271,26 @@ impl NativeQueue {
         let interrupt = Arc::new(Interrupt::new().map_err(|e| throw(&env, nfq_core::Error::Io { operation: "create eventfd".into(), source: e }))?);
         let (thread_stop, thread_interrupt) = (stop.clone(), interrupt.clone());
         let batch_size = self.batch_size;
+        let (cpus, nice) = (self.reader_cpus.clone(), self.reader_nice);
         let thread = std::thread::Builder::new()
             .name(format!("nfq-reader-{}", self.queue_num))
-            .spawn(move || read_loop(&queue, batch_size, &pending, &thread_stop, &thread_interrupt, &notify))
+            .spawn(move || {
+                // Tuning failures are reported and reading goes on: they change speed, not behaviour.
+                let tune = |what: &str, result: std::io::Result<()>| {
+                    if let Err(e) = result {
+                        let error = nfq_core::Error::Io { operation: format!("set the reader thread's {what}"), source: e };
+                        let error = Error::new(Status::GenericFailure, format!("{} [{}]", error, error.code()));
+                        notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                };
+                if !cpus.is_empty() {
+                    tune("CPU affinity", nfq_core::sys::pin_current_thread(&cpus));
+                }
+                if let Some(nice) = nice {
+                    tune("nice value", nfq_core::sys::set_current_thread_nice(nice));
+                }
+                read_loop(&queue, batch_size, &pending, &thread_stop, &thread_interrupt, &notify)
+            })
             .map_err(|e| throw(&env, nfq_core::Error::Io { operation: "start reader thread".into(), source: e }))?;
         self.reader = Some(Reader { thread, stop, interrupt });
         Ok(())

@@ -96,6 +96,10 @@ export interface BindingQueueOptions {
   batchSize?: number
   /** Network namespace: a name from `ip netns add`, or a path. */
   netns?: string
+  /** CPUs the reader thread may run on (`sched_setaffinity`). */
+  readerCpus?: Array<number>
+  /** Nice value of the reader thread (-20..=19; below 0 needs CAP_SYS_NICE). */
+  readerNice?: number
 }
 
 /** Counters of a queue. */

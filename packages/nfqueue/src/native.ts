@@ -28,6 +28,10 @@ export interface NativeQueueOptions {
   batchSize?: number;
   /** Network namespace to open the socket in: a name under /var/run/netns, or a path. */
   netns?: string;
+  /** CPUs the reader thread may run on (e.g. away from the cores serving the NIC's interrupts). */
+  readerCpus?: number[];
+  /** Nice value of the reader thread, -20..19 (below 0 needs CAP_SYS_NICE). */
+  readerNice?: number;
 }
 
 /** What the native side counted since the queue was opened. */

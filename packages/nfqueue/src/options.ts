@@ -50,6 +50,11 @@ const checks: Record<keyof QueueOptions, Check> = {
     typeof value === 'string' && value.length > 0 && !value.includes('\0')
       ? undefined
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
+  readerCpus: (value) =>
+    Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024)
+      ? undefined
+      : `must be a non-empty array of CPU numbers (0..1023), got ${describe(value)}`,
+  readerNice: integer(-20, 19, 'a nice value from -20 to 19'),
   defaultVerdict: oneOf('accept', 'drop'),
   verdictTimeout: milliseconds(1),
   drainTimeout: milliseconds(0),

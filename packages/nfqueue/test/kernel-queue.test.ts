@@ -293,3 +293,24 @@ describe('kernel: least privilege', () => {
       expect(stdout).toContain('closed'); // unbinding after the drop worked too
     }));
 });
+
+describe('kernel: reader thread tuning', () => {
+  it('pins the reader thread to readerCpus and sets its nice value', () =>
+    withNamespace(async (ns) => {
+      const queue = await openQueue({ queue: 13, netns: ns.name, readerCpus: [0], readerNice: 5 });
+      ns.defer(() => queue.close());
+      const { readdirSync, readFileSync } = await import('node:fs');
+      const niceOf = (tid: string): number => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19 of stat
+      };
+      let reader: string | undefined;
+      // The thread tunes itself as it starts: wait until both settings show.
+      await until(() => {
+        reader = readdirSync('/proc/self/task').find((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'nfq-reader-13');
+        return reader !== undefined && niceOf(reader) === 5;
+      });
+      expect(readFileSync(`/proc/self/task/${reader}/status`, 'utf8')).toMatch(/^Cpus_allowed_list:\s+0$/m);
+      expect(niceOf(String(process.pid))).toBe(0); // only the reader thread changed
+    }));
+});
