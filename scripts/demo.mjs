@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The demo: in a private network namespace, iptables queues 10 UDP datagrams to NFQUEUE queue 0,
-// and the Rust example `nf-queue` (crates/nfq-core/examples/nf-queue.rs) prints and accepts them.
+// The demo, `npm run demo`: first `nf-queue demo` (packages/cli), which in a private network
+// namespace queues UDP and ICMP to NFQUEUE queue 0 and shows each packet being verdicted live
+// from TypeScript; then the same ten datagrams through the Rust example `nf-queue`
+// (crates/nfq-core/examples/nf-queue.rs), when it is built.
 // Needs root (CAP_NET_ADMIN), iproute2, iptables and a build (`npm run build`).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'packages/cli/bin/nf-queue.js');
+const cliBuilt = join(root, 'packages/cli/dist/commands/demo.js');
 const example = join(root, 'target/release/examples/nf-queue');
 const namespace = `nfq-demo-${process.pid}-${randomBytes(3).toString('hex')}`;
 const port = 9999;
@@ -31,11 +35,31 @@ function queueIsBound() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Runs `nf-queue demo`; resolves to its exit status. It cleans up after itself, Ctrl-C included. */
+function cliDemo() {
+  console.log(`demo: node packages/cli/bin/nf-queue.js demo`);
+  const child = spawn(process.execPath, [cli, 'demo'], { stdio: 'inherit' });
+  cliChild = child;
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+let phase = 'cli';
+let cliChild;
+
 async function main() {
-  if (!existsSync(example)) {
-    console.error(`demo: ${example} is missing; build first: bash scripts/setup.sh (or npm run build)`);
+  if (!existsSync(cliBuilt)) {
+    console.error(`demo: ${cliBuilt} is missing; build first: bash scripts/setup.sh (or npm run build)`);
     return 1;
   }
+  const status = await cliDemo();
+  if (status !== 0) return status;
+  if (!existsSync(example)) {
+    console.log(`demo: the Rust example ${example} is not built (cargo build --release --example nf-queue); skipping it`);
+    return 0;
+  }
+  phase = 'rust';
+  console.log('');
+  console.log('demo: the same with the Rust core alone: 10 datagrams through the example nf-queue');
   console.log(`demo: namespace ${namespace}`);
   run('ip', ['netns', 'add', namespace]);
   let consumer;
@@ -67,8 +91,12 @@ async function main() {
       next();`;
     inNamespace([process.execPath, '-e', sender]);
 
-    const timeout = sleep(10_000).then(() => ({ timedOut: true }));
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), 10_000);
+    });
     const result = await Promise.race([exited, timeout]);
+    clearTimeout(timer); // a pending timer would keep the demo alive for 10 s after it is done
     if (result.timedOut) throw new Error(`nf-queue did not exit after ${count} packets within 10 s`);
     if (result.code !== 0) throw new Error(`nf-queue exited with ${result.signal ?? `status ${result.code}`}`);
     const counters = inNamespace(['iptables', '-w', '-L', 'OUTPUT', '-v', '-x', '-n']);
@@ -86,7 +114,12 @@ async function main() {
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (phase === 'cli') {
+      // nf-queue demo cleans up and exits on a signal (a repeated one included), then so do we.
+      cliChild?.kill(signal);
+      return;
+    }
     try {
       run('ip', ['netns', 'delete', namespace]);
     } catch {

@@ -1,25 +1,102 @@
 import { parseArgs } from 'node:util';
 
-/** Usage text of `nf-queue`. */
-export const USAGE = `Usage: nf-queue [--count N] [--quiet] [--netns NAME] [QUEUE]
+/** Usage text of `nf-queue` (its `--help`). */
+export const USAGE = `Usage: nf-queue [options] [QUEUE]
 
-Binds NFQUEUE queue QUEUE (default 0), prints one line per packet and accepts it.
+Binds NFQUEUE queue QUEUE (default 0), prints one line per packet, as libnetfilter_queue's
+examples/nf-queue.c does, and gives each packet a verdict (accept unless told otherwise).
+On exit (--count reached, Ctrl-C, SIGTERM) every held packet gets its verdict, the queue is
+unbound and one summary line goes to stderr. Exit status: 0 done, 1 could not run, 2 bad usage.
 
-  -c, --count N     exit after N verdicts
-  -q, --quiet       print nothing per packet
-  -n, --netns NAME  bind in network namespace NAME (under /var/run/netns) or at a path
-  -h, --help        print this help`;
+Verdicts:
+      --verdict accept|drop  the verdict for every packet (default accept)
+      --mark N               set the packet mark with the verdict (u32; decimal or 0x hex)
+      --connmark N           set the connection mark with the verdict (u32)
+  -c, --count N              exit after N verdicts; packets of the same batch beyond N get
+                             the default verdict (accept) at close and count in the summary
+
+Output (stdout; the summary and errors go to stderr):
+  -q, --quiet                no per-packet lines
+  -j, --json                 one JSON object per packet per line (id, hook and every attribute
+                             present; payload as hex) instead of the nf-queue.c line; not with
+                             --quiet (that combination is refused)
+  -w, --pcap FILE            also write every packet to FILE in pcap format (raw IP, link type
+                             101), readable by tcpdump -r and Wireshark
+  On a terminal, a status line on stderr shows packets/s, totals, overruns and kernel drops
+  (refreshed every 500 ms; never when stderr is not a terminal, never with --quiet).
+
+Queue:
+      --copy-mode none|meta|packet  what the kernel copies (default packet)
+      --copy-range N         copy at most N bytes of each packet (0..65535, default 65535)
+      --maxlen N             packets the kernel queue holds before it drops (kernel default 1024)
+      --fail-open            accept packets, instead of dropping them, when the kernel queue is full
+      --gso / --no-gso       receive GSO packets whole (default on, as nf-queue.c)
+      --rcvbuf BYTES         socket receive buffer (suffix K, M or G allowed)
+      --queue-balance A:B    serve queues A to B, one worker thread per queue (instead of QUEUE;
+                             for iptables -j NFQUEUE --queue-balance A:B)
+
+Environment:
+  -n, --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
+  -u, --user NAME            after binding, switch to user NAME keeping only CAP_NET_ADMIN
+                             (which the kernel checks on every verdict); not with --queue-balance
+  -r, --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE\`
+                             (or --queue-balance A:B) after binding, in the queue's namespace,
+                             and delete it on every kind of exit, e.g. --rule 'OUTPUT -p udp --dport 53'
+                             (IPv4 iptables; give the table inside the rule: 'PREROUTING -t mangle ...')
+
+  -h, --help                 print this help
+
+Needs CAP_NET_ADMIN (root, or setpriv --inh-caps +net_admin --ambient-caps +net_admin nf-queue ...).`;
+
+/** The fixed verdict `nf-queue` gives every packet. */
+export type CliVerdict = 'accept' | 'drop';
+
+/** A range of queues for `--queue-balance A:B` (both ends included). */
+export interface QueueBalance {
+  /** First queue. */
+  readonly from: number;
+  /** Last queue. */
+  readonly to: number;
+}
 
 /** What the command line asks for. */
 export interface CliOptions {
-  /** Queue number to bind. */
+  /** Queue number to bind (the first of the range with `queueBalance`). */
   queue: number;
+  /** Serve this range of queues, one worker thread each; undefined for the single `queue`. */
+  queueBalance: QueueBalance | undefined;
   /** Exit after this many verdicts; undefined to run until interrupted. */
   count: number | undefined;
   /** Print nothing per packet. */
   quiet: boolean;
+  /** Print one JSON object per packet instead of the nf-queue.c line. */
+  json: boolean;
+  /** Write the packets to this pcap file. */
+  pcap: string | undefined;
+  /** The verdict for every packet. */
+  verdict: CliVerdict;
+  /** Packet mark to set with each verdict. */
+  mark: number | undefined;
+  /** Connection mark to set with each verdict. */
+  connmark: number | undefined;
+  /** What the kernel copies. */
+  copyMode: 'none' | 'meta' | 'packet';
+  /** Most payload bytes copied per packet; undefined for the library's default. */
+  copyRange: number | undefined;
+  /** Kernel queue length; undefined for the kernel's. */
+  maxLen: number | undefined;
+  /** NFQA_CFG_F_FAIL_OPEN. */
+  failOpen: boolean;
+  /** NFQA_CFG_F_GSO (on unless `--no-gso`). */
+  gso: boolean;
+  /** Socket receive buffer in bytes; undefined for the kernel's. */
+  receiveBufferSize: number | undefined;
   /** Network namespace to bind in. */
   netns: string | undefined;
+  /** User to switch to after binding. */
+  user: string | undefined;
+  /** The iptables rule's chain and matches (split into words), without the target. */
+  rule: readonly string[] | undefined;
 }
 
 /** The parsed command line: run, print help, or refuse with one line of explanation. */
@@ -28,11 +105,79 @@ export type ParsedCommandLine =
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
-function parseInteger(text: string, name: string, minimum: number, maximum: number): number | string {
-  if (!/^\d+$/.test(text)) return `${name} must be a whole number, got '${text}'`;
-  const value = Number(text);
-  if (value < minimum || value > maximum) return `${name} must be from ${minimum} to ${maximum}, got ${value}`;
+/** A one-line refusal, thrown inside the parser and turned into `{ kind: 'error' }`. */
+class UsageError extends Error {}
+
+/**
+ * Reads an unsigned integer (decimal, or hex with `0x`; with `suffixes`, a trailing K, M or G
+ * multiplies by 1024, 1024², 1024³) and checks it is within `minimum`..`maximum`.
+ */
+function parseNumber(text: string, name: string, minimum: number, maximum: number, suffixes = false): number {
+  const match = /^(0x[0-9a-f]+|\d+)([kmg]?)$/i.exec(text.trim());
+  if (!match || (match[2] !== '' && !suffixes)) {
+    throw new UsageError(`${name} must be a whole number${suffixes ? ' (with K, M or G)' : ''}, got '${text}'`);
+  }
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const value = Number(match[1]) * scale;
+  if (!Number.isSafeInteger(value) || value < minimum || value > maximum) {
+    throw new UsageError(`${name} must be from ${minimum} to ${maximum}, got ${text}`);
+  }
   return value;
+}
+
+function oneOf<T extends string>(text: string, name: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new UsageError(`${name} must be ${allowed.join(', ').replace(/, ([^,]*)$/, ' or $1')}, got '${text}'`);
+  }
+  return text as T;
+}
+
+/**
+ * Splits a rule into words as a shell would for simple cases: whitespace separates words,
+ * single or double quotes keep spaces inside one (`-m comment --comment 'nf-queue test'`).
+ */
+export function splitRule(text: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: string | undefined;
+  for (const char of text) {
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined;
+      else word += char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      word ??= '';
+    } else if (/\s/.test(char)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + char;
+    }
+  }
+  if (quote !== undefined) throw new UsageError(`--rule has an unclosed ${quote} quote`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+function parseRule(text: string): string[] {
+  const words = splitRule(text);
+  if (words.length === 0 || words[0]!.startsWith('-')) {
+    throw new UsageError(`--rule must start with a chain, as in --rule 'OUTPUT -p udp --dport 53', got '${text}'`);
+  }
+  const target = words.find((word) => ['-j', '--jump', '-g', '--goto', '-A', '-I', '-D', '--append', '--insert', '--delete'].includes(word));
+  if (target !== undefined) {
+    throw new UsageError(`--rule gives the chain and matches only; nf-queue adds the NFQUEUE target itself (remove '${target}')`);
+  }
+  return words;
+}
+
+function parseBalance(text: string): QueueBalance {
+  const match = /^([^:]*):([^:]*)$/.exec(text);
+  if (!match) throw new UsageError(`--queue-balance must be FROM:TO, as in 0:3, got '${text}'`);
+  const from = parseNumber(match[1]!, '--queue-balance start', 0, 65535);
+  const to = parseNumber(match[2]!, '--queue-balance end', 0, 65535);
+  if (from > to) throw new UsageError(`--queue-balance starts after it ends (${from} > ${to})`);
+  return { from, to };
 }
 
 /** Parses `nf-queue`'s arguments (without the node and script paths). Never throws. */
@@ -45,31 +190,92 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       strict: true,
       options: {
         count: { type: 'string', short: 'c' },
-        quiet: { type: 'boolean', short: 'q', default: false },
+        quiet: { type: 'boolean', short: 'q' },
+        json: { type: 'boolean', short: 'j' },
+        pcap: { type: 'string', short: 'w' },
+        verdict: { type: 'string' },
+        mark: { type: 'string' },
+        connmark: { type: 'string' },
+        'copy-mode': { type: 'string' },
+        'copy-range': { type: 'string' },
+        maxlen: { type: 'string' },
+        'fail-open': { type: 'boolean' },
+        gso: { type: 'boolean' },
+        'no-gso': { type: 'boolean' },
+        rcvbuf: { type: 'string' },
+        'queue-balance': { type: 'string' },
         netns: { type: 'string', short: 'n' },
-        help: { type: 'boolean', short: 'h', default: false },
+        user: { type: 'string', short: 'u' },
+        rule: { type: 'string', short: 'r' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
     // Keep node's first sentence ("Unknown option '--x'"), not its advice on positionals.
-    const message = (error as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '');
+    let message = (error as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '');
+    const ambiguous = /^Option '(--?[\w-]+)' argument is ambiguous\.?$/.exec(message);
+    if (ambiguous) message = `${ambiguous[1]} needs a value; for one that starts with a dash write ${ambiguous[1]}=VALUE`;
     return { kind: 'error', message };
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
-  if (positionals.length > 1) {
-    return { kind: 'error', message: `expected at most one QUEUE number, got ${positionals.length} arguments` };
+  try {
+    return { kind: 'run', options: toOptions(values, positionals) };
+  } catch (error) {
+    if (error instanceof UsageError) return { kind: 'error', message: error.message };
+    throw error;
   }
-  const queue = positionals.length === 1 ? parseInteger(positionals[0]!, 'QUEUE', 0, 65535) : 0;
-  if (typeof queue === 'string') return { kind: 'error', message: queue };
-  let count: number | undefined;
-  if (values.count !== undefined) {
-    const parsedCount = parseInteger(values.count, '--count', 1, Number.MAX_SAFE_INTEGER);
-    if (typeof parsedCount === 'string') return { kind: 'error', message: parsedCount };
-    count = parsedCount;
+}
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function toOptions(values: Values, positionals: readonly string[]): CliOptions {
+  const text = (name: string): string | undefined => values[name] as string | undefined;
+  const flag = (name: string): boolean => values[name] === true;
+  const number = (name: string, minimum: number, maximum: number, suffixes = false): number | undefined => {
+    const given = text(name);
+    return given === undefined ? undefined : parseNumber(given, `--${name}`, minimum, maximum, suffixes);
+  };
+  if (positionals.length > 1) throw new UsageError(`expected at most one QUEUE number, got ${positionals.length} arguments`);
+  const queueBalance = text('queue-balance') === undefined ? undefined : parseBalance(text('queue-balance')!);
+  if (queueBalance && positionals.length === 1) {
+    throw new UsageError('give either a QUEUE or --queue-balance A:B, not both');
   }
-  if (values.netns !== undefined && values.netns.length === 0) {
-    return { kind: 'error', message: '--netns needs a namespace name or path' };
+  const queue = queueBalance?.from ?? (positionals.length === 1 ? parseNumber(positionals[0]!, 'QUEUE', 0, 65535) : 0);
+  if (flag('json') && flag('quiet')) {
+    throw new UsageError('--json prints every packet and --quiet prints none: choose one');
   }
-  return { kind: 'run', options: { queue, count, quiet: values.quiet ?? false, netns: values.netns } };
+  if (queueBalance && text('user') !== undefined) {
+    // dropPrivileges keeps CAP_NET_ADMIN on the calling thread only; the other threads lose it with
+    // the switch of user, and the workers of --queue-balance give their verdicts on their own threads.
+    throw new UsageError('--user cannot be used with --queue-balance: only the thread that drops privileges keeps CAP_NET_ADMIN, and every worker needs it for its verdicts');
+  }
+  if (flag('gso') && flag('no-gso')) throw new UsageError('--gso and --no-gso contradict each other: choose one');
+  for (const name of ['netns', 'user', 'pcap']) {
+    if (text(name) === '') throw new UsageError(`--${name} needs a ${name === 'pcap' ? 'file name' : name === 'user' ? 'user name' : 'namespace name or path'}`);
+  }
+  const verdict = text('verdict') === undefined ? 'accept' : oneOf(text('verdict')!, '--verdict', ['accept', 'drop'] as const);
+  if (verdict === 'drop' && (text('mark') !== undefined || text('connmark') !== undefined)) {
+    throw new UsageError('--mark and --connmark go with --verdict accept: a dropped packet keeps no mark');
+  }
+  return {
+    queue,
+    queueBalance,
+    count: number('count', 1, Number.MAX_SAFE_INTEGER),
+    quiet: flag('quiet'),
+    json: flag('json'),
+    pcap: text('pcap'),
+    verdict,
+    mark: number('mark', 0, 0xffffffff),
+    connmark: number('connmark', 0, 0xffffffff),
+    copyMode: text('copy-mode') === undefined ? 'packet' : oneOf(text('copy-mode')!, '--copy-mode', ['none', 'meta', 'packet'] as const),
+    copyRange: number('copy-range', 0, 65535),
+    maxLen: number('maxlen', 1, 0xffffffff),
+    failOpen: flag('fail-open'),
+    gso: !flag('no-gso'),
+    receiveBufferSize: number('rcvbuf', 1, 2 ** 30, true),
+    netns: text('netns'),
+    user: text('user'),
+    rule: text('rule') === undefined ? undefined : parseRule(text('rule')!),
+  };
 }

@@ -26,7 +26,8 @@ function hex2(byte: number): string {
 }
 
 /**
- * One line per packet, as libnetfilter_queue's `examples/nf-queue.c` prints it, e.g.
+ * One line per packet, as libnetfilter_queue's `examples/nf-queue.c` prints it (the same line as
+ * `@nfq/nfqueue`'s `Packet.toString()`, which the command prints; this works on any summary), e.g.
  * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with `truncated ` and `GSO `
  * prefixes, `, hwaddr aa:bb:cc:dd:ee:ff len 6` and `, checksum not ready` when they apply.
  */
@@ -43,4 +44,98 @@ export function formatPacketLine(packet: PacketSummary): string {
   }
   if (packet.checksumNotReady) line += ', checksum not ready';
   return `${line})`;
+}
+
+/** The counters a summary or status line is made of: `@nfq/nfqueue`'s `Queue.stats()` (or a range's merged ones). */
+export interface RunCounters {
+  /** Packets received. */
+  readonly received: number;
+  /** Verdicts sent, by kind. */
+  readonly verdicts: {
+    readonly accept: number;
+    readonly drop: number;
+    readonly repeat?: number;
+    readonly queue?: number;
+    readonly stop?: number;
+    readonly batch?: number;
+  };
+  /** Default verdicts, by cause (also counted in `verdicts`). */
+  readonly defaultVerdicts?: {
+    readonly handlerError?: number;
+    readonly timeout?: number;
+    readonly close?: number;
+    readonly truncated?: number;
+  };
+  /** Socket overruns (ENOBUFS). */
+  readonly overruns: number;
+}
+
+const verdictWords: ReadonlyArray<[keyof RunCounters['verdicts'], string]> = [
+  ['repeat', 'repeated'],
+  ['queue', 'sent to another queue'],
+  ['stop', 'stopped'],
+  ['batch', 'batch verdicts'],
+];
+
+/**
+ * The line `nf-queue` prints to stderr on exit, e.g.
+ * `nf-queue: 3 packets: 3 accepted, 0 dropped, 1 by default (close 1); 0 overruns; 1.52 s, 1.97 packets/s`.
+ * Default verdicts are also counted as accepted or dropped; only the causes that happened are named.
+ */
+export function formatSummary(counters: RunCounters, seconds: number): string {
+  const { verdicts } = counters;
+  let line = `nf-queue: ${counters.received} packets: ${verdicts.accept} accepted, ${verdicts.drop} dropped`;
+  for (const [kind, word] of verdictWords) {
+    const value = verdicts[kind] ?? 0;
+    if (value > 0) line += `, ${value} ${word}`;
+  }
+  const causes = Object.entries({
+    close: counters.defaultVerdicts?.close ?? 0,
+    timeout: counters.defaultVerdicts?.timeout ?? 0,
+    'handler error': counters.defaultVerdicts?.handlerError ?? 0,
+    truncated: counters.defaultVerdicts?.truncated ?? 0,
+  }).filter(([, value]) => value > 0);
+  const defaults = causes.reduce((sum, [, value]) => sum + value, 0);
+  if (defaults > 0) line += `, ${defaults} by default (${causes.map(([cause, value]) => `${cause} ${value}`).join(', ')})`;
+  const rate = seconds > 0 ? counters.received / seconds : 0;
+  return `${line}; ${counters.overruns} overruns; ${seconds.toFixed(2)} s, ${rate.toFixed(rate >= 100 ? 0 : 2)} packets/s`;
+}
+
+/** What the live status line shows. */
+export interface StatusSnapshot {
+  /** Packets received so far. */
+  readonly received: number;
+  /** Packets per second over the last refresh interval. */
+  readonly rate: number;
+  /** Packets accepted so far. */
+  readonly accepted: number;
+  /** Packets dropped so far. */
+  readonly dropped: number;
+  /** Socket overruns so far. */
+  readonly overruns: number;
+  /** Packets the kernel dropped (queue full + socket full), when /proc tells. */
+  readonly kernelDrops: number | undefined;
+}
+
+/**
+ * The live status line (without the terminal control characters), e.g.
+ * `nf-queue: 120 packets/s, 1234 packets, 1200 accepted, 34 dropped, 0 overruns, 0 kernel drops`.
+ */
+export function formatStatus(status: StatusSnapshot): string {
+  const kernel = status.kernelDrops === undefined ? '' : `, ${status.kernelDrops} kernel drops`;
+  return (
+    `nf-queue: ${Math.round(status.rate)} packets/s, ${status.received} packets, ` +
+    `${status.accepted} accepted, ${status.dropped} dropped, ${status.overruns} overruns${kernel}`
+  );
+}
+
+/** What a JSON line is made of: anything with `@nfq/nfqueue`'s `Packet.toJSON()`. */
+export interface JsonPacket {
+  /** Every attribute present, with id and hook. */
+  toJSON(): Record<string, unknown>;
+}
+
+/** One packet as one line of JSON (`--json`): `packet.toJSON()`, payload as hex. */
+export function formatPacketJson(packet: JsonPacket): string {
+  return JSON.stringify(packet.toJSON());
 }

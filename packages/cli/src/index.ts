@@ -3,6 +3,40 @@
  *
  * @packageDocumentation
  */
-export { parseCommandLine, USAGE, type CliOptions, type ParsedCommandLine } from './args.js';
-export { formatPacketLine, type PacketSummary } from './format.js';
-export { runCli, processEnvironment, EXIT_USAGE, EXIT_OPEN_FAILED, type CliEnvironment } from './main.js';
+export { parseCommandLine, splitRule, USAGE, type CliOptions, type CliVerdict, type QueueBalance, type ParsedCommandLine } from './args.js';
+export {
+  formatPacketLine,
+  formatPacketJson,
+  formatSummary,
+  formatStatus,
+  type PacketSummary,
+  type JsonPacket,
+  type RunCounters,
+  type StatusSnapshot,
+} from './format.js';
+export {
+  runCli,
+  processEnvironment,
+  describeError,
+  queueOptionsOf,
+  EXIT_USAGE,
+  EXIT_OPEN_FAILED,
+  STATUS_INTERVAL_MS,
+  CLEAR_LINE,
+  type CliEnvironment,
+  type PacketRecorder,
+} from './main.js';
+export {
+  openPcapWriter,
+  pcapGlobalHeader,
+  pcapRecordHeader,
+  pcapNow,
+  PcapWriter,
+  PCAP_MAGIC,
+  PCAP_SNAPLEN,
+  LINKTYPE_RAW,
+  PCAP_GLOBAL_HEADER_LENGTH,
+  PCAP_RECORD_HEADER_LENGTH,
+  type PcapTimestamp,
+} from './pcap.js';
+export { addRule, iptablesCommand, type RuleSpec, type AddedRule } from './rule.js';

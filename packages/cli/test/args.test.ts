@@ -1,29 +1,92 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../src/index.js';
+import { type CliOptions, USAGE, parseCommandLine, splitRule } from '../src/index.js';
+
+const defaults: CliOptions = {
+  queue: 0,
+  queueBalance: undefined,
+  count: undefined,
+  quiet: false,
+  json: false,
+  pcap: undefined,
+  verdict: 'accept',
+  mark: undefined,
+  connmark: undefined,
+  copyMode: 'packet',
+  copyRange: undefined,
+  maxLen: undefined,
+  failOpen: false,
+  gso: true,
+  receiveBufferSize: undefined,
+  netns: undefined,
+  user: undefined,
+  rule: undefined,
+};
 
 describe('parseCommandLine', () => {
-  it('defaults to queue 0, no count, not quiet, no namespace', () => {
-    expect(parseCommandLine([])).toEqual({
-      kind: 'run',
-      options: { queue: 0, count: undefined, quiet: false, netns: undefined },
-    });
+  it('defaults to queue 0, accept, copy mode packet, GSO on, nothing else', () => {
+    expect(parseCommandLine([])).toEqual({ kind: 'run', options: defaults });
   });
 
-  it('reads every option, long and short', () => {
+  it('reads the original options, long and short', () => {
     expect(parseCommandLine(['--count', '10', '--quiet', '--netns', 'lab', '7'])).toEqual({
       kind: 'run',
-      options: { queue: 7, count: 10, quiet: true, netns: 'lab' },
+      options: { ...defaults, queue: 7, count: 10, quiet: true, netns: 'lab' },
     });
     expect(parseCommandLine(['-c', '1', '-q', '-n', '/run/netns/x', '65535'])).toEqual({
       kind: 'run',
-      options: { queue: 65535, count: 1, quiet: true, netns: '/run/netns/x' },
+      options: { ...defaults, queue: 65535, count: 1, quiet: true, netns: '/run/netns/x' },
     });
     expect(parseCommandLine(['--count=3'])).toMatchObject({ kind: 'run', options: { count: 3 } });
+  });
+
+  it('reads every tool option', () => {
+    const argv = [
+      '--verdict', 'accept', '--mark', '0x2a', '--connmark', '7', '--json', '--pcap', 'out.pcap',
+      '--copy-mode', 'meta', '--copy-range', '128', '--maxlen', '4096', '--fail-open', '--no-gso',
+      '--rcvbuf', '8M', '--user', 'nobody', '--rule', "OUTPUT -p udp -m comment --comment 'two words'", '12',
+    ];
+    expect(parseCommandLine(argv)).toEqual({
+      kind: 'run',
+      options: {
+        ...defaults,
+        queue: 12,
+        mark: 42,
+        connmark: 7,
+        json: true,
+        pcap: 'out.pcap',
+        copyMode: 'meta',
+        copyRange: 128,
+        maxLen: 4096,
+        failOpen: true,
+        gso: false,
+        receiveBufferSize: 8 * 1024 * 1024,
+        user: 'nobody',
+        rule: ['OUTPUT', '-p', 'udp', '-m', 'comment', '--comment', 'two words'],
+      },
+    });
+    expect(parseCommandLine(['--verdict', 'drop', '-w', 'x.pcap', '-j', '--gso'])).toMatchObject({
+      kind: 'run',
+      options: { verdict: 'drop', pcap: 'x.pcap', json: true, gso: true },
+    });
+    expect(parseCommandLine(['--queue-balance', '3:4', '--rcvbuf', '65536'])).toMatchObject({
+      kind: 'run',
+      options: { queue: 3, queueBalance: { from: 3, to: 4 }, receiveBufferSize: 65536 },
+    });
+    expect(parseCommandLine(['--copy-range', '0', '--copy-range', '65535'])).toMatchObject({ options: { copyRange: 65535 } });
   });
 
   it('asks for help', () => {
     expect(parseCommandLine(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['-h', '3'])).toEqual({ kind: 'help' });
+  });
+
+  it('documents every option in USAGE', () => {
+    for (const option of [
+      '--verdict', '--mark', '--connmark', '--count', '--quiet', '--json', '--pcap', '--copy-mode', '--copy-range',
+      '--maxlen', '--fail-open', '--gso', '--no-gso', '--rcvbuf', '--queue-balance', '--netns', '--user', '--rule', '--help',
+    ]) {
+      expect(USAGE).toContain(option);
+    }
   });
 
   it.each([
@@ -36,11 +99,43 @@ describe('parseCommandLine', () => {
     [['--count', '2.5'], /--count must be a whole number/],
     [['--count'], /argument missing/],
     [['--netns', ''], /--netns needs/],
+    [['--copy-range', '65536'], /--copy-range must be from 0 to 65535, got 65536/],
+    [['--copy-range', 'all'], /--copy-range must be a whole number, got 'all'/],
+    [['--copy-mode', 'full'], /--copy-mode must be none, meta or packet, got 'full'/],
+    [['--maxlen', '0'], /--maxlen must be from 1/],
+    [['--mark', '4294967296'], /--mark must be from 0 to 4294967295/],
+    [['--mark', '-3'], /^--mark needs a value; for one that starts with a dash write --mark=VALUE$/],
+    [['--mark=-3'], /--mark must be a whole number, got '-3'/],
+    [['--connmark', 'ten'], /--connmark must be a whole number, got 'ten'/],
+    [['--rcvbuf', '2K2'], /--rcvbuf must be a whole number/],
+    [['--rcvbuf', '2G'], /--rcvbuf must be from 1 to 1073741824/],
+    [['--verdict', 'reject'], /--verdict must be accept or drop, got 'reject'/],
+    [['--verdict', 'drop', '--mark', '1'], /--mark and --connmark go with --verdict accept/],
+    [['--queue-balance', '4:3'], /--queue-balance starts after it ends \(4 > 3\)/],
+    [['--queue-balance', '4'], /--queue-balance must be FROM:TO/],
+    [['--queue-balance', '1:65536'], /--queue-balance end must be from 0 to 65535/],
+    [['--queue-balance', '1:2', '5'], /either a QUEUE or --queue-balance/],
+    [['--queue-balance', '1:2', '--user', 'nobody'], /--user cannot be used with --queue-balance/],
+    [['--json', '--quiet'], /--json prints every packet and --quiet prints none/],
+    [['--gso', '--no-gso'], /--gso and --no-gso contradict/],
+    [['--rule=-p udp'], /--rule must start with a chain/],
+    [['--rule', 'OUTPUT -j ACCEPT'], /nf-queue adds the NFQUEUE target itself \(remove '-j'\)/],
+    [['--rule', "OUTPUT -m comment --comment 'open"], /unclosed ' quote/],
+    [['--user', ''], /--user needs a user name/],
+    [['--pcap', ''], /--pcap needs a file name/],
+    [['--fail-open=yes'], /does not take an argument/],
   ])('refuses %j with one line', (argv, message) => {
     const parsed = parseCommandLine(argv);
     expect(parsed.kind).toBe('error');
     const text = (parsed as { message: string }).message;
     expect(text).toMatch(message);
     expect(text).not.toContain('\n');
+  });
+});
+
+describe('splitRule', () => {
+  it('splits on whitespace and keeps quoted words whole', () => {
+    expect(splitRule('  OUTPUT   -p udp\t--dport 53 ')).toEqual(['OUTPUT', '-p', 'udp', '--dport', '53']);
+    expect(splitRule(`INPUT -m comment --comment "a b" --x ''`)).toEqual(['INPUT', '-m', 'comment', '--comment', 'a b', '--x', '']);
   });
 });

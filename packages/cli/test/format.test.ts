@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPacketLine } from '../src/index.js';
+import { formatPacketJson, formatPacketLine, formatStatus, formatSummary } from '../src/index.js';
 
 const base = { id: 1, hwProtocol: 0x0800, hook: 3, payload: { length: 84 }, truncated: false, gso: false, checksumNotReady: false };
 
@@ -34,5 +34,45 @@ describe('formatPacketLine (as libnetfilter_queue examples/nf-queue.c)', () => {
     expect(formatPacketLine({ ...base, hwAddr, checksumNotReady: true })).toBe(
       'packet received (id=1 hw=0x0800 hook=3, payload len 84, hwaddr aa:bb:cc:0d:ee:ff len 6, checksum not ready)',
     );
+  });
+});
+
+describe('formatSummary', () => {
+  const counters = {
+    received: 4,
+    verdicts: { accept: 3, drop: 1, repeat: 0, queue: 0, stop: 0, batch: 0 },
+    defaultVerdicts: { handlerError: 0, timeout: 0, close: 1, truncated: 0 },
+    overruns: 2,
+  };
+
+  it('starts with the packet count, gives verdicts by kind, default causes, overruns, seconds and rate', () => {
+    expect(formatSummary(counters, 2)).toBe(
+      'nf-queue: 4 packets: 3 accepted, 1 dropped, 1 by default (close 1); 2 overruns; 2.00 s, 2.00 packets/s',
+    );
+  });
+
+  it('names other verdict kinds and default causes only when they happened, and survives 0 s', () => {
+    expect(formatSummary({ ...counters, verdicts: { ...counters.verdicts, repeat: 2 }, defaultVerdicts: { timeout: 1, handlerError: 2 } }, 0)).toBe(
+      'nf-queue: 4 packets: 3 accepted, 1 dropped, 2 repeated, 3 by default (timeout 1, handler error 2); 2 overruns; 0.00 s, 0.00 packets/s',
+    );
+    expect(formatSummary({ received: 1000, verdicts: { accept: 1000, drop: 0 }, overruns: 0 }, 4)).toBe(
+      'nf-queue: 1000 packets: 1000 accepted, 0 dropped; 0 overruns; 4.00 s, 250 packets/s',
+    );
+  });
+});
+
+describe('formatStatus', () => {
+  it('shows the rate, totals, overruns and kernel drops when known', () => {
+    const status = { received: 1234, rate: 119.6, accepted: 1200, dropped: 34, overruns: 1, kernelDrops: 5 };
+    expect(formatStatus(status)).toBe('nf-queue: 120 packets/s, 1234 packets, 1200 accepted, 34 dropped, 1 overruns, 5 kernel drops');
+    expect(formatStatus({ ...status, kernelDrops: undefined })).toBe('nf-queue: 120 packets/s, 1234 packets, 1200 accepted, 34 dropped, 1 overruns');
+  });
+});
+
+describe('formatPacketJson', () => {
+  it('is one line of the packet\'s toJSON()', () => {
+    const line = formatPacketJson({ toJSON: () => ({ id: 1, hook: 3, payload: '4500', note: 'a\nb' }) });
+    expect(line).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual({ id: 1, hook: 3, payload: '4500', note: 'a\nb' });
   });
 });

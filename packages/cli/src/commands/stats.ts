@@ -1,0 +1,235 @@
+/**
+ * `nf-queue stats [--netns NAME] [--json]`: the queues of this host (or of namespace NAME) as
+ * `/proc/net/netfilter/nfnetlink_queue` shows them, with the process holding each where `/proc`
+ * tells, as a table or a JSON array.
+ */
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { type KernelQueueStats, loadNativeBinding, queueStats } from '@nfq/nfqueue';
+import { type CommandOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommonOptions, processOutput } from './shared.js';
+
+/** `nf-queue stats --help`. */
+export const STATS_USAGE = `Usage: nf-queue stats [--netns NAME] [--json]
+
+The NFQUEUE queues bound on this host (or in network namespace NAME), from
+/proc/net/netfilter/nfnetlink_queue: queue number, the netlink port id of the socket holding
+it and, where /proc tells, that process; packets waiting for a verdict, copy mode and range,
+packets the kernel dropped (queue full / socket full) and the last packet id.
+
+  --netns NAME  look into namespace NAME (ip netns list) instead of this one
+  --json        print a JSON array, one object per queue
+  -h, --help    print this help
+
+Exit status: 0 (also when no queue is bound), 1 when nfnetlink_queue is absent or the
+namespace does not exist, 2 for a wrong option.`;
+
+/** One queue as `nf-queue stats` reports it. */
+export interface QueueStatsRow {
+  /** Queue number (`--queue-num`). */
+  queue: number;
+  /** Netlink port id of the socket bound to the queue. */
+  portId: number;
+  /** Process id of the holder, or null when /proc does not tell. */
+  pid: number | null;
+  /** Command name of the holder (`/proc/PID/comm`), or null. */
+  command: string | null;
+  /** Packets waiting in the kernel for a verdict. */
+  waiting: number;
+  /** Copy mode by name: `'none'`, `'meta'`, `'packet'` (or the kernel's number if unknown). */
+  copyMode: string;
+  /** Bytes of each packet copied to user space. */
+  copyRange: number;
+  /** Packets the kernel dropped because the queue was full (maxLen). */
+  queueDropped: number;
+  /** Packets the kernel dropped because the socket was full (the reader too slow). */
+  userDropped: number;
+  /** Last packet id handed out. */
+  idSequence: number;
+}
+
+/** The process holding a socket. */
+export interface SocketHolder {
+  /** Process id. */
+  pid: number;
+  /** Its command name (`/proc/PID/comm`), when readable. */
+  command: string | undefined;
+}
+
+/** What `nf-queue stats` reads; tests replace these. */
+export interface StatsDependencies {
+  /** Where to write. */
+  output?: CommandOutput;
+  /** The queues' kernel lines (`queueStats` of @nfq/nfqueue by default). */
+  queueStats?: (options: { netns?: string }) => KernelQueueStats[];
+  /** Reads `/proc/net/<file>` as seen from `netns` (the native binding's by default). */
+  readProcNet?: (file: 'netfilter/nfnetlink_queue' | 'netlink', netns: string | undefined) => string;
+  /** Whether the host has nfnetlink_queue. */
+  nfnetlinkQueuePresent?: () => boolean;
+  /** Whether `ip netns` knows namespace `name`. */
+  namespaceExists?: (name: string) => boolean;
+  /** The processes holding the sockets with these inodes. */
+  findSocketHolders?: (inodes: ReadonlySet<string>) => Map<string, SocketHolder>;
+}
+
+const COPY_MODES = ['none', 'meta', 'packet'];
+
+/** The name of copy mode number `mode` (0 none, 1 meta, 2 packet). */
+export function copyModeName(mode: number): string {
+  return COPY_MODES[mode] ?? String(mode);
+}
+
+/**
+ * Maps netlink port ids to socket inodes from the text of `/proc/net/netlink`, for
+ * NETLINK_NETFILTER (protocol 12) sockets only. Columns: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode.
+ */
+export function netfilterSocketInodes(netlinkTable: string): Map<number, string> {
+  const inodes = new Map<number, string>();
+  for (const line of netlinkTable.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length >= 10 && fields[1] === '12') inodes.set(Number(fields[2]), fields[9]!);
+  }
+  return inodes;
+}
+
+/** Finds, by walking `/proc/PID/fd`, which process has each socket inode open. */
+export function findSocketHoldersInProc(inodes: ReadonlySet<string>, procRoot = '/proc'): Map<string, SocketHolder> {
+  const holders = new Map<string, SocketHolder>();
+  if (inodes.size === 0) return holders;
+  const wanted = new Map([...inodes].map((inode) => [`socket:[${inode}]`, inode]));
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`${procRoot}/${entry}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`${procRoot}/${entry}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = wanted.get(target);
+      if (inode === undefined || holders.has(inode)) continue;
+      let command: string | undefined;
+      try {
+        command = readFileSync(`${procRoot}/${entry}/comm`, 'utf8').trim();
+      } catch {
+        command = undefined;
+      }
+      holders.set(inode, { pid: Number(entry), command });
+    }
+    if (holders.size === wanted.size) break;
+  }
+  return holders;
+}
+
+/** Joins the kernel's lines with their holders (port id -> inode -> process). */
+export function toStatsRows(
+  queues: readonly KernelQueueStats[],
+  inodeOfPort: ReadonlyMap<number, string>,
+  holderOfInode: ReadonlyMap<string, SocketHolder>,
+): QueueStatsRow[] {
+  return [...queues]
+    .sort((a, b) => a.queue - b.queue)
+    .map((q) => {
+      const inode = inodeOfPort.get(q.portId);
+      const holder = inode === undefined ? undefined : holderOfInode.get(inode);
+      return {
+        queue: q.queue,
+        portId: q.portId,
+        pid: holder?.pid ?? null,
+        command: holder?.command ?? null,
+        waiting: q.waiting,
+        copyMode: copyModeName(q.copyMode),
+        copyRange: q.copyRange,
+        queueDropped: q.queueDropped,
+        userDropped: q.userDropped,
+        idSequence: q.idSequence,
+      };
+    });
+}
+
+const COLUMNS: ReadonlyArray<[title: string, cell: (row: QueueStatsRow) => string, alignLeft?: boolean]> = [
+  ['queue', (r) => String(r.queue)],
+  ['port id', (r) => String(r.portId)],
+  ['pid', (r) => (r.pid === null ? '-' : String(r.pid))],
+  ['command', (r) => r.command ?? '-', true],
+  ['waiting', (r) => String(r.waiting)],
+  ['copy mode', (r) => r.copyMode, true],
+  ['copy range', (r) => String(r.copyRange)],
+  ['queue dropped', (r) => String(r.queueDropped)],
+  ['user dropped', (r) => String(r.userDropped)],
+  ['id sequence', (r) => String(r.idSequence)],
+];
+
+/**
+ * The rows as an aligned text table, a header line first; numbers right-aligned. No rows gives
+ * the one line `no queue is bound` (naming the namespace when there is one).
+ */
+export function formatStatsTable(rows: readonly QueueStatsRow[], netns?: string): string[] {
+  if (rows.length === 0) return [`no queue is bound ${netns === undefined ? 'in this network namespace' : `in network namespace ${netns}`}`];
+  const cells = rows.map((row) => COLUMNS.map(([, cell]) => cell(row)));
+  const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i]!.length)));
+  const line = (values: readonly string[], header: boolean) =>
+    values
+      .map((value, i) => (header || COLUMNS[i]![2] ? value.padEnd(widths[i]!) : value.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(COLUMNS.map(([title]) => title), true), ...cells.map((c) => line(c, false))];
+}
+
+/** The rows as `nf-queue stats --json` prints them: one JSON array. */
+export function formatStatsJson(rows: readonly QueueStatsRow[]): string {
+  return JSON.stringify(rows);
+}
+
+/** Runs `nf-queue stats` with `args` (what follows `stats`); resolves to the exit status. */
+export async function main(args: readonly string[], dependencies: StatsDependencies = {}): Promise<number> {
+  const output = dependencies.output ?? processOutput;
+  let options;
+  try {
+    options = parseCommonOptions('stats', args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.err(error.message);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (options.help) {
+    for (const line of STATS_USAGE.split('\n')) output.out(line);
+    return EXIT_OK;
+  }
+  const namespaceExists = dependencies.namespaceExists ?? ((name: string) => existsSync(`/run/netns/${name}`));
+  const nfnetlinkQueuePresent = dependencies.nfnetlinkQueuePresent ?? (() => existsSync('/proc/net/netfilter/nfnetlink_queue'));
+  if (options.netns !== undefined && !namespaceExists(options.netns)) {
+    output.err(`nf-queue stats: no network namespace ${options.netns} (see ip netns list)`);
+    return EXIT_FAILED;
+  }
+  if (!nfnetlinkQueuePresent()) {
+    output.err(
+      'nf-queue stats: nfnetlink_queue is not available: /proc/net/netfilter/nfnetlink_queue is missing; load it with modprobe nfnetlink_queue (kernel option CONFIG_NETFILTER_NETLINK_QUEUE)',
+    );
+    return EXIT_FAILED;
+  }
+  const readProcNet =
+    dependencies.readProcNet ?? ((file: 'netfilter/nfnetlink_queue' | 'netlink', netns: string | undefined) => loadNativeBinding().readProcNet(file, netns ?? null));
+  const queues = (dependencies.queueStats ?? queueStats)(options.netns === undefined ? {} : { netns: options.netns });
+  let inodeOfPort = new Map<number, string>();
+  let holders = new Map<string, SocketHolder>();
+  if (queues.length > 0) {
+    try {
+      inodeOfPort = netfilterSocketInodes(readProcNet('netlink', options.netns));
+      const inodes = new Set(queues.flatMap((q) => inodeOfPort.get(q.portId) ?? []));
+      holders = (dependencies.findSocketHolders ?? findSocketHoldersInProc)(inodes);
+    } catch {
+      // Holders are a courtesy: without /proc/net/netlink the table still stands.
+    }
+  }
+  const rows = toStatsRows(queues, inodeOfPort, holders);
+  if (options.json) output.out(formatStatsJson(rows));
+  else for (const line of formatStatsTable(rows, options.netns)) output.out(line);
+  return EXIT_OK;
+}

@@ -1,0 +1,107 @@
+/**
+ * What the main thread and the `--queue-balance` workers share: the verdict settings, how they
+ * travel to a worker (the query string of the handler module's URL), and the messages on the
+ * range's BroadcastChannel.
+ */
+import type { Packet, Queue } from '@nfq/nfqueue';
+import type { CliOptions, CliVerdict } from './args.js';
+import { formatPacketJson } from './format.js';
+
+/** How each packet is served: its verdict, and what is printed for it. */
+export interface ServeSettings {
+  /** The verdict for every packet. */
+  readonly verdict: CliVerdict;
+  /** Packet mark to set with the verdict. */
+  readonly mark: number | undefined;
+  /** Connection mark to set with the verdict. */
+  readonly connmark: number | undefined;
+  /** What is printed per packet: the nf-queue.c line, a JSON object, or nothing. */
+  readonly output: 'line' | 'json' | 'none';
+}
+
+/** The settings for `options`. */
+export function serveSettings(options: CliOptions): ServeSettings {
+  return {
+    verdict: options.verdict,
+    mark: options.mark,
+    connmark: options.connmark,
+    output: options.quiet ? 'none' : options.json ? 'json' : 'line',
+  };
+}
+
+/** Gives `packet` the configured verdict. */
+export function giveVerdict(packet: Packet, settings: ServeSettings): void {
+  if (settings.verdict === 'drop') {
+    packet.drop();
+    return;
+  }
+  const changes: { mark?: number; connmark?: number } = {};
+  if (settings.mark !== undefined) changes.mark = settings.mark;
+  if (settings.connmark !== undefined) changes.connmark = settings.connmark;
+  packet.accept(changes);
+}
+
+/** The line printed for `packet`, or undefined when nothing is. */
+export function packetOutput(packet: Packet, settings: ServeSettings): string | undefined {
+  switch (settings.output) {
+    case 'line':
+      return packet.toString();
+    case 'json':
+      return formatPacketJson(packet);
+    default:
+      return undefined;
+  }
+}
+
+/** What a range worker's handler needs besides {@link ServeSettings}. */
+export interface WorkerHandlerSetup extends ServeSettings {
+  /** The BroadcastChannel on which the main thread hands out the shared counters. */
+  readonly channel: string;
+  /** Stop verdicting after this many packets over all workers (the rest get the default at close). */
+  readonly count: number | undefined;
+  /** File descriptor of the open pcap file to append records to (its global header written). */
+  readonly pcapFd: number | undefined;
+}
+
+/** The query string carrying `setup` to the worker handler module (`worker-handler.js?...`). */
+export function workerHandlerQuery(setup: WorkerHandlerSetup): string {
+  const query = new URLSearchParams({ channel: setup.channel, verdict: setup.verdict, output: setup.output });
+  if (setup.mark !== undefined) query.set('mark', String(setup.mark));
+  if (setup.connmark !== undefined) query.set('connmark', String(setup.connmark));
+  if (setup.count !== undefined) query.set('count', String(setup.count));
+  if (setup.pcapFd !== undefined) query.set('pcapFd', String(setup.pcapFd));
+  return query.toString();
+}
+
+/** Reads back what {@link workerHandlerQuery} wrote. */
+export function parseWorkerHandlerQuery(query: URLSearchParams): WorkerHandlerSetup {
+  const number = (name: string): number | undefined => (query.has(name) ? Number(query.get(name)) : undefined);
+  return {
+    channel: query.get('channel') ?? '',
+    verdict: query.get('verdict') === 'drop' ? 'drop' : 'accept',
+    output: (query.get('output') ?? 'line') as ServeSettings['output'],
+    mark: number('mark'),
+    connmark: number('connmark'),
+    count: number('count'),
+    pcapFd: number('pcapFd'),
+  };
+}
+
+/**
+ * Slots of the shared counters (an Int32Array on a SharedArrayBuffer): packets claimed by a
+ * handler (checked against `count`), and packets verdicted by a handler (waited on by the main thread).
+ */
+export const COUNTER_CLAIMED = 0;
+/** See {@link COUNTER_CLAIMED}. */
+export const COUNTER_VERDICTED = 1;
+/** Number of counter slots. */
+export const COUNTER_SLOTS = 2;
+
+/** Messages on the range's BroadcastChannel. */
+export type RangeMessage =
+  /** A worker's handler module loaded and asks for the counters. */
+  | { type: 'hello' }
+  /** The main thread's answer: the shared counters. */
+  | { type: 'setup'; counters: SharedArrayBuffer }
+  /** A worker's queue closed: its final counters (every packet has its verdict). */
+  | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']> };

@@ -1,0 +1,175 @@
+/**
+ * `nf-queue stats` without a kernel: the table and JSON made from given /proc lines, the
+ * port id -> inode -> process join, and the exit status of each outcome.
+ */
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KernelQueueStats } from '@nfq/nfqueue';
+import { describe, expect, it } from 'vitest';
+import {
+  type StatsDependencies,
+  findSocketHoldersInProc,
+  formatStatsJson,
+  formatStatsTable,
+  main,
+  netfilterSocketInodes,
+  toStatsRows,
+} from '../src/commands/stats.js';
+
+const QUEUE_0: KernelQueueStats = { queue: 0, portId: 4242, waiting: 3, copyMode: 2, copyRange: 65531, queueDropped: 7, userDropped: 1, idSequence: 123456 };
+const QUEUE_12: KernelQueueStats = { queue: 12, portId: 3999999, waiting: 0, copyMode: 1, copyRange: 0, queueDropped: 0, userDropped: 0, idSequence: 5 };
+
+/** /proc/net/netlink: a route socket (protocol 0) and the two netfilter (12) sockets of the queues. */
+const NETLINK_TABLE = `sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode
+0000000013ca473c 0   4242       00000000 0        0        0     2        0        111
+00000000e743f93f 12  4242       00000000 0        0        0     2        0        5551
+00000000e743f940 12  3999999    00000000 0        0        0     2        0        5552
+`;
+
+function capture(): { lines: string[]; errors: string[]; output: StatsDependencies['output'] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return { lines, errors, output: { out: (line) => lines.push(line), err: (line) => errors.push(line) } };
+}
+
+describe('formatting', () => {
+  const rows = toStatsRows([QUEUE_12, QUEUE_0], new Map([[4242, '5551']]), new Map([['5551', { pid: 4242, command: 'suricata' }]]));
+
+  it('joins each queue to the process holding its socket, sorted by queue; unknown holders are null', () => {
+    expect(rows).toEqual([
+      { queue: 0, portId: 4242, pid: 4242, command: 'suricata', waiting: 3, copyMode: 'packet', copyRange: 65531, queueDropped: 7, userDropped: 1, idSequence: 123456 },
+      { queue: 12, portId: 3999999, pid: null, command: null, waiting: 0, copyMode: 'meta', copyRange: 0, queueDropped: 0, userDropped: 0, idSequence: 5 },
+    ]);
+  });
+
+  it('prints an aligned table: header, then one line per queue, numbers right-aligned', () => {
+    expect(formatStatsTable(rows)).toEqual([
+      'queue  port id  pid   command   waiting  copy mode  copy range  queue dropped  user dropped  id sequence',
+      '    0     4242  4242  suricata        3  packet          65531              7             1       123456',
+      '   12  3999999     -  -               0  meta                0              0             0            5',
+    ]);
+  });
+
+  it('says that no queue is bound, naming the namespace when there is one', () => {
+    expect(formatStatsTable([])).toEqual(['no queue is bound in this network namespace']);
+    expect(formatStatsTable([], 'lab')).toEqual(['no queue is bound in network namespace lab']);
+  });
+
+  it('prints --json as one array that parses back to the rows', () => {
+    expect(JSON.parse(formatStatsJson(rows))).toEqual(rows);
+    expect(formatStatsJson([])).toBe('[]');
+  });
+
+  it('reads netfilter socket inodes by port id from /proc/net/netlink, ignoring other protocols', () => {
+    expect(netfilterSocketInodes(NETLINK_TABLE)).toEqual(new Map([[4242, '5551'], [3999999, '5552']]));
+  });
+});
+
+describe('finding the process of a socket', () => {
+  it('walks PID/fd links for socket:[inode] and reads PID/comm', () => {
+    const proc = mkdtempSync(join(tmpdir(), 'nfq-proc-'));
+    try {
+      for (const [pid, comm, links] of [
+        ['17', 'sshd\n', ['socket:[1]', '/dev/null']],
+        ['4242', 'suricata\n', ['socket:[5551]']],
+        ['self', 'x\n', ['socket:[5552]']], // not a pid: skipped
+      ] as const) {
+        mkdirSync(join(proc, pid, 'fd'), { recursive: true });
+        writeFileSync(join(proc, pid, 'comm'), comm);
+        links.forEach((target, fd) => symlinkSync(target, join(proc, pid, 'fd', String(fd))));
+      }
+      expect(findSocketHoldersInProc(new Set(['5551', '5552']), proc)).toEqual(new Map([['5551', { pid: 4242, command: 'suricata' }]]));
+      expect(findSocketHoldersInProc(new Set(), proc)).toEqual(new Map());
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('nf-queue stats', () => {
+  function dependencies(overrides: Partial<StatsDependencies> = {}): StatsDependencies & { asked: Array<string | undefined> } {
+    const asked: Array<string | undefined> = [];
+    return {
+      asked,
+      queueStats: (options) => {
+        asked.push(options.netns);
+        return [QUEUE_0];
+      },
+      readProcNet: () => NETLINK_TABLE,
+      nfnetlinkQueuePresent: () => true,
+      namespaceExists: (name) => name === 'lab',
+      findSocketHolders: () => new Map([['5551', { pid: 4242, command: 'suricata' }]]),
+      ...overrides,
+    };
+  }
+
+  it('prints the table for this namespace and exits 0', async () => {
+    const { lines, errors, output } = capture();
+    const deps = dependencies({ output });
+    expect(await main([], deps)).toBe(0);
+    expect(deps.asked).toEqual([undefined]);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^\s+0\s+4242\s+4242\s+suricata\s+3\s+packet\s+65531\s+7\s+1\s+123456$/);
+    expect(errors).toEqual([]);
+  });
+
+  it('--netns NAME --json asks that namespace and prints a JSON array', async () => {
+    const { lines, output } = capture();
+    const deps = dependencies({ output });
+    expect(await main(['--netns', 'lab', '--json'], deps)).toBe(0);
+    expect(deps.asked).toEqual(['lab']);
+    expect(JSON.parse(lines.join('\n'))).toEqual([expect.objectContaining({ queue: 0, portId: 4242, pid: 4242, command: 'suricata' })]);
+  });
+
+  it('an empty host prints the "no queue is bound" line and exits 0', async () => {
+    const { lines, output } = capture();
+    expect(await main(['--netns=lab'], dependencies({ output, queueStats: () => [] }))).toBe(0);
+    expect(lines).toEqual(['no queue is bound in network namespace lab']);
+  });
+
+  it('without nfnetlink_queue says so and exits 1', async () => {
+    const { lines, errors, output } = capture();
+    expect(await main([], dependencies({ output, nfnetlinkQueuePresent: () => false }))).toBe(1);
+    expect(lines).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/nfnetlink_queue is not available.*modprobe nfnetlink_queue/);
+  });
+
+  it('an unknown namespace exits 1 naming it', async () => {
+    const { errors, output } = capture();
+    expect(await main(['--netns', 'nope'], dependencies({ output }))).toBe(1);
+    expect(errors).toEqual(['nf-queue stats: no network namespace nope (see ip netns list)']);
+  });
+
+  it('still prints the queues when /proc/net/netlink cannot be read (holders unknown)', async () => {
+    const { lines, output } = capture();
+    const failing = () => {
+      throw new Error('ENOENT');
+    };
+    expect(await main(['--json'], dependencies({ output, readProcNet: failing }))).toBe(0);
+    expect(JSON.parse(lines[0]!)).toEqual([expect.objectContaining({ queue: 0, pid: null, command: null })]);
+  });
+
+  it.each([
+    [['--bogus'], 'nf-queue stats: unknown option --bogus (see nf-queue stats --help)'],
+    [['--netns'], 'nf-queue stats: --netns needs a namespace name (see ip netns list)'],
+    [['--netns', '--json'], 'nf-queue stats: --netns needs a namespace name (see ip netns list)'],
+    [['--netns', '../etc'], 'nf-queue stats: --netns ../etc: not a namespace name (see ip netns list)'],
+    [['3'], 'nf-queue stats: unknown option 3 (see nf-queue stats --help)'],
+  ])('%j is a usage error: one line, exit 2, nothing read', async (args, message) => {
+    const { lines, errors, output } = capture();
+    const deps = dependencies({ output });
+    expect(await main(args, deps)).toBe(2);
+    expect(errors).toEqual([message]);
+    expect(lines).toEqual([]);
+    expect(deps.asked).toEqual([]);
+  });
+
+  it('--help prints the usage and exits 0', async () => {
+    const { lines, output } = capture();
+    expect(await main(['--help'], dependencies({ output }))).toBe(0);
+    expect(lines[0]).toBe('Usage: nf-queue stats [--netns NAME] [--json]');
+    expect(lines.join('\n')).toContain('--json');
+  });
+});

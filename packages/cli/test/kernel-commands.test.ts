@@ -1,0 +1,156 @@
+/**
+ * `nf-queue stats`, `doctor` and `demo` on the real kernel, each in network namespaces of its
+ * own (removed on every path). Needs root; never skipped.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { UnsupportedError, openQueue } from '@nfq/nfqueue';
+import { expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../bin/nf-queue.js', import.meta.url));
+
+/** Makes a namespace, runs `body` with its name, deletes it whatever happens. */
+async function inNamespace<T>(body: (ns: string) => Promise<T>): Promise<T> {
+  const ns = `nfqt-cmd-${process.pid}-${randomBytes(3).toString('hex')}`;
+  await run('ip', ['netns', 'add', ns]);
+  try {
+    return await body(ns);
+  } finally {
+    await run('ip', ['netns', 'delete', ns]);
+  }
+}
+
+/** Runs the command; resolves to its status and output, also when it exits non-zero. */
+async function nfQueue(args: string[], timeout = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, [bin, ...args], { timeout }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+  );
+}
+
+async function namespaces(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']);
+  return stdout.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean);
+}
+
+it('stats --netns NS --json lists the queue this test holds there, with its port id and our pid', { timeout: 20_000 }, async () => {
+  await inNamespace(async (ns) => {
+    const queue = await openQueue({ queue: 5, netns: ns, copyMode: 'meta' });
+    try {
+      const { code, stdout, stderr } = await nfQueue(['stats', '--netns', ns, '--json']);
+      expect(code, stderr).toBe(0);
+      const rows = JSON.parse(stdout) as Array<Record<string, unknown>>;
+      expect(rows).toEqual([
+        {
+          queue: 5,
+          portId: queue.portId,
+          pid: process.pid,
+          command: expect.any(String),
+          waiting: 0,
+          copyMode: 'meta',
+          copyRange: expect.any(Number),
+          queueDropped: 0,
+          userDropped: 0,
+          idSequence: 0,
+        },
+      ]);
+      const table = await nfQueue(['stats', '--netns', ns]);
+      expect(table.code).toBe(0);
+      const lines = table.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^queue\s+port id\s+pid\s+command/);
+      expect(lines[1]!.trim().split(/\s+/).slice(0, 3)).toEqual(['5', String(queue.portId), String(process.pid)]);
+    } finally {
+      await queue.close();
+    }
+    // Closed: the namespace is empty again.
+    expect(JSON.parse((await nfQueue(['stats', '--netns', ns, '--json'])).stdout)).toEqual([]);
+  });
+});
+
+it('stats in an empty namespace lists nothing and says so, exit 0', { timeout: 20_000 }, async () => {
+  await inNamespace(async (ns) => {
+    const text = await nfQueue(['stats', '--netns', ns]);
+    expect(text).toEqual({ code: 0, stdout: `no queue is bound in network namespace ${ns}\n`, stderr: '' });
+    const json = await nfQueue(['stats', '--netns', ns, '--json']);
+    expect(json).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+  });
+  const gone = await nfQueue(['stats', '--netns', `nfqt-cmd-absent-${process.pid}`]);
+  expect(gone.code).toBe(1);
+  expect(gone.stderr).toBe(`nf-queue stats: no network namespace nfqt-cmd-absent-${process.pid} (see ip netns list)\n`);
+});
+
+it('doctor --json reports what this kernel does, the conntrack flag as openQueue itself finds it, exit 0', { timeout: 30_000 }, async () => {
+  await inNamespace(async (ns) => {
+    let conntrackSupported: boolean;
+    try {
+      const queue = await openQueue({ queue: 9, netns: ns, conntrack: true });
+      await queue.close();
+      conntrackSupported = true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(UnsupportedError);
+      conntrackSupported = false;
+    }
+
+    const { code, stdout, stderr } = await nfQueue(['doctor', '--netns', ns, '--json'], 25_000);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as { ready: boolean; checks: Array<{ id: string; status: string; detail: string }> };
+    expect(report.ready).toBe(true);
+    const status = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
+    expect(status).toMatchObject({ nfnetlink_queue: 'ok', cap_net_admin: 'ok', iptables: 'ok', ip: 'ok', kernel: 'ok', bind: 'ok', 'flag:failOpen': 'ok' });
+    expect(status['flag:conntrack']).toBe(conntrackSupported ? 'ok' : 'missing');
+    const { stdout: version } = await run('iptables', ['--version']);
+    expect(report.checks.find((c) => c.id === 'iptables')!.detail).toContain(version.includes('nf_tables') ? 'nf_tables variant' : 'legacy variant');
+    expect(['ok', 'missing']).toContain(status.nft_queue); // nft is installed here: probed, one answer or the other
+    // The probes left nothing behind: no queue bound in NS, no probe namespace.
+    expect(JSON.parse((await nfQueue(['stats', '--netns', ns, '--json'])).stdout)).toEqual([]);
+    expect((await namespaces()).filter((name) => name.startsWith('nfqdoctor-'))).toEqual([]);
+  });
+});
+
+it('demo runs, shows packets verdicted live, exits 0 within 20 s and leaves no namespace behind', { timeout: 30_000 }, async () => {
+  const before = await namespaces();
+  const started = Date.now();
+  const demo = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  demo.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  demo.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => demo.kill('SIGINT'), 20_000);
+  const code = await new Promise<number | null>((resolve) => demo.once('exit', (status) => resolve(status)));
+  clearTimeout(timer);
+  expect(code, stderr).toBe(0);
+  expect(Date.now() - started).toBeLessThan(20_000);
+
+  const namespace = /made network namespace (\S+)/.exec(stdout)?.[1];
+  expect(namespace).toMatch(/^nfq-demo-\d+-[0-9a-f]{6}$/);
+  const packets = stdout.split('\n').filter((line) => line.startsWith('packet received'));
+  expect(packets.length).toBeGreaterThanOrEqual(5);
+  for (const line of packets) expect(line).toMatch(/^packet received \(id=\d+ hw=0x0800 hook=3, payload len \d+.*\)  (UDP|ICMP) .* -> (accept|drop)$/);
+  expect(packets.some((line) => line.endsWith('-> drop'))).toBe(true);
+  expect(packets.some((line) => line.includes('ICMP 127.0.0.1 > 127.0.0.1 type 3 code 3'))).toBe(true);
+  expect(stdout).toMatch(new RegExp(`demo: ${packets.length} packets verdicted in [\\d.]+ s: \\d+ accepted, \\d+ dropped`));
+
+  const after = await namespaces();
+  expect(after).not.toContain(namespace);
+  expect(after.filter((name) => !before.includes(name) && name.startsWith('nfq-demo-'))).toEqual([]);
+});
+
+it('demo interrupted by SIGINT still deletes its namespace', { timeout: 30_000 }, async () => {
+  const demo = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  demo.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes('packet received')) demo.kill('SIGINT'); // mid-traffic, the queue open
+  });
+  demo.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => demo.once('exit', (status) => resolve(status)));
+  expect(code, stderr).toBe(130);
+  expect(stderr).toContain('nf-queue demo: SIGINT: cleaning up');
+  const namespace = /made network namespace (\S+)/.exec(stdout)?.[1];
+  expect(namespace).toBeDefined();
+  expect(await namespaces()).not.toContain(namespace);
+});
