@@ -255,9 +255,9 @@ impl fmt::Display for Error {
                  `setpriv --inh-caps +net_admin --ambient-caps +net_admin ...`, or `setcap cap_net_admin+ep` on a native binary"
             ),
             Error::AlreadyBound { queue, owner_port_id, owner_process } => {
-                write!(f, "queue {queue} is already bound by another socket")?;
+                write!(f, "queue {queue} is already bound by another process")?;
                 match (owner_process, owner_port_id) {
-                    (Some((pid, command)), _) => write!(f, " (process {pid}, {command})")?,
+                    (Some((pid, command)), _) => write!(f, " (pid {pid}, {command})")?,
                     (None, Some(port)) => write!(f, " (netlink port id {port})")?,
                     (None, None) => {}
                 }

@@ -314,7 +314,7 @@ fn a_queue_bound_by_another_socket_is_already_bound() {
         "{err:?} (first socket's port id {})",
         first.port_id()
     );
-    assert!(err.to_string().contains(&format!("queue 10 is already bound by another socket (process {}", std::process::id())), "{err}");
+    assert!(err.to_string().contains(&format!("queue 10 is already bound by another process (pid {}", std::process::id())), "{err}");
     // After the holder closes, the queue binds at once.
     first.close().unwrap();
     Queue::open(&ns.options(10)).unwrap();

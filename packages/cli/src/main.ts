@@ -107,7 +107,7 @@ export function processEnvironment(): CliEnvironment {
 /** One line for an error of opening or running: the library's message says what to do. */
 export function describeError(error: unknown): string {
   if (error instanceof QueueAlreadyBoundError && error.ownerPid !== undefined && !error.message.includes(String(error.ownerPid))) {
-    return `nf-queue: ${error.message} (process ${error.ownerPid}${error.ownerCommand ? `, ${error.ownerCommand}` : ''})`;
+    return `nf-queue: ${error.message} (pid ${error.ownerPid}${error.ownerCommand ? `, ${error.ownerCommand}` : ''})`;
   }
   if (error instanceof Error) {
     // openQueueRange prefixes its own name; the user ran nf-queue.

@@ -200,10 +200,10 @@ describe('runCli errors', () => {
 
   it('names the process that holds the queue', async () => {
     const fake = fakeEnvironment({
-      openQueue: () => Promise.reject(new QueueAlreadyBoundError('queue 5 is already bound by another socket', { queue: 5, ownerPid: 4242, ownerCommand: 'suricata' })),
+      openQueue: () => Promise.reject(new QueueAlreadyBoundError('queue 5 is already bound by another process', { queue: 5, ownerPid: 4242, ownerCommand: 'suricata' })),
     });
     expect(await runCli(['5'], fake.environment)).toBe(1);
-    expect(fake.errors).toEqual(['nf-queue: queue 5 is already bound by another socket (process 4242, suricata)']);
+    expect(fake.errors).toEqual(['nf-queue: queue 5 is already bound by another process (pid 4242, suricata)']);
   });
 
   it('closes the pcap file when the queue cannot be opened', async () => {

@@ -162,7 +162,7 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
     NativeQueue: {
       open(options: NativeQueueOptions): NativeQueue {
         if (opened.some((queue) => queue.queueNum === options.queue && !queue.isClosed)) {
-          const error: NativeQueueError = new Error(`queue ${options.queue} is already bound by another socket`);
+          const error: NativeQueueError = new Error(`queue ${options.queue} is already bound by another process`);
           error.code = 'EPERM';
           error.kind = 'AlreadyBound';
           throw error;
