@@ -13,12 +13,10 @@ import {
   type CommandResult,
   EXIT_FAILED,
   EXIT_OK,
-  EXIT_USAGE,
   HOW_TO_GET_NET_ADMIN,
-  UsageError,
   hasNetAdmin,
   parseCapEff,
-  parseCommonOptions,
+  parseOptionsOrExit,
   processOutput,
   runProgram,
 } from './shared.js';
@@ -363,20 +361,8 @@ export interface DoctorDependencies {
 export async function main(args: readonly string[], dependencies: DoctorDependencies = {}): Promise<number> {
   const output = dependencies.output ?? processOutput;
   const probes = dependencies.probes ?? machineProbes;
-  let options;
-  try {
-    options = parseCommonOptions('doctor', args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      output.err(error.message);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
-  if (options.help) {
-    for (const line of DOCTOR_USAGE.split('\n')) output.out(line);
-    return EXIT_OK;
-  }
+  const options = parseOptionsOrExit('doctor', args, DOCTOR_USAGE, output);
+  if (typeof options === 'number') return options;
   if (options.netns !== undefined && !probes.namespaceExists(options.netns)) {
     output.err(`nf-queue doctor: no network namespace ${options.netns} (see ip netns list)`);
     return EXIT_FAILED;

@@ -77,6 +77,33 @@ export function parseCommonOptions(
   return options;
 }
 
+/**
+ * The start every subcommand shares: parses its options; on `--help` prints `usage`, on a bad
+ * command line prints the one-line reason. Returns the options, or the exit status when done.
+ */
+export function parseOptionsOrExit(
+  command: string,
+  args: readonly string[],
+  usage: string,
+  output: CommandOutput,
+): CommonOptions | number {
+  let options: CommonOptions;
+  try {
+    options = parseCommonOptions(command, args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.err(error.message);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (options.help) {
+    for (const line of usage.split('\n')) output.out(line);
+    return EXIT_OK;
+  }
+  return options;
+}
+
 /** The outcome of running a program: its output, or why it could not run or failed. */
 export type CommandResult =
   | { ok: true; stdout: string; stderr: string }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { type KernelQueueStats, loadNativeBinding, queueStats } from '@nfq/nfqueue';
-import { type CommandOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommonOptions, processOutput } from './shared.js';
+import { type CommandOutput, EXIT_FAILED, EXIT_OK, parseOptionsOrExit, processOutput } from './shared.js';
 
 /** `nf-queue stats --help`. */
 export const STATS_USAGE = `Usage: nf-queue stats [--netns NAME] [--json]
@@ -188,20 +188,8 @@ export function formatStatsJson(rows: readonly QueueStatsRow[]): string {
 /** Runs `nf-queue stats` with `args` (what follows `stats`); resolves to the exit status. */
 export async function main(args: readonly string[], dependencies: StatsDependencies = {}): Promise<number> {
   const output = dependencies.output ?? processOutput;
-  let options;
-  try {
-    options = parseCommonOptions('stats', args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      output.err(error.message);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
-  if (options.help) {
-    for (const line of STATS_USAGE.split('\n')) output.out(line);
-    return EXIT_OK;
-  }
+  const options = parseOptionsOrExit('stats', args, STATS_USAGE, output);
+  if (typeof options === 'number') return options;
   const namespaceExists = dependencies.namespaceExists ?? ((name: string) => existsSync(`/run/netns/${name}`));
   const nfnetlinkQueuePresent = dependencies.nfnetlinkQueuePresent ?? (() => existsSync('/proc/net/netfilter/nfnetlink_queue'));
   if (options.netns !== undefined && !namespaceExists(options.netns)) {
