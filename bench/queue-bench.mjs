@@ -1,0 +1,739 @@
+#!/usr/bin/env node
+// The queue benchmark of issue 6: every contender verdicts the same UDP flood in a private network
+// namespace, alternated over several rounds; medians, ratios to the C consumers (a) and (b) of the
+// same run, the issue's targets as PASS/FAIL lines, a JSON file and an SVG chart.
+//
+//   node bench/queue-bench.mjs [--quick] [--packets N] [--rounds N] [--only a,b,d] [--queue N]
+//                              [--no-cargo]
+//
+//   --quick       one round, fewer packets: a smoke run
+//   --packets N   packets per run of the 64-byte accept scenario (default 200000; the drop and
+//                 1400-byte scenarios use a quarter, the latency scenario 10000 at 10k packets/s)
+//   --rounds N    rounds (default 3); each round runs every contender once per scenario, in an
+//                 order rotated from round to round
+//   --only LIST   contenders by letter (a..h); d selects both Node API paths
+//   --queue N     queue number (default 6)
+//   --no-cargo    do not run `cargo build` for the Rust example: use the binary that is there
+//
+// Needs root (namespaces, iptables, binding a queue), gcc, libnetfilter-queue-dev and libmnl-dev
+// (bash scripts/setup.sh), the built packages (npm run build) and optionally go and python3.
+// See bench/README.md for the method. Writes bench/results/queue-bench.{json,svg,md}.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT_DIR = dirname(BENCH_DIR);
+const BUILD_DIR = join(BENCH_DIR, '.build');
+const RESULTS_DIR = join(BENCH_DIR, 'results');
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const QUEUED_PORT = 9999;
+const UNQUEUED_PORT = 9998;
+const LATENCY_RATE = 10_000;
+
+// ---------------------------------------------------------------- options
+
+/** Reads the command line into the harness options. */
+function parseOptions(argv) {
+  const options = { quick: false, packets: 200_000, rounds: 3, only: null, queue: 6, cargo: true };
+  let packetsGiven = false;
+  let roundsGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${arg} needs a value`);
+      return argv[++i];
+    };
+    const whole = (text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1) fail(`${arg}: '${text}' is not a positive whole number`);
+      return n;
+    };
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--packets') (options.packets = whole(value())), (packetsGiven = true);
+    else if (arg === '--rounds') (options.rounds = whole(value())), (roundsGiven = true);
+    else if (arg === '--only') options.only = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    else if (arg === '--queue') options.queue = whole(value());
+    else if (arg === '--no-cargo') options.cargo = false;
+    else if (arg === '--help' || arg === '-h') {
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(4, 19).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      process.exit(0);
+    } else fail(`unknown option '${arg}' (see --help)`);
+  }
+  if (options.quick) {
+    if (!packetsGiven) options.packets = 50_000;
+    if (!roundsGiven) options.rounds = 1;
+  }
+  return options;
+}
+
+function fail(message) {
+  console.error(`queue-bench: ${message}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- cleanup on every exit path
+
+/** Children still running, killed on any exit. */
+const liveChildren = new Set();
+/** Contender processes started by runstat (killing runstat alone would leave them running). */
+const consumerPids = new Set();
+let namespace = null;
+
+function teardown() {
+  for (const pid of consumerPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  consumerPids.clear();
+  for (const child of liveChildren) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  if (namespace) {
+    // Deleting the namespace removes its iptables rule with it.
+    spawnSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
+    namespace = null;
+  }
+}
+process.on('exit', teardown);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    console.error(`\nqueue-bench: ${signal}, tearing down`);
+    teardown();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (error) => {
+  console.error(error);
+  teardown();
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  console.error(error);
+  teardown();
+  process.exit(1);
+});
+
+/** Spawns a child that teardown() will kill if it is still running. */
+function start(argv, options = {}) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  liveChildren.add(child);
+  child.output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d) => (child.output.stdout = (child.output.stdout + d).slice(-65536)));
+  child.stderr?.on('data', (d) => (child.output.stderr = (child.output.stderr + d).slice(-8192)));
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      liveChildren.delete(child);
+      child.exitedAt = process.hrtime.bigint();
+      resolve({ code, signal });
+    });
+    child.on('error', (error) => {
+      liveChildren.delete(child);
+      child.output.stderr += String(error);
+      resolve({ code: -1, signal: null });
+    });
+  });
+  return child;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves true when `promise` settles within `ms`, false otherwise. */
+async function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([promise.then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+function run(argv, options = {}) {
+  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...options });
+}
+
+function mustRun(argv) {
+  const result = run(argv);
+  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed: ${result.stderr || result.error}`);
+  return result.stdout;
+}
+
+// ---------------------------------------------------------------- building the contenders
+
+/** True when `output` is missing or older than any of `sources`. */
+function stale(output, sources) {
+  if (!existsSync(output)) return true;
+  const built = statSync(output).mtimeMs;
+  return sources.some((source) => statSync(source).mtimeMs > built);
+}
+
+function gcc(output, sources, libraries = []) {
+  const target = join(BUILD_DIR, output);
+  const paths = sources.map((s) => join(BENCH_DIR, s));
+  if (!stale(target, paths)) return { ok: true };
+  const result = run(['gcc', '-O2', '-Wall', '-o', target, ...paths, ...libraries]);
+  return result.status === 0 ? { ok: true } : { ok: false, why: `gcc ${sources.join(' ')} failed:\n${result.stderr}` };
+}
+
+const tail = (text, lines = 6) => String(text ?? '').trim().split('\n').slice(-lines).join('\n');
+
+/** Builds what can be built; returns why each contender that cannot run cannot. */
+function buildAll(options) {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const unavailable = {};
+  for (const tool of ['flood', 'sink', 'runstat']) {
+    const built = gcc(tool, [`${tool}.c`]);
+    if (!built.ok) fail(built.why);
+  }
+  const classic = gcc('classic', ['c/classic.c'], ['-lnetfilter_queue', '-lmnl']);
+  if (!classic.ok) unavailable.a = `${classic.why}(install libnetfilter-queue-dev and libmnl-dev: bash scripts/setup.sh)`;
+  const batched = gcc('batched', ['c/batched.c'], ['-lnetfilter_queue', '-lmnl']);
+  if (!batched.ok) unavailable.b = `${batched.why}(install libnetfilter-queue-dev and libmnl-dev: bash scripts/setup.sh)`;
+
+  const rustBinary = join(ROOT_DIR, 'target/release/examples/nf-queue');
+  if (options.cargo) {
+    process.stdout.write('building the Rust example (cargo build --release -p nfq-core --example nf-queue)... ');
+    const cargo = run(['cargo', 'build', '--release', '-p', 'nfq-core', '--example', 'nf-queue'], { cwd: ROOT_DIR, timeout: 300_000 });
+    if (cargo.status === 0) console.log('ok');
+    else console.log(existsSync(rustBinary) ? 'FAILED, using the binary already built' : 'FAILED');
+    if (cargo.status !== 0) console.log(tail(cargo.stderr));
+  }
+  if (!existsSync(rustBinary)) unavailable.c = `${rustBinary} is missing (cargo build --release -p nfq-core --example nf-queue)`;
+
+  for (const [keys, path] of [
+    [['d', 'e'], 'packages/nfqueue/dist/index.js'],
+    [['f'], 'packages/cli/dist/index.js'],
+  ]) {
+    if (!existsSync(join(ROOT_DIR, path)) || !existsSync(join(ROOT_DIR, 'packages/nfqueue/native/index.cjs'))) {
+      for (const key of keys) unavailable[key] = `${path} or the native binding is missing: run npm run build`;
+    }
+  }
+
+  process.stdout.write('building go-nfqueue (bench/go, github.com/florianl/go-nfqueue/v2 from the Go module proxy)... ');
+  const go = run(['go', 'build', '-o', join(BUILD_DIR, 'go-nfqueue'), '.'], { cwd: join(BENCH_DIR, 'go'), timeout: 240_000 });
+  if (go.status === 0) console.log('ok');
+  else {
+    unavailable.g = `go build failed (the Go module proxy refused the module, or no go toolchain): ${tail(go.stderr || go.error, 3)}`;
+    console.log('FAILED');
+  }
+
+  process.stdout.write('installing NetfilterQueue into bench/.build/venv (pip)... ');
+  const python = join(BUILD_DIR, 'venv/bin/python');
+  const importable = () => existsSync(python) && run([python, '-c', 'import netfilterqueue']).status === 0;
+  if (importable()) console.log('ok (already installed)');
+  else {
+    const venv = existsSync(python) ? { status: 0 } : run(['python3', '-m', 'venv', join(BUILD_DIR, 'venv')]);
+    const pip = venv.status === 0 ? run([join(BUILD_DIR, 'venv/bin/pip'), 'install', '--quiet', 'NetfilterQueue'], { timeout: 240_000 }) : venv;
+    if (pip.status === 0 && importable()) console.log('ok');
+    else {
+      unavailable.h = `pip install NetfilterQueue failed: ${tail(pip.stderr || pip.error, 3)}`;
+      console.log('FAILED');
+    }
+  }
+  return unavailable;
+}
+
+// ---------------------------------------------------------------- the contenders
+
+const nodeBin = process.execPath;
+const contenderScript = (name) => join(BENCH_DIR, 'contenders', name);
+
+/**
+ * Each contender: id (its letter, a suffix for the second Node path), a label, whether it can give
+ * the drop verdict, and its command line. `inNamespace` ones run under `ip netns exec`; the others
+ * bind in the namespace themselves (--netns).
+ */
+const CONTENDERS = [
+  { id: 'a', label: 'C classic (libnetfilter_queue, recv+sendto per packet)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'classic'), q, n] },
+  { id: 'b', label: 'C batched (recvmmsg 64 + one sendto)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'batched'), q, n] },
+  { id: 'c', label: 'nfq-core Rust example', drop: false, inNamespace: false, argv: (q, n, ns) => [join(ROOT_DIR, 'target/release/examples/nf-queue'), '--quiet', '--count', n, '--netns', ns, q] },
+  { id: 'd', label: "Node API, queue.on('packet')", drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-callback.mjs'), q, n] },
+  { id: 'd.batches', label: 'Node API, queue.batches()', drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-batches.mjs'), q, n] },
+  { id: 'e', label: 'Node API, for await (packet of queue)', drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-iterator.mjs'), q, n] },
+  { id: 'f', label: 'nf-queue --quiet (the CLI)', drop: false, inNamespace: false, argv: (q, n, ns) => [nodeBin, join(ROOT_DIR, 'packages/cli/bin/nf-queue.js'), '--quiet', '--count', n, '--netns', ns, q] },
+  { id: 'g', label: 'go-nfqueue (Go)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'go-nfqueue'), q, n] },
+  { id: 'h', label: 'NetfilterQueue (Python)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'venv/bin/python'), join(BENCH_DIR, 'python/netfilterqueue_contender.py'), q, n] },
+];
+const letter = (id) => id[0];
+
+// ---------------------------------------------------------------- the namespace
+
+/** Deletes namespaces left by an earlier run of this harness that was killed outright. */
+function removeStaleNamespaces() {
+  const list = run(['ip', 'netns', 'list']).stdout ?? '';
+  for (const line of list.split('\n')) {
+    const match = /^(nfqbench-(\d+)-\w+)/.exec(line);
+    if (!match) continue;
+    let alive = true;
+    try {
+      process.kill(Number(match[2]), 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) run(['ip', 'netns', 'del', match[1]]);
+  }
+}
+
+/** Creates the namespace, its loopback and the NFQUEUE rule; returns a process living in it. */
+async function setUpNamespace(queue) {
+  removeStaleNamespaces();
+  const name = `nfqbench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  mustRun(['ip', 'netns', 'add', name]);
+  namespace = name;
+  mustRun(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  mustRun(['ip', 'netns', 'exec', name, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '--dport', String(QUEUED_PORT), '-j', 'NFQUEUE', '--queue-num', String(queue)]);
+  // A process that lives in the namespace: /proc/<its pid>/net/ is the namespace's view.
+  const anchor = start(['ip', 'netns', 'exec', name, 'sleep', 'infinity']);
+  for (let i = 0; i < 100 && !existsSync(`/proc/${anchor.pid}/net/netfilter/nfnetlink_queue`); i++) await sleep(10);
+  await sleep(50);
+  return { name, anchor };
+}
+
+/** The namespace's line for `queue` in /proc/net/netfilter/nfnetlink_queue, or undefined. */
+function kernelQueueStats(anchorPid, queue) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${anchorPid}/net/netfilter/nfnetlink_queue`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/).map(Number);
+    if (f.length >= 8 && f[0] === queue) {
+      return { portId: f[1], waiting: f[2], copyMode: f[3], queueDropped: f[5], userDropped: f[6], idSequence: f[7] };
+    }
+  }
+  return undefined;
+}
+
+/** utime + stime of a process (all its threads), in microseconds, and its VmRSS in kB. */
+function processCost(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuMicros: (ticks * 1e6) / CLOCK_TICKS_PER_SECOND, rssKb: rss };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- one run
+
+async function startSink(ns, { port, count, latency }) {
+  const argv = ['ip', 'netns', 'exec', ns, join(BUILD_DIR, 'sink'), '--port', String(port), '--count', String(count)];
+  if (latency) argv.push('--latency');
+  const sink = start(argv);
+  for (let i = 0; i < 500 && !sink.output.stdout.includes('ready'); i++) await sleep(2);
+  if (!sink.output.stdout.includes('ready')) throw new Error(`the sink did not start: ${sink.output.stderr}`);
+  return sink;
+}
+
+async function stopSink(sink, waitMs) {
+  if (!(await within(sink.exited, waitMs))) {
+    sink.kill('SIGTERM');
+    if (!(await within(sink.exited, 2000))) sink.kill('SIGKILL');
+    await sink.exited;
+  }
+  const line = sink.output.stdout.split('\n').find((l) => l.startsWith('{'));
+  return line ? JSON.parse(line) : { received: 0 };
+}
+
+const lastJsonLine = (text) => {
+  const line = text.split('\n').filter((l) => l.startsWith('{')).pop();
+  return line ? JSON.parse(line) : undefined;
+};
+
+/**
+ * Runs contender `c` once on scenario `s`: sink (accept paths), consumer (waits until it has bound
+ * the queue in copy mode packet), flood; then measures. Returns the run's figures, or `error`.
+ */
+async function runOnce(env, c, s) {
+  const { ns, anchor, queue } = env;
+  const count = s.packets;
+  const sink = s.verdict === 'accept' ? await startSink(ns, { port: QUEUED_PORT, count, latency: s.latency }) : null;
+
+  const consumerArgv = c.argv(String(queue), String(count), ns);
+  if (s.verdict === 'drop') consumerArgv.push('--drop');
+  const wrapped = [join(BUILD_DIR, 'runstat'), ...consumerArgv];
+  const consumer = start(c.inNamespace ? ['ip', 'netns', 'exec', ns, ...wrapped] : wrapped, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  let report = '';
+  consumer.stdio[3].on('data', (d) => (report += d));
+  const reportClosed = new Promise((resolve) => consumer.stdio[3].on('close', resolve));
+
+  const failRun = async (why) => {
+    consumer.kill('SIGTERM'); // runstat passes it on to the contender
+    if (!(await within(consumer.exited, 3000))) consumer.kill('SIGKILL');
+    if (sink) await stopSink(sink, 0);
+    await consumer.exited;
+    return { error: `${why}${consumer.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
+  };
+
+  // Wait until the queue is bound and configured (copy mode packet), or the consumer gave up.
+  let bound = false;
+  let consumerExited = false;
+  consumer.exited.then(() => (consumerExited = true));
+  for (let waited = 0; waited < 20_000 && !consumerExited; waited += 5) {
+    const stats = kernelQueueStats(anchor.pid, queue);
+    if (stats && stats.copyMode === 2) {
+      bound = true;
+      break;
+    }
+    await sleep(5);
+  }
+  if (!bound) return failRun(consumerExited ? 'the consumer exited before binding' : 'the consumer did not bind the queue within 20 s');
+  const pidMatch = /pid (\d+)/.exec(report);
+  if (!pidMatch) return failRun('runstat reported no pid');
+  const consumerPid = Number(pidMatch[1]);
+  consumerPids.add(consumerPid);
+  consumer.exited.then(() => consumerPids.delete(consumerPid));
+  const before = processCost(consumerPid);
+
+  const floodArgv = ['ip', 'netns', 'exec', ns, join(BUILD_DIR, 'flood'), String(count), String(s.size), '--port', String(QUEUED_PORT)];
+  if (s.rate) floodArgv.push('--rate', String(s.rate));
+  if (s.sendBuffer) floodArgv.push('--sndbuf', String(s.sendBuffer));
+  const flood = start(floodArgv);
+  let floodDone = false;
+  flood.exited.then(() => (floodDone = true));
+
+  // Follow the kernel's count of verdicted packets (id sequence - waiting) until the consumer exits,
+  // or the flood is over and nothing moved for a second (packets lost: the consumer waits forever).
+  const deadline = Date.now() + 15_000 + (count / 10_000) * 1000 * (s.rate ? 10_000 / s.rate : 1);
+  let verdicted = 0; // as the kernel counts them, polled
+  let lost = 0;
+  let lastChange = process.hrtime.bigint();
+  let stalled = false;
+  let timedOut = false;
+  while (!consumerExited) {
+    const stats = kernelQueueStats(anchor.pid, queue);
+    const now = process.hrtime.bigint();
+    if (stats) {
+      // Packets the kernel could not hand over (socket full: user_dropped) took an id too.
+      const v = stats.idSequence - stats.waiting - stats.userDropped;
+      lost = stats.userDropped + stats.queueDropped;
+      if (v !== verdicted) (verdicted = v), (lastChange = now);
+    }
+    if (floodDone && now - lastChange > 300_000_000n) {
+      stalled = true;
+      break;
+    }
+    if (Date.now() > deadline) {
+      timedOut = true;
+      break;
+    }
+    await sleep(2);
+  }
+  const exitedOnItsOwn = consumerExited;
+  if (!consumerExited) {
+    process.kill(consumerPid, 'SIGKILL');
+    await consumer.exited;
+  }
+  await within(reportClosed, 2000);
+  const usage = lastJsonLine(report);
+  if (!(await within(flood.exited, 5000))) flood.kill('SIGKILL');
+  await flood.exited;
+  const floodReport = lastJsonLine(flood.output.stdout);
+  const sinkReport = sink ? await stopSink(sink, 1000) : undefined;
+  if (!floodReport) return { error: `the flood failed: ${tail(flood.output.stderr, 3)}` };
+  if (timedOut) return { error: `timed out after ${verdicted} verdicts` };
+
+  const result = { packets: count, sent: floodReport.sent, sendErrors: floodReport.errors, lostInKernel: lost };
+  if (sink) {
+    result.verdicted = sinkReport.received;
+    const seconds = (sinkReport.last_ns - floodReport.start_ns) / 1e9;
+    result.packetsPerSecond = sinkReport.received > 0 && seconds > 0 ? sinkReport.received / seconds : 0;
+    if (sinkReport.latency_ns) result.latency = sinkReport.latency_ns;
+  } else {
+    // The queue's line disappears when the consumer unbinds, so the last poll may miss the last
+    // few verdicts: the rate comes from what the polls saw, the count from a clean exit.
+    const exitedCleanly = exitedOnItsOwn && usage?.status === 0;
+    result.verdicted = exitedCleanly ? count : verdicted;
+    const seconds = Number(lastChange - BigInt(floodReport.start_ns)) / 1e9;
+    result.packetsPerSecond = verdicted > 0 && seconds > 0 ? verdicted / seconds : 0;
+  }
+  if (usage && before) {
+    const cpu = usage.utime_us + usage.stime_us - before.cpuMicros;
+    result.cpuMicrosPerPacket = result.verdicted > 0 ? cpu / result.verdicted : undefined;
+    result.systemShare = usage.utime_us + usage.stime_us > 0 ? usage.stime_us / (usage.utime_us + usage.stime_us) : undefined;
+    result.peakRssKb = usage.maxrss_kb;
+    result.rssGrowthKb = usage.maxrss_kb - before.rssKb;
+  }
+  if (stalled) result.note = `stalled at ${verdicted} of ${count} verdicts, ${lost} packets lost in the kernel (overruns), consumer killed`;
+  if (result.verdicted + lost < count * 0.99) result.error = `only ${result.verdicted} of ${count} packets verdicted${result.note ? ` (${result.note})` : ''}`;
+  return result;
+}
+
+/** The latency baseline: the same paced flood to a port no rule queues. */
+async function runUnqueued(env, s) {
+  const sink = await startSink(env.ns, { port: UNQUEUED_PORT, count: s.packets, latency: true });
+  const flood = start(['ip', 'netns', 'exec', env.ns, join(BUILD_DIR, 'flood'), String(s.packets), String(s.size), '--port', String(UNQUEUED_PORT), '--rate', String(s.rate)]);
+  await flood.exited;
+  const report = await stopSink(sink, 2000);
+  return { packets: s.packets, verdicted: report.received, latency: report.latency_ns };
+}
+
+// ---------------------------------------------------------------- statistics and reports
+
+const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((x, y) => x - y);
+  if (!v.length) return undefined;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+function summarize(runs) {
+  const ok = runs.filter((r) => !r.error);
+  return {
+    okRuns: ok.length,
+    runs: runs.length,
+    packetsPerSecond: median(ok.map((r) => r.packetsPerSecond)),
+    cpuMicrosPerPacket: median(ok.map((r) => r.cpuMicrosPerPacket)),
+    systemShare: median(ok.map((r) => r.systemShare)),
+    peakRssKb: median(ok.map((r) => r.peakRssKb)),
+    rssGrowthKb: median(ok.map((r) => r.rssGrowthKb)),
+    latencyP50Micros: median(ok.map((r) => r.latency?.p50 / 1000)),
+    latencyP99Micros: median(ok.map((r) => r.latency?.p99 / 1000)),
+    latencyMaxMicros: median(ok.map((r) => r.latency?.max / 1000)),
+    lostInKernel: runs.reduce((sum, r) => sum + (r.lostInKernel ?? 0), 0),
+    errors: runs.filter((r) => r.error).map((r) => r.error),
+  };
+}
+
+const fmt = (n, digits = 0) => (n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ratio = (x, y) => (x === undefined || y === undefined || !y ? undefined : x / y);
+const fmtRatio = (r) => (r === undefined ? '–' : `${r.toFixed(2)}x`);
+
+function scenarioTable(scenario, summaries, labels) {
+  const a = summaries.a;
+  const b = summaries.b;
+  const rows = [];
+  if (scenario.latency) {
+    rows.push('| contender | p50 µs | p99 µs | max µs | runs ok |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const [id, s] of Object.entries(summaries)) {
+      rows.push(`| ${labels[id]} | ${fmt(s.latencyP50Micros, 1)} | ${fmt(s.latencyP99Micros, 1)} | ${fmt(s.latencyMaxMicros, 0)} | ${s.okRuns}/${s.runs} |`);
+    }
+    return rows.join('\n');
+  }
+  rows.push(
+    '| contender | packets/s | vs (a) | vs (b) | CPU µs/packet | CPU vs (b) | kernel share | peak RSS MB | runs ok |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const [id, s] of Object.entries(summaries)) {
+    rows.push(
+      `| ${labels[id]} | ${fmt(s.packetsPerSecond)} | ${fmtRatio(ratio(s.packetsPerSecond, a?.packetsPerSecond))} | ${fmtRatio(ratio(s.packetsPerSecond, b?.packetsPerSecond))} | ${fmt(s.cpuMicrosPerPacket, 2)} | ${fmtRatio(ratio(s.cpuMicrosPerPacket, b?.cpuMicrosPerPacket))} | ${s.systemShare === undefined ? '–' : `${Math.round(s.systemShare * 100)}%`} | ${fmt(s.peakRssKb / 1024, 1)} | ${s.okRuns}/${s.runs} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+/** The issue's targets that this harness measures, each PASS, FAIL or SKIP with the figures. */
+function checkTargets(results, options) {
+  const main = results['accept-64']?.summaries ?? {};
+  const latency = results['latency-10k']?.summaries ?? {};
+  const a = main.a;
+  const b = main.b;
+  const lines = [];
+  const check = (name, ids, test) => {
+    for (const id of ids) {
+      const s = main[id];
+      if (!s || s.packetsPerSecond === undefined || !a?.packetsPerSecond || !b?.packetsPerSecond) {
+        lines.push({ status: 'SKIP', text: `${name} [${id}]: not measured (contender, (a) or (b) missing)` });
+        continue;
+      }
+      const { pass, detail } = test(s);
+      lines.push({ status: pass ? 'PASS' : 'FAIL', text: `${name} [${id}]: ${detail}` });
+    }
+  };
+  const pps = (s, base, min, label) => {
+    const r = s.packetsPerSecond / base.packetsPerSecond;
+    return { pass: r >= min, detail: `packets/s ${fmt(s.packetsPerSecond)} = ${r.toFixed(2)}x ${label} (target >= ${min}x)` };
+  };
+  const cpu = (s, max) => {
+    if (s.cpuMicrosPerPacket === undefined || b.cpuMicrosPerPacket === undefined) return { pass: false, detail: 'CPU not measured' };
+    const r = s.cpuMicrosPerPacket / b.cpuMicrosPerPacket;
+    return { pass: r <= max, detail: `CPU ${s.cpuMicrosPerPacket.toFixed(2)} µs/packet = ${r.toFixed(2)}x (b) (target <= ${max}x)` };
+  };
+  check('done-when: nf-queue --quiet >= 1.5x (a)', ['f'], (s) => pps(s, a, 1.5, '(a)'));
+  check('done-when: nf-queue --quiet >= 0.7x (b)', ['f'], (s) => pps(s, b, 0.7, '(b)'));
+  check('CLI and callback/batch API >= 2.0x (a)', ['f', 'd', 'd.batches'], (s) => pps(s, a, 2.0, '(a)'));
+  check('CLI and callback/batch API >= 0.9x (b)', ['f', 'd', 'd.batches'], (s) => pps(s, b, 0.9, '(b)'));
+  check('CLI and callback/batch API CPU <= 1.5x (b)', ['f', 'd', 'd.batches'], (s) => cpu(s, 1.5));
+  check('async iterator >= 1.5x (a)', ['e'], (s) => pps(s, a, 1.5, '(a)'));
+  check('Rust example >= 0.95x (b)', ['c'], (s) => pps(s, b, 0.95, '(b)'));
+  check('Rust example CPU <= 1.1x (b)', ['c'], (s) => cpu(s, 1.1));
+  for (const id of ['c', 'd', 'd.batches', 'e', 'f']) {
+    const s = latency[id];
+    const base = latency.a;
+    if (!s?.latencyP99Micros || !base?.latencyP99Micros) {
+      lines.push({ status: 'SKIP', text: `p99 latency at 10k packets/s no worse than (a) [${id}]: not measured` });
+      continue;
+    }
+    const pass = s.latencyP99Micros <= base.latencyP99Micros * 1.0;
+    lines.push({ status: pass ? 'PASS' : 'FAIL', text: `p99 latency at 10k packets/s no worse than (a) [${id}]: ${s.latencyP99Micros.toFixed(1)} µs vs ${base.latencyP99Micros.toFixed(1)} µs` });
+  }
+  for (const id of ['c', 'd', 'f']) {
+    const s = main[id];
+    if (s?.rssGrowthKb === undefined) continue;
+    lines.push({
+      status: 'INFO',
+      text: `RSS growth [${id}]: ${(s.rssGrowthKb / 1024).toFixed(1)} MB from bound to exit over ${fmt(options.packets)} packets (the target is <= 5 MB over 10M packets: run with --only ${id[0]} --packets 10000000 --rounds 1 to measure it)`,
+    });
+  }
+  return lines;
+}
+
+/** A hand-written SVG: packets/s and CPU µs/packet of each contender, 64-byte accept scenario. */
+function svgChart(summaries, labels, machine) {
+  const entries = Object.entries(summaries).filter(([, s]) => s.packetsPerSecond !== undefined);
+  const rowHeight = 22;
+  const labelWidth = 330;
+  const barWidth = 300;
+  const gap = 60;
+  const top = 70;
+  const width = labelWidth + 2 * barWidth + gap + 80;
+  const height = top + entries.length * rowHeight + 40;
+  const maxPps = Math.max(...entries.map(([, s]) => s.packetsPerSecond), 1);
+  const maxCpu = Math.max(...entries.map(([, s]) => s.cpuMicrosPerPacket ?? 0), 0.001);
+  const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const colour = (id) => ({ a: '#9e9e9e', b: '#616161', c: '#d9822b', g: '#00add8', h: '#3572a5' })[id] ?? '#2e7d32';
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">NFQUEUE: 64-byte UDP flood, accept (median of rounds)</text>`,
+    `<text x="10" y="38" fill="#555">${esc(machine)}</text>`,
+    `<text x="${labelWidth}" y="${top - 10}" font-weight="bold">packets/s (higher is better)</text>`,
+    `<text x="${labelWidth + barWidth + gap}" y="${top - 10}" font-weight="bold">CPU µs per packet (lower is better)</text>`,
+  ];
+  entries.forEach(([id, s], i) => {
+    const y = top + i * rowHeight;
+    const ppsWidth = (s.packetsPerSecond / maxPps) * barWidth;
+    const cpuWidth = ((s.cpuMicrosPerPacket ?? 0) / maxCpu) * barWidth;
+    out.push(
+      `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${esc(`(${id}) ${labels[id].replace(/^\(\S+\) /, '')}`)}</text>`,
+      `<rect x="${labelWidth}" y="${y + 3}" width="${ppsWidth.toFixed(1)}" height="${rowHeight - 6}" fill="${colour(id)}"/>`,
+      `<text x="${(labelWidth + ppsWidth + 4).toFixed(1)}" y="${y + 14}">${fmt(s.packetsPerSecond / 1000)}k</text>`,
+      `<rect x="${labelWidth + barWidth + gap}" y="${y + 3}" width="${cpuWidth.toFixed(1)}" height="${rowHeight - 6}" fill="${colour(id)}" opacity="0.75"/>`,
+      `<text x="${(labelWidth + barWidth + gap + cpuWidth + 4).toFixed(1)}" y="${y + 14}">${s.cpuMicrosPerPacket === undefined ? '–' : s.cpuMicrosPerPacket.toFixed(2)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+function machineDescription() {
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  return { nproc: cpus().length, cpu, kernel: release(), node: process.version };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (process.getuid?.() !== 0) fail('needs root (network namespaces, iptables, binding a queue)');
+  for (const tool of ['ip', 'iptables', 'gcc']) {
+    if (run(['sh', '-c', `command -v ${tool}`]).status !== 0) fail(`'${tool}' not found: run bash scripts/setup.sh`);
+  }
+  const started = Date.now();
+  const machine = machineDescription();
+  const machineLine = `${machine.nproc} cores, ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}`;
+  console.log(`queue-bench: ${machineLine}`);
+
+  const unavailable = buildAll(options);
+  let contenders = CONTENDERS.filter((c) => !options.only || options.only.includes(letter(c.id)));
+  for (const c of contenders) {
+    if (unavailable[letter(c.id)]) console.log(`(${c.id}) ${c.label}: NOT RUN: ${unavailable[letter(c.id)]}`);
+  }
+  contenders = contenders.filter((c) => !unavailable[letter(c.id)]);
+  if (!contenders.length) fail('no contender can run');
+  const labels = Object.fromEntries(CONTENDERS.map((c) => [c.id, `(${c.id}) ${c.label}`]));
+
+  const quarter = Math.max(1000, Math.round(options.packets / 4));
+  const latencyPackets = options.quick ? 3000 : 10_000;
+  const scenarios = [
+    { name: 'accept-64', title: '64-byte datagrams, accept', size: 64, verdict: 'accept', packets: options.packets },
+    { name: 'drop-64', title: '64-byte datagrams, drop (no sink: the kernel counts verdicts)', size: 64, verdict: 'drop', packets: quarter },
+    // A smaller send buffer for the large datagrams (see flood.c), so that no consumer overruns.
+    { name: 'accept-1400', title: '1400-byte datagrams, accept', size: 1400, verdict: 'accept', packets: quarter, sendBuffer: 65536 },
+    { name: 'latency-10k', title: `latency at ${LATENCY_RATE.toLocaleString('en-US')} packets/s, 64 bytes, accept: send to arrival after the verdict`, size: 64, verdict: 'accept', packets: latencyPackets, rate: LATENCY_RATE, latency: true },
+  ];
+
+  const ns = await setUpNamespace(options.queue);
+  const env = { ns: ns.name, anchor: ns.anchor, queue: options.queue };
+  console.log(`namespace ${ns.name}: iptables -A OUTPUT -p udp --dport ${QUEUED_PORT} -j NFQUEUE --queue-num ${options.queue}`);
+  console.log(`${options.rounds} round(s); ${fmt(options.packets)} packets per 64-byte accept run\n`);
+
+  const runs = Object.fromEntries(scenarios.map((s) => [s.name, {}]));
+  runs['latency-10k'].none = [];
+  for (let round = 0; round < options.rounds; round++) {
+    for (const scenario of scenarios) {
+      const eligible = contenders.filter((c) => scenario.verdict !== 'drop' || c.drop);
+      const order = eligible.map((_, i) => eligible[(i + round) % eligible.length]);
+      for (const c of order) {
+        const result = await runOnce(env, c, scenario);
+        (runs[scenario.name][c.id] ??= []).push(result);
+        const figures = result.error
+          ? `FAILED: ${result.error}`
+          : scenario.latency
+            ? `p50 ${fmt(result.latency?.p50 / 1000, 1)} µs, p99 ${fmt(result.latency?.p99 / 1000, 1)} µs`
+            : `${fmt(result.packetsPerSecond)} packets/s, ${fmt(result.cpuMicrosPerPacket, 2)} µs/packet, peak RSS ${fmt(result.peakRssKb / 1024, 1)} MB`;
+        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (${c.id}) ${figures}`);
+      }
+      if (scenario.latency) {
+        const result = await runUnqueued(env, scenario);
+        runs[scenario.name].none.push(result);
+        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (no queue) p50 ${fmt(result.latency?.p50 / 1000, 1)} µs, p99 ${fmt(result.latency?.p99 / 1000, 1)} µs`);
+      }
+    }
+  }
+  teardown();
+
+  labels.none = '(no queue: the rule does not match)';
+  const results = {};
+  const report = [`Machine: ${machineLine}. ${options.rounds} round(s), medians.`, ''];
+  for (const scenario of scenarios) {
+    const summaries = {};
+    for (const [id, list] of Object.entries(runs[scenario.name])) if (list.length) summaries[id] = summarize(list);
+    const ids = Object.keys(summaries);
+    for (const id of ids) {
+      const s = summaries[id];
+      s.vsA = { packetsPerSecond: ratio(s.packetsPerSecond, summaries.a?.packetsPerSecond), cpuMicrosPerPacket: ratio(s.cpuMicrosPerPacket, summaries.a?.cpuMicrosPerPacket) };
+      s.vsB = { packetsPerSecond: ratio(s.packetsPerSecond, summaries.b?.packetsPerSecond), cpuMicrosPerPacket: ratio(s.cpuMicrosPerPacket, summaries.b?.cpuMicrosPerPacket) };
+    }
+    results[scenario.name] = { ...scenario, summaries, runs: runs[scenario.name] };
+    report.push(`### ${scenario.title} (${fmt(scenario.packets)} packets per run)`, '', scenarioTable(scenario, summaries, labels), '');
+    const failures = Object.entries(summaries).flatMap(([id, s]) => s.errors.map((e) => `- (${id}): ${e}`));
+    if (failures.length) report.push('Failed runs:', ...failures, '');
+    const losses = Object.entries(summaries).filter(([, s]) => s.lostInKernel > 0).map(([id, s]) => `- (${id}): ${fmt(s.lostInKernel)} packets lost to socket overruns over all runs`);
+    if (losses.length) report.push('Overruns:', ...losses, '');
+  }
+  const targets = checkTargets(results, options);
+  report.push('### Targets of issue 6 (64-byte accept unless stated; same run)', '', ...targets.map((t) => `    ${t.status} ${t.text}`), '');
+  const notRun = Object.entries(unavailable).map(([k, why]) => `- (${k}) not run: ${why.split('\n')[0]}`);
+  if (notRun.length) report.push(...notRun, '');
+  const seconds = (Date.now() - started) / 1000;
+  report.push(`Total time ${seconds.toFixed(0)} s.`);
+
+  const text = report.join('\n');
+  console.log(`\n${text}`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, 'queue-bench.md'), text + '\n');
+  writeFileSync(
+    join(RESULTS_DIR, 'queue-bench.json'),
+    JSON.stringify({ date: new Date().toISOString(), machine, options, unavailable, seconds, results, targets }, null, 2) + '\n',
+  );
+  writeFileSync(join(RESULTS_DIR, 'queue-bench.svg'), svgChart(results['accept-64']?.summaries ?? {}, labels, machineLine));
+  console.log(`\nwrote bench/results/queue-bench.json, queue-bench.svg, queue-bench.md`);
+}
+
+await main();
