@@ -129,7 +129,7 @@ export const openQueues: Set<Queue> = new Set();
  *
  * Nothing is lost: a packet whose handler throws or rejects, whose `verdictTimeout` passes, or
  * that is still waiting when the queue closes gets `defaultVerdict`. Verdicts are collected and
- * sent in one native call per received batch (and in a microtask for verdicts given later).
+ * sent in one native call per received batch (and once per event-loop turn for verdicts given later).
  */
 export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Packet> {
   /** The bound queue number. */
@@ -451,10 +451,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (this.#paused) this.#updateBackpressure();
   }
 
+  /**
+   * Flushes verdicts given outside a batch callback once the current turn of the event loop is
+   * done (setImmediate, not a microtask): an async iterator consumes a whole batch in microtasks,
+   * so its verdicts still leave in one flush instead of one per packet.
+   */
   #scheduleFlush(): void {
     if (this.#dispatching || this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#flushScheduled = false;
       this.flush();
     });

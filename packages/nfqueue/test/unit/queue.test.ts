@@ -50,7 +50,7 @@ async function openFakeQueue(options: { defaultVerdict?: 'accept' | 'drop'; drai
   return { queue, native: opened[0]! };
 }
 
-/** Lets queued microtasks (the deferred flush) run. */
+/** Lets the deferred flush (setImmediate) run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('Queue with a fake native binding', () => {
@@ -148,7 +148,7 @@ describe('Queue with a fake native binding', () => {
     expect(queue.outstandingCount).toBe(2);
     held[0]!.accept();
     held[1]!.drop();
-    expect(native.sent).toHaveLength(0); // not yet: flushed in a microtask
+    expect(native.sent).toHaveLength(0); // not yet: flushed after this turn of the event loop
     await settle();
     expect(native.sent).toHaveLength(1);
     expect(decodeVerdicts(native.sent[0]!).map((v) => [v.id, v.verdict])).toEqual([
