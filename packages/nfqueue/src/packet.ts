@@ -61,6 +61,8 @@ export interface PacketXmlOptions {
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+/** A hardware address as `aa:bb:cc:dd:ee:ff`. */
+const colonHex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 const escapeXml = (text: string): string =>
   text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 
@@ -287,7 +289,7 @@ export class Packet {
     put('physoutdev', view.physoutdev);
     put('physoutdevName', this.physoutdevName);
     const hwAddr = view.hwAddr;
-    if (hwAddr) put('hwAddr', [...hwAddr].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    if (hwAddr) put('hwAddr', colonHex(hwAddr));
     const payload = view.payload;
     if (payload) {
       put('payloadLength', payload.length);
@@ -327,7 +329,7 @@ export class Packet {
     line += `packet received (id=${view.id} hw=0x${view.hwProtocol.toString(16).padStart(4, '0')} hook=${view.hook}, payload len ${payloadLength}`;
     const hwAddr = view.hwAddr;
     if (hwAddr) {
-      line += `, hwaddr ${[...hwAddr].map((b) => b.toString(16).padStart(2, '0')).join(':')} len ${hwAddr.length}`;
+      line += `, hwaddr ${colonHex(hwAddr)} len ${hwAddr.length}`;
     }
     if (this.checksumNotReady) line += ', checksum not ready';
     return `${line})`;
