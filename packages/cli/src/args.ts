@@ -32,6 +32,10 @@ Queue:
       --fail-open            accept packets, instead of dropping them, when the kernel queue is full
       --gso / --no-gso       receive GSO packets whole (default on, as nf-queue.c)
       --rcvbuf BYTES         socket receive buffer (suffix K, M or G allowed)
+      --nice N               nice value (-20..19; negative as --nice=-5) of the reader and main threads
+                             (below 0 needs CAP_SYS_NICE)
+      --cpu LIST             run the reader thread on these CPUs only, e.g. 1 or 0,2-3 (keep it
+                             off the cores that serve the NIC's interrupts)
       --queue-balance A:B    serve queues A to B, one worker thread per queue (instead of QUEUE;
                              for iptables -j NFQUEUE --queue-balance A:B)
 
@@ -91,6 +95,10 @@ export interface CliOptions {
   gso: boolean;
   /** Socket receive buffer in bytes; undefined for the kernel's. */
   receiveBufferSize: number | undefined;
+  /** Nice value for the reader and main threads; undefined to leave it. */
+  nice: number | undefined;
+  /** CPUs the reader thread may run on; undefined for any. */
+  cpus: number[] | undefined;
   /** Network namespace to bind in. */
   netns: string | undefined;
   /** User to switch to after binding. */
@@ -203,6 +211,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         gso: { type: 'boolean' },
         'no-gso': { type: 'boolean' },
         rcvbuf: { type: 'string' },
+        nice: { type: 'string' },
+        cpu: { type: 'string' },
         'queue-balance': { type: 'string' },
         netns: { type: 'string', short: 'n' },
         user: { type: 'string', short: 'u' },
@@ -225,6 +235,28 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (error instanceof UsageError) return { kind: 'error', message: error.message };
     throw error;
   }
+}
+
+/** `--nice N`: -20..19 (a leading minus is allowed, unlike the other numbers). */
+function parseNice(text: string): number {
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--nice must be a whole number from -20 to 19, got '${text}'`);
+  const nice = Number(text);
+  if (nice < -20 || nice > 19) throw new UsageError(`--nice must be from -20 to 19, got ${nice}`);
+  return nice;
+}
+
+/** `--cpu LIST`: CPU numbers and ranges, `1` or `0,2-3`. */
+function parseCpuList(text: string): number[] {
+  const cpus = new Set<number>();
+  for (const part of text.split(',')) {
+    const range = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!range) throw new UsageError(`--cpu takes CPU numbers and ranges such as 1 or 0,2-3, got '${text}'`);
+    const first = Number(range[1]);
+    const last = range[2] === undefined ? first : Number(range[2]);
+    if (first > last || last > 1023) throw new UsageError(`--cpu range '${part}' must go up, within 0..1023`);
+    for (let cpu = first; cpu <= last; cpu++) cpus.add(cpu);
+  }
+  return [...cpus];
 }
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -274,6 +306,8 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
     failOpen: flag('fail-open'),
     gso: !flag('no-gso'),
     receiveBufferSize: number('rcvbuf', 1, 2 ** 30, true),
+    nice: text('nice') === undefined ? undefined : parseNice(text('nice')!),
+    cpus: text('cpu') === undefined ? undefined : parseCpuList(text('cpu')!),
     netns: text('netns'),
     user: text('user'),
     rule: text('rule') === undefined ? undefined : parseRule(text('rule')!),

@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import {
@@ -131,6 +132,8 @@ export function queueOptionsOf(options: CliOptions): Omit<QueueOptions, 'queue'>
   if (options.maxLen !== undefined) queueOptions.maxLen = options.maxLen;
   if (options.failOpen) queueOptions.failOpen = true;
   if (options.receiveBufferSize !== undefined) queueOptions.receiveBufferSize = options.receiveBufferSize;
+  if (options.nice !== undefined) queueOptions.readerNice = options.nice;
+  if (options.cpus !== undefined) queueOptions.readerCpus = options.cpus;
   if (options.netns !== undefined) queueOptions.netns = options.netns;
   return queueOptions;
 }
@@ -386,6 +389,8 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         session = await openRange(options, settings, recorder, stop, environment);
       } else {
         const queue = await environment.openQueue({ queue: options.queue, ...queueOptionsOf(options) });
+        // The reader thread took --nice itself (readerNice); the thread giving the verdicts gets it too.
+        if (options.nice !== undefined) setPriority(options.nice);
         session = serveQueue(queue, options, settings, print, recorder, stop, environment);
       }
       const started = environment.now();

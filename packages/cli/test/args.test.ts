@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CliOptions, USAGE, parseCommandLine, splitRule } from '../src/index.js';
+import { type CliOptions, USAGE, parseCommandLine, queueOptionsOf, splitRule } from '../src/index.js';
 
 const defaults: CliOptions = {
   queue: 0,
@@ -17,6 +17,8 @@ const defaults: CliOptions = {
   failOpen: false,
   gso: true,
   receiveBufferSize: undefined,
+  nice: undefined,
+  cpus: undefined,
   netns: undefined,
   user: undefined,
   rule: undefined,
@@ -137,5 +139,26 @@ describe('splitRule', () => {
   it('splits on whitespace and keeps quoted words whole', () => {
     expect(splitRule('  OUTPUT   -p udp\t--dport 53 ')).toEqual(['OUTPUT', '-p', 'udp', '--dport', '53']);
     expect(splitRule(`INPUT -m comment --comment "a b" --x ''`)).toEqual(['INPUT', '-m', 'comment', '--comment', 'a b', '--x', '']);
+  });
+});
+
+describe('--nice and --cpu', () => {
+  it('parse a nice value and a CPU list into the reader thread options', () => {
+    const parsed = parseCommandLine(['--nice=-5', '--cpu', '0,2-3', '7']);
+    expect(parsed).toMatchObject({ kind: 'run', options: { queue: 7, nice: -5, cpus: [0, 2, 3] } });
+    if (parsed.kind === 'run') expect(queueOptionsOf(parsed.options)).toMatchObject({ readerNice: -5, readerCpus: [0, 2, 3] });
+  });
+
+  it('refuse values out of range or malformed with one line', () => {
+    for (const [args, text] of [
+      [['--nice', '20'], '--nice must be from -20 to 19'],
+      [['--nice', 'low'], '--nice must be a whole number'],
+      [['--cpu', '3-1'], "--cpu range '3-1' must go up"],
+      [['--cpu', 'a'], '--cpu takes CPU numbers'],
+    ] as const) {
+      const parsed = parseCommandLine([...args]);
+      expect(parsed.kind).toBe('error');
+      expect(parsed.kind === 'error' && parsed.message).toContain(text);
+    }
   });
 });
