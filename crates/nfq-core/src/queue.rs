@@ -24,6 +24,9 @@ pub struct QueueStats {
     pub overruns: u64,
     /// Datagrams cut short because they did not fit a receive slot.
     pub truncated: u64,
+    /// Datagrams from another port than the kernel's (a message the kernel would never send):
+    /// counted and skipped by `RecvBuffers::copy_messages_into`.
+    pub foreign: u64,
     /// Verdict messages sent.
     pub verdicts_sent: u64,
     /// `sendto` calls made for verdicts.
@@ -36,6 +39,7 @@ struct Counters {
     datagrams: AtomicU64,
     overruns: AtomicU64,
     truncated: AtomicU64,
+    foreign: AtomicU64,
     verdicts_sent: AtomicU64,
     verdict_sends: AtomicU64,
 }
@@ -336,6 +340,10 @@ impl<T: Transport> Queue<T> {
             if cut > 0 {
                 self.counters.truncated.fetch_add(cut as u64, Ordering::Relaxed);
             }
+            let foreign = buffers.datagrams().filter(|d| d.sender_port != 0).count();
+            if foreign > 0 {
+                self.counters.foreign.fetch_add(foreign as u64, Ordering::Relaxed);
+            }
         }
         n
     }
@@ -404,6 +412,7 @@ impl<T: Transport> Queue<T> {
             datagrams: c.datagrams.load(Ordering::Relaxed),
             overruns: c.overruns.load(Ordering::Relaxed),
             truncated: c.truncated.load(Ordering::Relaxed),
+            foreign: c.foreign.load(Ordering::Relaxed),
             verdicts_sent: c.verdicts_sent.load(Ordering::Relaxed),
             verdict_sends: c.verdict_sends.load(Ordering::Relaxed),
         }

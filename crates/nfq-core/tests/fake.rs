@@ -294,6 +294,7 @@ fn a_cut_datagram_still_yields_its_packet_id() {
     let mut buffers = RecvBuffers::new(8, 1024);
     assert_eq!(queue.receive(&mut buffers, false).unwrap(), 3);
     assert_eq!(queue.stats().truncated, 1);
+    assert_eq!(queue.stats().foreign, 1, "the datagram from port 999 is counted");
     let messages: Vec<_> = buffers.messages().map(Result::unwrap).collect();
     assert!(matches!(messages[0], Message::TruncatedPacket { queue: 6, id: 41 }), "{:?}", messages[0]);
     assert!(matches!(&messages[1], Message::Packet(p) if p.id() == 42));

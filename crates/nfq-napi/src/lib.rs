@@ -129,6 +129,8 @@ pub struct BindingQueueStats {
     pub messages: f64,
     /// Datagrams cut short.
     pub truncated: f64,
+    /// Datagrams from another sender than the kernel, skipped.
+    pub foreign: f64,
     /// Verdict messages sent.
     pub verdicts_sent: f64,
     /// sendto calls for verdicts.
@@ -341,6 +343,7 @@ impl NativeQueue {
             batches: s.batches as f64,
             messages: s.datagrams as f64,
             truncated: s.truncated as f64,
+            foreign: s.foreign as f64,
             verdicts_sent: s.verdicts_sent as f64,
             verdict_sends: s.verdict_sends as f64,
         }

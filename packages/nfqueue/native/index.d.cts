@@ -112,6 +112,8 @@ export interface BindingQueueStats {
   messages: number
   /** Datagrams cut short. */
   truncated: number
+  /** Datagrams from another sender than the kernel, skipped. */
+  foreign: number
   /** Verdict messages sent. */
   verdictsSent: number
   /** sendto calls for verdicts. */

@@ -44,6 +44,8 @@ export interface NativeQueueStats {
   messages: number;
   /** Messages cut because a receive buffer was too small (MSG_TRUNC). */
   truncated: number;
+  /** Datagrams from another sender than the kernel (never sent by it), skipped. */
+  foreign?: number;
   /** Verdict messages sent. */
   verdictsSent: number;
   /** sendto calls made for verdicts. */

@@ -75,6 +75,8 @@ export interface QueueCounters {
   overruns: number;
   /** Verdicts the kernel refused. */
   verdictsRejected: number;
+  /** Messages of a type the queue does not expect (the kernel never sends them), ignored. */
+  otherMessages: number;
   /** Packets waiting for a verdict now. */
   held: number;
   /** Batches received (one recvmmsg each). */
@@ -161,6 +163,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     timeouts: 0,
     overruns: 0,
     verdictsRejected: 0,
+    otherMessages: 0,
     held: 0,
     batches: 0,
     pauses: 0,
@@ -555,6 +558,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     } else if (message.type === 'error' && message.error.errno !== 0) {
       this.#counters.verdictsRejected++;
       errors.push(verdictRejection(message));
+    } else if (message.type === 'other') {
+      this.#counters.otherMessages++; // counted and ignored: never fatal
     }
   }
 

@@ -126,6 +126,36 @@ describe('verdicts and their checks', () => {
   });
 });
 
+describe('messages the kernel would never send', () => {
+  it('counts an unknown message type and an NLMSG_ERROR mid-batch, and goes on with the packets around them', async () => {
+    const { queue, native, errors } = await open();
+    queue.on('packet', (packet) => packet.accept());
+    const unknown = Uint8Array.from([16, 0, 0, 0, 0x34, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // type 0x1234, header only
+    const refused = buildVerdictBatchRefusal();
+    native.deliver(packetMessage(1), unknown, refused, packetMessage(2));
+    await settle();
+    expect(sentVerdicts(native)).toEqual([
+      [1, NF_ACCEPT],
+      [2, NF_ACCEPT],
+    ]);
+    expect(queue.stats()).toMatchObject({ received: 2, otherMessages: 1, verdictsRejected: 1 });
+    expect(errors.map((e) => e.name)).toEqual(['VerdictRejectedError']);
+  });
+});
+
+/** An NLMSG_ERROR (ENOENT) echoing a capped request header, as the kernel answers a bad verdict. */
+function buildVerdictBatchRefusal(): Uint8Array {
+  const bytes = new Uint8Array(36);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 36, true);
+  view.setUint16(4, 2, true); // NLMSG_ERROR
+  view.setUint16(6, 0x100, true); // NLM_F_CAPPED
+  view.setInt32(16, -2, true); // -ENOENT
+  view.setUint32(20, 32, true); // echoed request: length 32
+  view.setUint16(24, 0x0301, true); // NFQNL_MSG_VERDICT
+  return bytes;
+}
+
 describe('VERDICT_BATCH coalescing', () => {
   it('sends one VERDICT_BATCH when a flush holds only plain, equal verdicts and nothing older waits', async () => {
     const { queue, native } = await open();
