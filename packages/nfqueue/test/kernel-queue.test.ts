@@ -314,3 +314,72 @@ describe('kernel: reader thread tuning', () => {
       expect(niceOf(String(process.pid))).toBe(0); // only the reader thread changed
     }));
 });
+
+describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
+  it('runs Node with the capability as an ambient one (setpriv), binding and verdicting', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '14');
+      const script = `
+        const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+        const queue = await openQueue({ queue: 14 });
+        let n = 0;
+        queue.on('packet', (packet) => { packet.accept(); if (++n === 2) void queue.close(); });
+        const { readFileSync } = await import('node:fs');
+        const capEff = readFileSync('/proc/self/status', 'utf8').split('\\n').find((l) => l.startsWith('CapEff:')).slice(7).trim();
+        console.log('ready', process.getuid(), capEff);`;
+      const { spawn } = await import('node:child_process');
+      // Started inside the namespace by ip netns exec (as root), then setpriv leaves only CAP_NET_ADMIN as nobody.
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=+net_admin',
+          process.execPath, '--input-type=module', '-e', script],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await until(() => stdout.includes('ready') || child.exitCode !== null);
+      expect(stdout, stderr).toMatch(/^ready 65534 0000000000001000$/m);
+      await udpSend(ns.name, PORT, [Buffer.from('x'), Buffer.from('y')]);
+      expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['x', 'y']);
+      expect(await exited, stderr).toBe(0);
+    }));
+
+  it('runs the Rust example with the file capability (setcap cap_net_admin+ep)', () =>
+    withNamespace(async (ns) => {
+      const { copyFileSync, mkdtempSync, rmSync, chmodSync } = await import('node:fs');
+      const { execFileSync, spawn } = await import('node:child_process');
+      const { join } = await import('node:path');
+      const { tmpdir } = await import('node:os');
+      const built = new URL('../../../target/release/examples/nf-queue', import.meta.url).pathname;
+      const directory = mkdtempSync(join(tmpdir(), 'nfq-setcap-'));
+      ns.defer(() => rmSync(directory, { recursive: true, force: true }));
+      chmodSync(directory, 0o755);
+      const binary = join(directory, 'nf-queue');
+      copyFileSync(built, binary);
+      chmodSync(binary, 0o755);
+      execFileSync('setcap', ['cap_net_admin+ep', binary]);
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '15');
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await until(() => {
+        const table = execFileSync('ip', ['netns', 'exec', ns.name, 'cat', '/proc/net/netfilter/nfnetlink_queue'], { encoding: 'utf8' });
+        return table.split('\n').some((line) => line.trim().split(/\s+/)[0] === '15') || child.exitCode !== null;
+      });
+      await udpSend(ns.name, PORT, [Buffer.from('p'), Buffer.from('q')]);
+      expect(await exited, stderr).toBe(0);
+      expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['p', 'q']);
+    }));
+});
