@@ -3,6 +3,21 @@
  * tests assume a little-endian host (x86-64, arm64), as the project's machines are.
  */
 
+import { expect } from 'vitest';
+import { NetlinkDecodeError } from '../src/index.js';
+
+/** The code and offset of the NetlinkDecodeError that `run` throws. */
+export function codeOf(run: () => unknown): { code: string; offset: number } {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(NetlinkDecodeError);
+    const decodeError = error as NetlinkDecodeError;
+    return { code: decodeError.code, offset: decodeError.offset };
+  }
+  throw new Error('expected a NetlinkDecodeError');
+}
+
 /** Concatenates byte groups (each group one field or attribute, commented at the call site). */
 export function bytes(...groups: readonly (readonly number[])[]): Uint8Array {
   return Uint8Array.from(groups.flat());

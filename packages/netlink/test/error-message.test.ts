@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NLM_F_ACK_TLVS, NLM_F_CAPPED, NetlinkDecodeError, errnoName, parseError } from '../src/index.js';
-import { bytes, le32 } from './bytes.js';
+import { bytes, codeOf, le32 } from './bytes.js';
 
 /** The request the kernel answers: an NFQNL_MSG_VERDICT of 32 bytes, seq 9. */
 const verdictRequest = [
@@ -13,17 +13,6 @@ const verdictRequest = [
   0x0c, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x63, // NFQA_VERDICT_HDR accept id 99
 ];
 
-/** The code and offset of the NetlinkDecodeError that `run` throws. */
-function codeOf(run: () => unknown): { code: string; offset: number } {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetlinkDecodeError);
-    const decodeError = error as NetlinkDecodeError;
-    return { code: decodeError.code, offset: decodeError.offset };
-  }
-  throw new Error('expected a NetlinkDecodeError');
-}
 
 /** nlmsghdr of an NLMSG_ERROR message. */
 function errorHeader(length: number, flags: number): number[] {

@@ -9,7 +9,7 @@ import {
   forEachPacket,
   iterateMessages,
 } from '../src/index.js';
-import { bytes, le32 } from './bytes.js';
+import { bytes, codeOf, le32 } from './bytes.js';
 
 /** An NLMSG_DONE message of 20 bytes: header + 4 payload bytes. */
 const done = [
@@ -31,16 +31,6 @@ const unaligned = [
   0x01, 0x02, // payload
 ];
 
-function codeOf(run: () => unknown): { code: string; offset: number } {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetlinkDecodeError);
-    const decodeError = error as NetlinkDecodeError;
-    return { code: decodeError.code, offset: decodeError.offset };
-  }
-  throw new Error('expected a NetlinkDecodeError');
-}
 
 describe('iterateMessages', () => {
   it('yields nothing for an empty buffer', () => {
