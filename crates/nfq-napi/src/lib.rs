@@ -4,7 +4,14 @@
 //! # The hot path, and why it has this shape
 //!
 //! Per packet, a crossing between JavaScript and Rust costs about as much as the
-//! syscall the C library pays per packet, so every crossing here is per batch:
+//! syscall the C library pays per packet, so every crossing here is per batch.
+//!
+//! By default the JavaScript thread receives itself ([`event_loop`]): a libuv poll watcher on
+//! the socket drains it with `recvmmsg` when it is readable and calls JavaScript once per batch,
+//! whose verdicts leave in one `sendto` before the callback returns. That is the batched C
+//! consumer's loop, with no second thread to wake.
+//!
+//! With `readerThread: true` the older design runs, which keeps reading while JavaScript is busy:
 //!
 //! - A reader thread per queue waits on the socket (and an eventfd for stop), takes
 //!   up to `batchSize` datagrams with one `recvmmsg`, copies their messages into one
@@ -34,11 +41,11 @@ use napi_derive::napi;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
 use nfq_core::{ConfigFlags, CopyMode, Interrupt, Queue, QueueOptions, RecvBuffers};
 
+mod event_loop;
+use event_loop::{EventLoopReader, MERGE_LIMIT};
+
 /// Batches that may wait for JavaScript before the reader stops reading.
 pub const MAX_PENDING_BATCHES: usize = 16;
-
-/// Bytes up to which newly received messages join a batch JavaScript has not taken yet.
-const MERGE_LIMIT: usize = 1 << 20;
 
 /// Options of `NativeQueue.open`; see `QueueOptions` in nfq-core.
 #[napi(object)]
@@ -69,9 +76,11 @@ pub struct BindingQueueOptions {
     pub batch_size: Option<u32>,
     /// Network namespace: a name from `ip netns add`, or a path.
     pub netns: Option<String>,
-    /// CPUs the reader thread may run on (`sched_setaffinity`).
+    /// Receive on a thread of its own instead of the JavaScript thread (default false).
+    pub reader_thread: Option<bool>,
+    /// CPUs the receiving thread may run on (`sched_setaffinity`).
     pub reader_cpus: Option<Vec<u32>>,
-    /// Nice value of the reader thread (-20..=19; below 0 needs CAP_SYS_NICE).
+    /// Nice value of the receiving thread (-20..=19; below 0 needs CAP_SYS_NICE).
     pub reader_nice: Option<i32>,
 }
 
@@ -195,10 +204,16 @@ impl Pending {
     }
 }
 
-struct Reader {
+struct ThreadReader {
     thread: JoinHandle<()>,
     stop: Arc<AtomicBool>,
     interrupt: Arc<Interrupt>,
+}
+
+/// Who receives: the JavaScript thread's event loop (default), or a thread of its own.
+enum Reader {
+    EventLoop(EventLoopReader),
+    Thread(ThreadReader),
 }
 
 /// A bound queue. Created by `NativeQueue.open`.
@@ -210,6 +225,7 @@ pub struct NativeQueue {
     queue_num: u32,
     port_id: u32,
     batch_size: usize,
+    reader_thread: bool,
     reader_cpus: Vec<usize>,
     reader_nice: Option<i32>,
 }
@@ -222,7 +238,12 @@ impl NativeQueue {
     pub fn open(env: Env, options: BindingQueueOptions) -> Result<Self> {
         let reader_cpus: Vec<usize> = options.reader_cpus.iter().flatten().map(|&c| c as usize).collect();
         let reader_nice = options.reader_nice;
+        let reader_thread = options.reader_thread.unwrap_or(false);
         let options = QueueOptions::try_from(options).map_err(|e| throw(&env, e))?;
+        if !reader_thread {
+            // This thread will receive: tune it now, and refuse before binding if that fails.
+            tune_current_thread(&reader_cpus, reader_nice).map_err(|e| throw(&env, e))?;
+        }
         let queue = Queue::open(&options).map_err(|e| throw(&env, e))?;
         Ok(Self {
             queue_num: queue.queue_num() as u32,
@@ -235,6 +256,7 @@ impl NativeQueue {
                 paused: AtomicBool::new(false),
             }),
             batch_size: options.batch_size,
+            reader_thread,
             reader_cpus,
             reader_nice,
         })
@@ -256,14 +278,19 @@ impl NativeQueue {
         self.queue.as_ref().ok_or_else(|| throw(env, nfq_core::Error::Closed))
     }
 
-    /// Starts the reader thread. `onBatch(err, batch)` is called on the JavaScript
-    /// thread with one Buffer of netlink messages per received batch; `batch` is null
-    /// when the batch was already returned by `stopReceiving`: ignore those calls.
+    /// Starts receiving. `onBatch(err, batch)` is called on the JavaScript thread with one
+    /// Buffer of netlink messages per received batch; `batch` is null when the batch was
+    /// already returned by `stopReceiving`: ignore those calls.
     #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Buffer | null) => void")]
     pub fn start(&mut self, env: Env, on_batch: Function<'_, Option<Buffer>, ()>) -> Result<()> {
         let queue = self.queue(&env)?.clone();
         if self.reader.is_some() {
             return Err(throw(&env, nfq_core::Error::InvalidArgument("the queue is already receiving".into())));
+        }
+        if !self.reader_thread {
+            let reader = EventLoopReader::start(&env, queue, on_batch, self.batch_size)?;
+            self.reader = Some(Reader::EventLoop(reader));
+            return Ok(());
         }
         let pending = self.pending.clone();
         let handed = self.pending.clone();
@@ -284,23 +311,14 @@ impl NativeQueue {
             .name(format!("nfq-reader-{}", self.queue_num))
             .spawn(move || {
                 // Tuning failures are reported and reading goes on: they change speed, not behaviour.
-                let tune = |what: &str, result: std::io::Result<()>| {
-                    if let Err(e) = result {
-                        let error = nfq_core::Error::Io { operation: format!("set the reader thread's {what}"), source: e };
-                        let error = Error::new(Status::GenericFailure, format!("{} [{}]", error, error.code()));
-                        notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
-                    }
-                };
-                if !cpus.is_empty() {
-                    tune("CPU affinity", nfq_core::sys::pin_current_thread(&cpus));
-                }
-                if let Some(nice) = nice {
-                    tune("nice value", nfq_core::sys::set_current_thread_nice(nice));
+                if let Err(error) = tune_current_thread(&cpus, nice) {
+                    let error = Error::new(Status::GenericFailure, format!("{} [{}]", error, error.code()));
+                    notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
                 }
                 read_loop(&queue, batch_size, &pending, &thread_stop, &thread_interrupt, &notify)
             })
             .map_err(|e| throw(&env, nfq_core::Error::Io { operation: "start reader thread".into(), source: e }))?;
-        self.reader = Some(Reader { thread, stop, interrupt });
+        self.reader = Some(Reader::Thread(ThreadReader { thread, stop, interrupt }));
         Ok(())
     }
 
@@ -315,12 +333,18 @@ impl NativeQueue {
     /// which drops them past its max length, or accepts them with fail-open.
     #[napi]
     pub fn pause(&self) {
+        if let Some(Reader::EventLoop(reader)) = &self.reader {
+            reader.pause();
+        }
         self.pending.paused.store(true, Ordering::Release);
     }
 
     /// Reads again after `pause`.
     #[napi]
     pub fn resume(&self) {
+        if let Some(Reader::EventLoop(reader)) = &self.reader {
+            reader.resume();
+        }
         self.pending.paused.store(false, Ordering::Release);
         self.pending.space.notify_all();
     }
@@ -351,11 +375,11 @@ impl NativeQueue {
 
     /// After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
     /// (null when nothing is left), so that those packets get verdicts before the queue unbinds.
-    /// Refused while the reader runs.
+    /// Refused while a reader thread runs.
     #[napi]
     pub fn receive_pending(&self, env: Env) -> Result<Option<Buffer>> {
         let queue = self.queue(&env)?;
-        if self.reader.is_some() {
+        if matches!(self.reader, Some(Reader::Thread(_))) {
             return Err(throw(&env, nfq_core::Error::InvalidArgument("stop receiving first: the reader thread owns the socket".into())));
         }
         let mut buffers = RecvBuffers::new(self.batch_size, DEFAULT_SLOT_SIZE);
@@ -441,13 +465,29 @@ impl NativeQueue {
     /// Stops the reader thread and waits for it. It never waits on JavaScript (its calls into
     /// JavaScript do not block), so joining from the JavaScript thread cannot deadlock.
     fn stop_reader(&mut self) {
-        if let Some(reader) = self.reader.take() {
-            reader.stop.store(true, Ordering::Release);
-            let _ = reader.interrupt.trigger();
-            self.pending.space.notify_all();
-            let _ = reader.thread.join();
+        match self.reader.take() {
+            Some(Reader::EventLoop(reader)) => reader.stop(),
+            Some(Reader::Thread(reader)) => {
+                reader.stop.store(true, Ordering::Release);
+                let _ = reader.interrupt.trigger();
+                self.pending.space.notify_all();
+                let _ = reader.thread.join();
+            }
+            None => {}
         }
     }
+}
+
+/// Pins the calling thread to `cpus` (when given) and sets its nice value (when given).
+fn tune_current_thread(cpus: &[usize], nice: Option<i32>) -> std::result::Result<(), nfq_core::Error> {
+    let failed = |what: &str, source| nfq_core::Error::Io { operation: format!("set the receiving thread's {what}"), source };
+    if !cpus.is_empty() {
+        nfq_core::sys::pin_current_thread(cpus).map_err(|e| failed("CPU affinity", e))?;
+    }
+    if let Some(nice) = nice {
+        nfq_core::sys::set_current_thread_nice(nice).map_err(|e| failed("nice value", e))?;
+    }
+    Ok(())
 }
 
 fn read_loop(

@@ -21,9 +21,9 @@ export declare class NativeQueue {
   /** Netlink port id of the socket. */
   get portId(): number
   /**
-   * Starts the reader thread. `onBatch(err, batch)` is called on the JavaScript
-   * thread with one Buffer of netlink messages per received batch; `batch` is null
-   * when the batch was already returned by `stopReceiving`: ignore those calls.
+   * Starts receiving. `onBatch(err, batch)` is called on the JavaScript thread with one
+   * Buffer of netlink messages per received batch; `batch` is null when the batch was
+   * already returned by `stopReceiving`: ignore those calls.
    */
   start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void
   /**
@@ -45,7 +45,7 @@ export declare class NativeQueue {
   /**
    * After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
    * (null when nothing is left), so that those packets get verdicts before the queue unbinds.
-   * Refused while the reader runs.
+   * Refused while a reader thread runs.
    */
   receivePending(): Buffer | null
   /**
@@ -96,9 +96,11 @@ export interface BindingQueueOptions {
   batchSize?: number
   /** Network namespace: a name from `ip netns add`, or a path. */
   netns?: string
-  /** CPUs the reader thread may run on (`sched_setaffinity`). */
+  /** Receive on a thread of its own instead of the JavaScript thread (default false). */
+  readerThread?: boolean
+  /** CPUs the receiving thread may run on (`sched_setaffinity`). */
   readerCpus?: Array<number>
-  /** Nice value of the reader thread (-20..=19; below 0 needs CAP_SYS_NICE). */
+  /** Nice value of the receiving thread (-20..=19; below 0 needs CAP_SYS_NICE). */
   readerNice?: number
 }
 

@@ -50,6 +50,7 @@ const checks: Record<keyof QueueOptions, Check> = {
     typeof value === 'string' && value.length > 0 && !value.includes('\0')
       ? undefined
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
+  readerThread: boolean,
   readerCpus: (value) =>
     Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024)
       ? undefined
