@@ -15,6 +15,7 @@
 //   --queue N     queue number (default 6)
 //   --scenarios L scenarios by name (accept-64, drop-64, accept-1400, latency-10k; default all)
 //   --no-cargo    do not run `cargo build` for the Rust example: use the binary that is there
+//   --no-tweaks   leave out the tweak runs (nf-queue --quiet with one option each, 64-byte accept)
 //
 // Needs root (namespaces, iptables, binding a queue), gcc, libnetfilter-queue-dev and libmnl-dev
 // (bash scripts/setup.sh), the built packages (npm run build) and optionally go and python3.
@@ -39,7 +40,7 @@ const LATENCY_RATE = 10_000;
 
 /** Reads the command line into the harness options. */
 function parseOptions(argv) {
-  const options = { quick: false, packets: 200_000, rounds: 3, only: null, scenarios: null, queue: 6, cargo: true };
+  const options = { quick: false, packets: 200_000, rounds: 3, only: null, scenarios: null, queue: 6, cargo: true, tweaks: true };
   let packetsGiven = false;
   let roundsGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -60,8 +61,9 @@ function parseOptions(argv) {
     else if (arg === '--scenarios') options.scenarios = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (arg === '--queue') options.queue = whole(value());
     else if (arg === '--no-cargo') options.cargo = false;
+    else if (arg === '--no-tweaks') options.tweaks = false;
     else if (arg === '--help' || arg === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(4, 20).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(4, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else fail(`unknown option '${arg}' (see --help)`);
   }
@@ -266,6 +268,30 @@ const CONTENDERS = [
   { id: 'g', label: 'go-nfqueue (Go)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'go-nfqueue'), q, n] },
   { id: 'h', label: 'NetfilterQueue (Python)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'venv/bin/python'), join(BENCH_DIR, 'python/netfilterqueue_contender.py'), q, n] },
 ];
+/**
+ * The seed's tweaks, each one `nf-queue --quiet` option on top of (f), run in the 64-byte accept
+ * scenario only and reported as ratios to (f) of the same run (skip them with --no-tweaks).
+ */
+const TWEAKS = [
+  ['rcvbuf', ['--rcvbuf', '8M'], 'a bigger socket receive buffer'],
+  ['nice', ['--nice=-20'], 'nice -20'],
+  ['cpu', ['--cpu', '1'], 'the receiving thread pinned to CPU 1'],
+  ['no-enobufs', ['--no-enobufs'], 'NETLINK_NO_ENOBUFS'],
+  ['fail-open', ['--fail-open'], 'fail-open'],
+  ['no-gso', ['--no-gso'], 'GSO off (it is on by default)'],
+  ['maxlen', ['--maxlen', '65536'], 'a longer kernel queue'],
+  ['reader-thread', ['--reader-thread'], 'receiving on a reader thread instead of the main thread'],
+];
+for (const [name, flags, what] of TWEAKS) {
+  CONTENDERS.push({
+    id: `f+${name}`,
+    label: `nf-queue --quiet ${flags.join(' ')}: ${what}`,
+    drop: false,
+    tweak: true,
+    inNamespace: false,
+    argv: (q, n, ns) => [nodeBin, join(ROOT_DIR, 'packages/cli/bin/nf-queue.js'), '--quiet', ...flags, '--count', n, '--netns', ns, q],
+  });
+}
 const letter = (id) => id[0];
 
 // ---------------------------------------------------------------- the namespace
@@ -532,8 +558,25 @@ function scenarioTable(scenario, summaries, labels) {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const [id, s] of Object.entries(summaries)) {
+    if (id.startsWith('f+')) continue; // tweaks: their own table
     rows.push(
       `| ${labels[id]} | ${fmt(s.packetsPerSecond)} | ${fmtRatio(ratio(s.packetsPerSecond, a?.packetsPerSecond))} | ${fmtRatio(ratio(s.packetsPerSecond, b?.packetsPerSecond))} | ${fmt(s.cpuMicrosPerPacket, 2)} | ${fmtRatio(ratio(s.cpuMicrosPerPacket, b?.cpuMicrosPerPacket))} | ${s.systemShare === undefined ? '–' : `${Math.round(s.systemShare * 100)}%`} | ${fmt(s.peakRssKb / 1024, 1)} | ${s.okRuns}/${s.runs} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+/** Each tweak's packets/s and CPU per packet as ratios to plain (f); null when none ran. */
+function tweakTable(summaries, labels) {
+  const base = summaries.f;
+  const ids = Object.keys(summaries).filter((id) => id.startsWith('f+'));
+  if (!base || ids.length === 0) return null;
+  const rows = ['| nf-queue --quiet with | packets/s | vs (f) | CPU µs/packet | CPU vs (f) | runs ok |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
+  rows.push(`| (nothing: (f) itself) | ${fmt(base.packetsPerSecond)} | 1.00x | ${fmt(base.cpuMicrosPerPacket, 2)} | 1.00x | ${base.okRuns}/${base.runs} |`);
+  for (const id of ids) {
+    const s = summaries[id];
+    rows.push(
+      `| ${labels[id].replace(/^\(f\+[^)]*\) nf-queue --quiet /, '')} | ${fmt(s.packetsPerSecond)} | ${fmtRatio(ratio(s.packetsPerSecond, base.packetsPerSecond))} | ${fmt(s.cpuMicrosPerPacket, 2)} | ${fmtRatio(ratio(s.cpuMicrosPerPacket, base.cpuMicrosPerPacket))} | ${s.okRuns}/${s.runs} |`,
     );
   }
   return rows.join('\n');
@@ -597,7 +640,7 @@ function checkTargets(results, options) {
 
 /** A hand-written SVG: packets/s and CPU µs/packet of each contender, 64-byte accept scenario. */
 function svgChart(summaries, labels, machine) {
-  const entries = Object.entries(summaries).filter(([, s]) => s.packetsPerSecond !== undefined);
+  const entries = Object.entries(summaries).filter(([id, s]) => s.packetsPerSecond !== undefined && !id.startsWith('f+'));
   const rowHeight = 22;
   const labelWidth = 330;
   const barWidth = 300;
@@ -652,7 +695,7 @@ async function main() {
   console.log(`queue-bench: ${machineLine}`);
 
   const unavailable = buildAll(options);
-  let contenders = CONTENDERS.filter((c) => !options.only || options.only.includes(letter(c.id)));
+  let contenders = CONTENDERS.filter((c) => (!options.only || options.only.includes(letter(c.id))) && (options.tweaks || !c.tweak));
   for (const c of contenders) {
     if (unavailable[letter(c.id)]) console.log(`(${c.id}) ${c.label}: NOT RUN: ${unavailable[letter(c.id)]}`);
   }
@@ -683,7 +726,7 @@ async function main() {
   if (runs['latency-10k']) runs['latency-10k'].none = [];
   for (let round = 0; round < options.rounds; round++) {
     for (const scenario of scenarios) {
-      const eligible = contenders.filter((c) => scenario.verdict !== 'drop' || c.drop);
+      const eligible = contenders.filter((c) => (scenario.verdict !== 'drop' || c.drop) && (!c.tweak || scenario.name === 'accept-64'));
       const order = eligible.map((_, i) => eligible[(i + round) % eligible.length]);
       for (const c of order) {
         const result = await runOnce(env, c, scenario);
@@ -723,6 +766,8 @@ async function main() {
     const losses = Object.entries(summaries).filter(([, s]) => s.lostInKernel > 0).map(([id, s]) => `- (${id}): ${fmt(s.lostInKernel)} packets lost to socket overruns over all runs`);
     if (losses.length) report.push('Overruns:', ...losses, '');
   }
+  const tweaks = tweakTable(results['accept-64']?.summaries ?? {}, labels);
+  if (tweaks) report.push('### Tweaks: one nf-queue option each, against (f) of the same run (64-byte accept)', '', tweaks, '');
   const targets = checkTargets(results, options);
   report.push('### Targets of issue 6 (64-byte accept unless stated; same run)', '', ...targets.map((t) => `    ${t.status} ${t.text}`), '');
   const notRun = Object.entries(unavailable).map(([k, why]) => `- (${k}) not run: ${why.split('\n')[0]}`);

@@ -12,8 +12,8 @@ as_root() {
 
 # Debian packages: iptables and iproute2 for the kernel tests and the demo; libnetfilter-queue-dev
 # and libmnl-dev for the C reference consumers; pkg-config to find them; tcpdump reads nf-queue's
-# --pcap files in the CLI's tests.
-needed=(iptables iproute2 libnetfilter-queue-dev libmnl-dev pkg-config tcpdump)
+# --pcap files in the CLI's tests; nftables lets `nf-queue doctor` probe the nft queue statement (its test expects a verdict).
+needed=(iptables iproute2 nftables libnetfilter-queue-dev libmnl-dev pkg-config tcpdump)
 missing=()
 for package in "${needed[@]}"; do
   if ! dpkg -s "$package" >/dev/null 2>&1; then missing+=("$package"); fi

@@ -66,8 +66,10 @@ struct Watcher {
     handle: Box<[u64]>,
     running: RefCell<Option<Running>>,
     buffers: RefCell<RecvBuffers>,
-    /// Whether `uv_poll_start` is in effect (false while paused).
+    /// Whether `uv_poll_start` is in effect.
     polling: Cell<bool>,
+    /// Whether JavaScript wants packets (false between `pause` and `resume`).
+    wanted: Cell<bool>,
     /// Whether the cleanup hook is registered (it holds one reference to this watcher).
     hooked: Cell<bool>,
 }
@@ -102,6 +104,7 @@ impl EventLoopReader {
             running: RefCell::new(Some(Running { queue: queue.clone(), callback, context })),
             buffers: RefCell::new(RecvBuffers::new(batch_size, DEFAULT_SLOT_SIZE)),
             polling: Cell::new(false),
+            wanted: Cell::new(true),
             hooked: Cell::new(false),
         });
         let handle = watcher.handle_ptr();
@@ -131,11 +134,13 @@ impl EventLoopReader {
 
     /// Stops reading until [`resume`](Self::resume): packets wait in the socket buffer.
     pub fn pause(&self) {
+        self.watcher.wanted.set(false);
         self.watcher.set_polling(false);
     }
 
     /// Reads again after [`pause`](Self::pause).
     pub fn resume(&self) {
+        self.watcher.wanted.set(true);
         if self.watcher.running.borrow().is_some() {
             self.watcher.set_polling(true);
         }
@@ -203,11 +208,20 @@ impl Watcher {
     }
 
     /// Drains the socket into one batch and hands it to JavaScript.
+    ///
+    /// A negative `status` is libuv's report of POLLERR, after which libuv has stopped the
+    /// watcher. On a netlink socket that is a pending socket error, almost always ENOBUFS (the
+    /// socket buffer overran): the next receive returns it, nfq-core counts it as an overrun,
+    /// and reading goes on, so the watcher is started again. Any other receive error is reported.
     fn on_readable(&self, status: c_int) {
         let Some(queue) = self.running.borrow().as_ref().map(|r| r.queue.clone()) else { return };
+        let overruns_before = queue.stats().overruns;
+        if status < 0 {
+            self.polling.set(false);
+        }
         let mut batch = Vec::new();
-        let mut failure = (status < 0).then(|| format!("polling the queue's socket failed (libuv error {status}) [EIO]"));
-        if failure.is_none() {
+        let mut failure = None;
+        {
             let mut buffers = self.buffers.borrow_mut();
             loop {
                 match queue.receive(&mut buffers, false) {
@@ -225,12 +239,21 @@ impl Watcher {
                 }
             }
         }
+        let overran = queue.stats().overruns != overruns_before;
+        if status < 0 && failure.is_none() && batch.is_empty() && !overran {
+            // POLLERR that no receive explains: polling again would only spin.
+            failure = Some(format!("the queue's socket reports an error that receiving does not clear (libuv status {status}) [EIO]"));
+        }
         drop(queue);
-        if !batch.is_empty() {
-            self.call(None, Some(batch));
+        if failure.is_none() && !self.polling.get() && self.wanted.get() && self.running.borrow().is_some() {
+            self.set_polling(true); // after POLLERR
+        }
+        if !batch.is_empty() || overran {
+            self.call(None, Some(batch)); // an empty batch still lets JavaScript report the overrun now
         }
         if let Some(message) = failure {
             // Receiving cannot go on (the socket failed): stop polling, say why; close() cleans up.
+            self.wanted.set(false);
             self.set_polling(false);
             self.call(Some(message), None);
         }

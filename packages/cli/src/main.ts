@@ -132,6 +132,8 @@ export function queueOptionsOf(options: CliOptions): Omit<QueueOptions, 'queue'>
   if (options.maxLen !== undefined) queueOptions.maxLen = options.maxLen;
   if (options.failOpen) queueOptions.failOpen = true;
   if (options.receiveBufferSize !== undefined) queueOptions.receiveBufferSize = options.receiveBufferSize;
+  if (options.noEnobufs) queueOptions.noEnobufs = true;
+  if (options.readerThread) queueOptions.readerThread = true;
   if (options.nice !== undefined) queueOptions.readerNice = options.nice;
   if (options.cpus !== undefined) queueOptions.readerCpus = options.cpus;
   if (options.netns !== undefined) queueOptions.netns = options.netns;
@@ -389,7 +391,8 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         session = await openRange(options, settings, recorder, stop, environment);
       } else {
         const queue = await environment.openQueue({ queue: options.queue, ...queueOptionsOf(options) });
-        // The reader thread took --nice itself (readerNice); the thread giving the verdicts gets it too.
+        // The receiving thread took --nice itself (readerNice); the main thread (the same one, unless
+        // --reader-thread) gets it too.
         if (options.nice !== undefined) setPriority(options.nice);
         session = serveQueue(queue, options, settings, print, recorder, stop, environment);
       }

@@ -17,6 +17,8 @@ const defaults: CliOptions = {
   failOpen: false,
   gso: true,
   receiveBufferSize: undefined,
+  noEnobufs: false,
+  readerThread: false,
   nice: undefined,
   cpus: undefined,
   netns: undefined,
@@ -45,7 +47,7 @@ describe('parseCommandLine', () => {
     const argv = [
       '--verdict', 'accept', '--mark', '0x2a', '--connmark', '7', '--json', '--pcap', 'out.pcap',
       '--copy-mode', 'meta', '--copy-range', '128', '--maxlen', '4096', '--fail-open', '--no-gso',
-      '--rcvbuf', '8M', '--user', 'nobody', '--rule', "OUTPUT -p udp -m comment --comment 'two words'", '12',
+      '--rcvbuf', '8M', '--no-enobufs', '--reader-thread', '--user', 'nobody', '--rule', "OUTPUT -p udp -m comment --comment 'two words'", '12',
     ];
     expect(parseCommandLine(argv)).toEqual({
       kind: 'run',
@@ -62,6 +64,8 @@ describe('parseCommandLine', () => {
         failOpen: true,
         gso: false,
         receiveBufferSize: 8 * 1024 * 1024,
+        noEnobufs: true,
+        readerThread: true,
         user: 'nobody',
         rule: ['OUTPUT', '-p', 'udp', '-m', 'comment', '--comment', 'two words'],
       },

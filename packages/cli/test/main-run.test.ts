@@ -79,14 +79,26 @@ describe('runCli verdicts and output', () => {
   it('passes the queue options through', async () => {
     const fake = fakeEnvironment();
     const exit = runCli(
-      ['--copy-mode', 'meta', '--copy-range', '64', '--maxlen', '10', '--fail-open', '--no-gso', '--rcvbuf', '1K', '-n', 'lab', '9'],
+      ['--copy-mode', 'meta', '--copy-range', '64', '--maxlen', '10', '--fail-open', '--no-gso', '--rcvbuf', '1K', '--no-enobufs', '--reader-thread', '-n', 'lab', '9'],
       fake.environment,
     );
     await settle();
     fake.signal();
     expect(await exit).toBe(0);
     expect(fake.openedWith).toEqual([
-      { queue: 9, copyMode: 'meta', copyRange: 64, maxLen: 10, failOpen: true, gso: false, receiveBufferSize: 1024, netns: 'lab', drainTimeout: 0 },
+      {
+        queue: 9,
+        copyMode: 'meta',
+        copyRange: 64,
+        maxLen: 10,
+        failOpen: true,
+        gso: false,
+        receiveBufferSize: 1024,
+        noEnobufs: true,
+        readerThread: true,
+        netns: 'lab',
+        drainTimeout: 0,
+      },
     ]);
   });
 });

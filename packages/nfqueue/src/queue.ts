@@ -170,11 +170,16 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     coalescedFlushes: 0,
   };
   /**
-   * What the verdicts collected since the last flush have in common, to send them as one
-   * VERDICT_BATCH when they can: how many, the highest id, and the one verdict and mark they all
-   * share (`uniform` false as soon as one differs or carries a payload or connmark).
+   * Plain verdicts (no payload, no connmark) given since the last flush and not yet encoded, in
+   * order: ids, verdicts, marks (-1 for none). Most flushes send them as one VERDICT_BATCH, so
+   * they are encoded only when they cannot be (see {@link flush}), or before a message that must
+   * follow them in order (a payload verdict, an explicit verdictBatch).
    */
-  #pending = { count: 0, maxId: 0, verdict: 0, mark: undefined as number | undefined, uniform: true };
+  readonly #stagedIds: number[] = [];
+  readonly #stagedVerdicts: number[] = [];
+  readonly #stagedMarks: number[] = [];
+  /** What the staged verdicts have in common: the highest id, and the one verdict and mark they all share (`uniform`). */
+  #staged = { maxId: 0, verdict: 0, mark: -1, uniform: true };
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
   #dispatching = false;
@@ -260,8 +265,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (options?.mark !== undefined && !isU32(options.mark)) {
       throw new InvalidVerdictError(id, 'mark must be an integer from 0 to 4294967295');
     }
+    this.#encodeStaged(); // what was given before goes first: this batch must not cover it
     this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark: options?.mark });
-    this.#notePending(id, verdict, options?.mark, false); // sent as written
     this.#counters.verdicts.batch++;
     for (const [packetId, packet] of this.#held) {
       if (((packetId - id) | 0) > 0) continue; // after `id`, compared with wrap-around as the kernel does
@@ -277,14 +282,17 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    * VERDICT_BATCH message: the kernel then parses one message instead of one per packet.
    */
   flush(): void {
-    if (this.#writer.byteLength === 0) return;
-    const pending = this.#pending;
-    if (pending.count > 1 && pending.uniform && this.#noneHeldUpTo(pending.maxId)) {
-      this.#writer.clear();
-      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: pending.maxId, verdict: pending.verdict, mark: pending.mark });
+    const staged = this.#staged;
+    const count = this.#stagedIds.length;
+    if (count > 1 && staged.uniform && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
+      const mark = staged.mark < 0 ? undefined : staged.mark;
+      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: staged.maxId, verdict: staged.verdict, mark });
+      this.#clearStaged();
       this.#counters.coalescedFlushes++;
+    } else {
+      this.#encodeStaged();
     }
-    pending.count = 0;
+    if (this.#writer.byteLength === 0) return;
     const messages = this.#writer.bytes();
     try {
       this.#native.sendVerdicts(messages);
@@ -399,19 +407,40 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Notes one more verdict in the flush being collected (see {@link flush}). */
-  #notePending(id: number, verdict: number, mark: number | undefined, simple: boolean): void {
-    const pending = this.#pending;
-    if (pending.count === 0) {
-      pending.verdict = verdict;
-      pending.mark = mark;
-      pending.uniform = simple;
-      pending.maxId = id;
+  /** Adds a plain verdict (mark -1: none) to the flush being collected (see {@link flush}). */
+  #stage(id: number, verdict: number, mark: number): void {
+    const staged = this.#staged;
+    const ids = this.#stagedIds;
+    if (ids.length === 0) {
+      staged.verdict = verdict;
+      staged.mark = mark;
+      staged.uniform = true;
+      staged.maxId = id;
     } else {
-      pending.uniform &&= simple && verdict === pending.verdict && mark === pending.mark;
-      if (((id - pending.maxId) | 0) > 0) pending.maxId = id;
+      if (verdict !== staged.verdict || mark !== staged.mark) staged.uniform = false;
+      if (((id - staged.maxId) | 0) > 0) staged.maxId = id;
     }
-    pending.count++;
+    ids.push(id);
+    this.#stagedVerdicts.push(verdict);
+    this.#stagedMarks.push(mark);
+  }
+
+  /** Encodes the staged verdicts, in order, one VERDICT message each. */
+  #encodeStaged(): void {
+    const ids = this.#stagedIds;
+    const verdicts = this.#stagedVerdicts;
+    const marks = this.#stagedMarks;
+    for (let i = 0; i < ids.length; i++) {
+      const mark = marks[i]!;
+      this.#writer.appendVerdict({ queue: this.queueNum, id: ids[i]!, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark });
+    }
+    this.#clearStaged();
+  }
+
+  #clearStaged(): void {
+    this.#stagedIds.length = 0;
+    this.#stagedVerdicts.length = 0;
+    this.#stagedMarks.length = 0;
   }
 
   #appendVerdict(packet: Packet, verdict: number, changes: VerdictChanges | undefined): void {
@@ -419,26 +448,27 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (packet.queueNum !== this.queueNum) {
       throw new InvalidVerdictError(packet.id, `the packet came from queue ${packet.queueNum}, not queue ${this.queueNum}`);
     }
-    if (changes !== undefined) checkChanges(packet.id, changes);
-    this.#writer.appendVerdict({
-      queue: this.queueNum,
-      id: packet.id,
-      verdict,
-      mark: changes?.mark,
-      payload: changes?.payload,
-      connmark: changes?.connmark,
-    });
-    this.#notePending(packet.id, verdict, changes?.mark, changes?.payload === undefined && changes?.connmark === undefined);
+    const id = packet.id;
+    if (changes === undefined) {
+      this.#stage(id, verdict, -1);
+    } else {
+      checkChanges(id, changes);
+      if (changes.payload === undefined && changes.connmark === undefined) {
+        this.#stage(id, verdict, changes.mark ?? -1);
+      } else {
+        this.#encodeStaged();
+        this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark: changes.mark, payload: changes.payload, connmark: changes.connmark });
+      }
+    }
     this.#counters.verdicts[kindOf(verdict)]++;
-    this.#release(packet.id);
+    this.#release(id);
     this.#scheduleFlush();
   }
 
   /** Gives `packet` the default verdict (if it has none), counted under `source`. */
   #giveDefault(packet: Packet, source: Exclude<VerdictSource, 'handler' | 'batch'>): void {
     if (packet.hasVerdict) return;
-    this.#writer.appendVerdict({ queue: this.queueNum, id: packet.id, verdict: this.#defaultVerdict });
-    this.#notePending(packet.id, this.#defaultVerdict, undefined, true);
+    this.#stage(packet.id, this.#defaultVerdict, -1);
     this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
     const key = source === 'handler-error' ? 'handlerError' : source;
     this.#counters.defaultVerdicts[key]++;
@@ -449,7 +479,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   #release(id: number): void {
     this.#held.delete(id);
-    this.#arrivedAt.delete(id);
+    if (this.#verdictTimeout !== undefined) this.#arrivedAt.delete(id);
     if (this.#held.size === 0) this.#drained?.();
     if (this.#paused) this.#updateBackpressure();
   }
@@ -551,8 +581,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #onOtherMessage(message: DecodedMessage, errors: Error[]): void {
     if (message.type === 'truncatedPacket') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
-      this.#writer.appendVerdict({ queue: message.queue, id: message.id, verdict: this.#defaultVerdict });
-      this.#notePending(message.id, this.#defaultVerdict, undefined, true);
+      this.#stage(message.id, this.#defaultVerdict, -1);
       this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {

@@ -192,13 +192,16 @@ describe('kernel: the high-level queue API', () => {
       expect((await receiver.waitFor(4)).length).toBe(4);
     }));
 
-  it('reports socket overruns as an overrun event and keeps going', () =>
+  it.each([
+    ['the event loop', false],
+    ['a reader thread', true],
+  ])('reports socket overruns as an overrun event and keeps going (receiving on %s)', (_, readerThread) =>
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
       // A tiny socket buffer, and reading paused (highWaterMark 1) while the first packet is held:
       // the flood overflows the socket for certain.
-      const queue = await queuedUdp(ns, { queue: 9, receiveBufferSize: 4096, highWaterMark: 1 });
+      const queue = await queuedUdp(ns, { queue: 9, receiveBufferSize: 4096, highWaterMark: 1, readerThread });
       const overruns: number[] = [];
       queue.on('overrun', ({ count }) => overruns.push(count));
       const held: Packet[] = [];
@@ -208,7 +211,11 @@ describe('kernel: the high-level queue API', () => {
       expect(queue.stats().pauses).toBeGreaterThan(0);
       for (const packet of held.splice(0)) packet.accept(); // reading resumes: ENOBUFS is met and counted
       await udpSend(ns.name, PORT, [Buffer.from('after the storm')]);
-      await until(() => held.some((p) => text(p) === 'after the storm'));
+      // Keep verdicting what still arrives of the flood (each held packet pauses reading again).
+      await until(() => {
+        for (const packet of held) if (!packet.hasVerdict && text(packet) !== 'after the storm') packet.accept();
+        return held.some((p) => text(p) === 'after the storm');
+      });
       for (const packet of held) if (!packet.hasVerdict) packet.accept();
       await until(() => receiver.received.some((d) => String(d) === 'after the storm'));
       expect(overruns.length).toBeGreaterThan(0);
@@ -294,10 +301,41 @@ describe('kernel: least privilege', () => {
     }));
 });
 
-describe('kernel: reader thread tuning', () => {
-  it('pins the reader thread to readerCpus and sets its nice value', () =>
+describe('kernel: tuning the receiving thread', () => {
+  it('pins the JavaScript thread, which receives by default, to readerCpus and sets its nice value', () =>
     withNamespace(async (ns) => {
-      const queue = await openQueue({ queue: 13, netns: ns.name, readerCpus: [0], readerNice: 5 });
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '13');
+      // In a process of its own: the settings stay with the thread that opened the queue.
+      const script = `
+        const { readFileSync } = await import('node:fs');
+        const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+        const queue = await openQueue({ queue: 13, netns: ${JSON.stringify(ns.name)}, readerCpus: [0], readerNice: 5 });
+        const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+        const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        const cpus = /^Cpus_allowed_list:\\s+(\\S+)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))[1];
+        const threads = (await import('node:fs')).readdirSync('/proc/self/task').map((t) => readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim());
+        queue.on('packet', (packet) => { packet.accept(); void queue.close(); });
+        console.log(JSON.stringify({ nice, cpus, readers: threads.filter((n) => n.startsWith('nfq-reader')).length }));
+      `;
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await until(() => stdout.includes('}') || child.exitCode !== null);
+      expect(JSON.parse(stdout), stderr).toEqual({ nice: 5, cpus: '0', readers: 0 });
+      await udpSend(ns.name, PORT, [Buffer.from('tuned')]);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['tuned']); // and it receives and verdicts
+      expect(await exited, stderr).toBe(0);
+    }));
+
+  it('pins the reader thread to readerCpus and sets its nice value (readerThread)', () =>
+    withNamespace(async (ns) => {
+      const queue = await openQueue({ queue: 13, netns: ns.name, readerThread: true, readerCpus: [0], readerNice: 5 });
       ns.defer(() => queue.close());
       const { readdirSync, readFileSync } = await import('node:fs');
       const niceOf = (tid: string): number => {

@@ -102,7 +102,8 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '7');
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-accept-mark.mjs'), netns: ns.name, copyMode: 'packet' });
+      // Each worker with a reader thread of its own, to see them live and go.
+      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-accept-mark.mjs'), netns: ns.name, copyMode: 'packet', readerThread: true });
       ns.defer(() => range.close());
       const events = recordEvents(range);
       expect(range.queues).toEqual([10, 11]);
@@ -283,7 +284,7 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
 
   it('rejects when one queue of the range is taken, and unbinds the ones it had bound', () =>
     withNamespace(async (ns) => {
-      const taken = await openQueue({ queue: TO, netns: ns.name });
+      const taken = await openQueue({ queue: TO, netns: ns.name, readerThread: true });
       ns.defer(() => taken.close());
       const opening = openQueueRange({ from: FROM, to: TO, handler: fixture('range-accept-mark.mjs'), netns: ns.name });
       await expect(opening).rejects.toMatchObject({ name: 'QueueRangeError', kind: 'Open', code: 'EPERM', queue: TO });
