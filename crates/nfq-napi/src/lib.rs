@@ -358,6 +358,13 @@ impl NativeQueue {
         Ok(list.into_iter().map(|(index, name)| BindingInterface { index, name }).collect())
     }
 
+    /// Socket overruns (ENOBUFS) so far: what `stats().overruns` says, without making an object
+    /// (JavaScript reads it after every batch).
+    #[napi(getter)]
+    pub fn overrun_count(&self) -> f64 {
+        self.queue.as_ref().map_or(0.0, |q| q.stats().overruns as f64)
+    }
+
     /// Counters so far.
     #[napi]
     pub fn stats(&self) -> BindingQueueStats {

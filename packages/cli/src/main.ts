@@ -23,7 +23,7 @@ import {
   COUNTER_VERDICTED,
   type RangeMessage,
   type ServeSettings,
-  giveVerdict,
+  verdictGiver,
   packetOutput,
   serveSettings,
   workerHandlerQuery,
@@ -218,13 +218,14 @@ function serveQueue(
   environment: CliEnvironment,
 ): Session {
   let verdicted = 0;
+  const giveVerdict = verdictGiver(settings);
   queue.on('error', (error) => environment.printError(describeError(error)));
   queue.on('packet', (packet) => {
     if (options.count !== undefined && verdicted >= options.count) return; // the default verdict at close
     const line = packetOutput(packet, settings);
     if (line !== undefined) print(line);
     recorder?.write(packet.payload, packet.capLen, packet.timestamp);
-    giveVerdict(packet, settings);
+    giveVerdict(packet);
     verdicted++;
     if (options.count !== undefined && verdicted >= options.count) stop('count');
   });

@@ -3,7 +3,7 @@
  * travel to a worker (the query string of the handler module's URL), and the messages on the
  * range's BroadcastChannel.
  */
-import type { Packet, Queue } from '@nfq/nfqueue';
+import type { Packet, Queue, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
 import { formatPacketJson } from './format.js';
 
@@ -29,16 +29,18 @@ export function serveSettings(options: CliOptions): ServeSettings {
   };
 }
 
-/** Gives `packet` the configured verdict. */
-export function giveVerdict(packet: Packet, settings: ServeSettings): void {
-  if (settings.verdict === 'drop') {
-    packet.drop();
-    return;
-  }
-  const changes: { mark?: number; connmark?: number } = {};
+/**
+ * The function that gives each packet the verdict `settings` configure, with what it changes
+ * worked out once: it runs for every packet.
+ */
+export function verdictGiver(settings: ServeSettings): (packet: Packet) => void {
+  if (settings.verdict === 'drop') return (packet) => packet.drop();
+  if (settings.mark === undefined && settings.connmark === undefined) return (packet) => packet.accept();
+  const changes: VerdictChanges = {};
   if (settings.mark !== undefined) changes.mark = settings.mark;
   if (settings.connmark !== undefined) changes.connmark = settings.connmark;
-  packet.accept(changes);
+  Object.freeze(changes);
+  return (packet) => packet.accept(changes);
 }
 
 /** The line printed for `packet`, or undefined when nothing is. */

@@ -15,12 +15,13 @@ import {
   COUNTER_CLAIMED,
   COUNTER_VERDICTED,
   type RangeMessage,
-  giveVerdict,
+  verdictGiver,
   packetOutput,
   parseWorkerHandlerQuery,
 } from './serve.js';
 
 const setup = parseWorkerHandlerQuery(new URL(import.meta.url).searchParams);
+const giveVerdict = verdictGiver(setup);
 const channel = new BroadcastChannel(setup.channel);
 channel.unref();
 let counters: Int32Array | undefined;
@@ -61,7 +62,7 @@ export default function servePacket(packet: Packet, queue: Queue): void | Promis
   const line = packetOutput(packet, setup);
   if (line !== undefined) process.stdout.write(`${line}\n`);
   if (setup.pcapFd !== undefined) appendPcap(setup.pcapFd, packet);
-  giveVerdict(packet, setup);
+  giveVerdict(packet);
   Atomics.add(counters, COUNTER_VERDICTED, 1);
   Atomics.notify(counters, COUNTER_VERDICTED);
 }

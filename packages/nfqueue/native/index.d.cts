@@ -40,6 +40,11 @@ export declare class NativeQueue {
   resume(): void
   /** The network interfaces of the queue's namespace, to name packets' interface indexes. */
   interfaces(): Array<BindingInterface>
+  /**
+   * Socket overruns (ENOBUFS) so far: what `stats().overruns` says, without making an object
+   * (JavaScript reads it after every batch).
+   */
+  get overrunCount(): number
   /** Counters so far. */
   stats(): BindingQueueStats
   /**

@@ -72,6 +72,8 @@ export interface NativeQueue {
   sendVerdicts(messages: Uint8Array): void;
   /** Counters since the queue was opened. */
   stats(): NativeQueueStats;
+  /** `stats().overruns`, read without making an object. */
+  readonly overrunCount: number;
   /**
    * Stops receiving (and joins the reader thread, if any); no batch is handed to onBatch after it returns. Returns
    * the batches received but not yet handed over: their packets still need verdicts.

@@ -103,18 +103,23 @@ export interface QueueEvents {
 
 type Waiter = (result: IteratorResult<Packet[], undefined>) => void;
 
-const kindOf = (verdict: number): keyof QueueCounters['verdicts'] => {
+/** Counts one verdict under its kind (named properties: no computed key on the hot path). */
+const countVerdict = (counts: QueueCounters['verdicts'], verdict: number): void => {
   switch (verdict & 0xff) {
     case NF_DROP:
-      return 'drop';
+      counts.drop++;
+      break;
     case NF_REPEAT:
-      return 'repeat';
+      counts.repeat++;
+      break;
     case NF_QUEUE:
-      return 'queue';
+      counts.queue++;
+      break;
     case NF_STOP:
-      return 'stop';
+      counts.stop++;
+      break;
     default:
-      return 'accept';
+      counts.accept++;
   }
 };
 
@@ -460,7 +465,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
         this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark: changes.mark, payload: changes.payload, connmark: changes.connmark });
       }
     }
-    this.#counters.verdicts[kindOf(verdict)]++;
+    countVerdict(this.#counters.verdicts, verdict);
     this.#release(id);
     this.#scheduleFlush();
   }
@@ -469,7 +474,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #giveDefault(packet: Packet, source: Exclude<VerdictSource, 'handler' | 'batch'>): void {
     if (packet.hasVerdict) return;
     this.#stage(packet.id, this.#defaultVerdict, -1);
-    this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
+    countVerdict(this.#counters.verdicts, this.#defaultVerdict);
     const key = source === 'handler-error' ? 'handlerError' : source;
     this.#counters.defaultVerdicts[key]++;
     packet[markVerdictGiven](source);
@@ -518,8 +523,11 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
     if (!batch) return; // no batch: stopReceiving already returned it
     const errors: Error[] = [];
-    const packets: Packet[] = [];
     const now = this.#verdictTimeout === undefined ? -1 : performance.now();
+    // With a 'packet' listener each packet goes to it as soon as it is read; otherwise the batch
+    // goes to the iterators whole. Packets read after a handler closed the queue get the default.
+    const packets: Packet[] | undefined = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
+    let received = 0;
     this.#counters.batches++;
     this.#dispatching = true;
     try {
@@ -527,28 +535,24 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
         batch,
         (view) => {
           const packet = new Packet(view, this.#sink);
-          this.#held.set(packet.id, packet);
-          if (now >= 0) this.#arrivedAt.set(packet.id, now);
-          packets.push(packet);
+          const id = view.id;
+          this.#held.set(id, packet);
+          if (now >= 0) this.#arrivedAt.set(id, now);
+          received++;
+          if (packets !== undefined) packets.push(packet);
+          else if (this.#closing) this.#giveDefault(packet, 'close');
+          else this.#dispatch(packet, errors);
         },
         (message) => this.#onOtherMessage(message, errors),
       );
     } catch (decodeError) {
       errors.push(decodeError as Error); // the packets before the malformed message are kept
     }
-    this.#counters.received += packets.length;
-    if (!this.#closing) {
-      if (this.listenerCount('packet') > 0) {
-        for (const packet of packets) {
-          // A handler may close the queue mid-batch: the packets it will never see get the default now.
-          if (this.#closing) this.#giveDefault(packet, 'close');
-          else this.#dispatch(packet, errors);
-        }
-      } else if (packets.length > 0) {
-        const waiter = this.#waiters.shift();
-        if (waiter) waiter({ value: packets, done: false });
-        else this.#unread.push(packets);
-      }
+    this.#counters.received += received;
+    if (packets !== undefined && packets.length > 0 && !this.#closing) {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter({ value: packets, done: false });
+      else this.#unread.push(packets);
     }
     this.#dispatching = false;
     this.flush();
@@ -582,7 +586,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (message.type === 'truncatedPacket') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
       this.#stage(message.id, this.#defaultVerdict, -1);
-      this.#counters.verdicts[kindOf(this.#defaultVerdict)]++;
+      countVerdict(this.#counters.verdicts, this.#defaultVerdict);
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
       this.#counters.verdictsRejected++;
@@ -593,7 +597,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #checkOverruns(): void {
-    const total = this.#native.stats().overruns;
+    const total = this.#native.overrunCount;
     const count = total - this.#counters.overruns;
     if (count > 0) {
       this.#counters.overruns = total;

@@ -114,6 +114,10 @@ export class FakeNativeQueue implements NativeQueue {
     }
   }
 
+  get overrunCount(): number {
+    return this.overruns;
+  }
+
   stats(): NativeQueueStats {
     return { overruns: this.overruns, batches: this.#batches, messages: this.#messages, truncated: 0, verdictsSent: 0, verdictSends: this.sent.length };
   }
