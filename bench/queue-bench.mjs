@@ -483,6 +483,7 @@ async function runOnce(env, c, s) {
     const seconds = (sinkReport.last_ns - floodReport.start_ns) / 1e9;
     result.packetsPerSecond = sinkReport.received > 0 && seconds > 0 ? sinkReport.received / seconds : 0;
     if (sinkReport.latency_ns) result.latency = sinkReport.latency_ns;
+    if (sinkReport.steady_latency_ns) result.steadyLatency = sinkReport.steady_latency_ns;
   } else {
     // The queue's line disappears when the consumer unbinds, so the last poll may miss the last
     // few verdicts: the rate comes from what the polls saw, the count from a clean exit.
@@ -509,7 +510,7 @@ async function runUnqueued(env, s) {
   const flood = start(['ip', 'netns', 'exec', env.ns, join(BUILD_DIR, 'flood'), String(s.packets), String(s.size), '--port', String(UNQUEUED_PORT), '--rate', String(s.rate)]);
   await flood.exited;
   const report = await stopSink(sink, 2000);
-  return { packets: s.packets, verdicted: report.received, latency: report.latency_ns };
+  return { packets: s.packets, verdicted: report.received, latency: report.latency_ns, steadyLatency: report.steady_latency_ns };
 }
 
 // ---------------------------------------------------------------- statistics and reports
@@ -533,6 +534,8 @@ function summarize(runs) {
     latencyP50Micros: median(ok.map((r) => r.latency?.p50 / 1000)),
     latencyP99Micros: median(ok.map((r) => r.latency?.p99 / 1000)),
     latencyMaxMicros: median(ok.map((r) => r.latency?.max / 1000)),
+    steadyP50Micros: median(ok.map((r) => r.steadyLatency?.p50 / 1000)),
+    steadyP99Micros: median(ok.map((r) => r.steadyLatency?.p99 / 1000)),
     lostInKernel: runs.reduce((sum, r) => sum + (r.lostInKernel ?? 0), 0),
     errors: runs.filter((r) => r.error).map((r) => r.error),
   };
@@ -547,9 +550,14 @@ function scenarioTable(scenario, summaries, labels) {
   const b = summaries.b;
   const rows = [];
   if (scenario.latency) {
-    rows.push('| contender | p50 µs | p99 µs | max µs | runs ok |', '| --- | ---: | ---: | ---: | ---: |');
+    rows.push(
+      '| contender | p50 µs | p99 µs | max µs | after warm-up: p50 µs | p99 µs | runs ok |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const [id, s] of Object.entries(summaries)) {
-      rows.push(`| ${labels[id]} | ${fmt(s.latencyP50Micros, 1)} | ${fmt(s.latencyP99Micros, 1)} | ${fmt(s.latencyMaxMicros, 0)} | ${s.okRuns}/${s.runs} |`);
+      rows.push(
+        `| ${labels[id]} | ${fmt(s.latencyP50Micros, 1)} | ${fmt(s.latencyP99Micros, 1)} | ${fmt(s.latencyMaxMicros, 0)} | ${fmt(s.steadyP50Micros, 1)} | ${fmt(s.steadyP99Micros, 1)} | ${s.okRuns}/${s.runs} |`,
+      );
     }
     return rows.join('\n');
   }

@@ -114,6 +114,17 @@ int main(int argc, char **argv) {
   printf("{\"received\":%llu,\"first_ns\":%llu,\"last_ns\":%llu", (unsigned long long)received,
          (unsigned long long)first, (unsigned long long)last);
   if (latency && lat_len) {
+    // The same percentiles without the first fifth of the packets (a JIT-compiled consumer is
+    // still warming up then): what a long-running consumer sees.
+    size_t skip = lat_len / 5, steady_len = lat_len - skip;
+    uint64_t *steady = malloc(steady_len * sizeof *steady);
+    if (!steady) { perror("sink: malloc"); return 1; }
+    memcpy(steady, lat + skip, steady_len * sizeof *steady);
+    qsort(steady, steady_len, sizeof *steady, cmp_u64);
+    printf(",\"steady_latency_ns\":{\"n\":%zu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu}", steady_len,
+           (unsigned long long)steady[steady_len / 2], (unsigned long long)steady[steady_len * 99 / 100],
+           (unsigned long long)steady[steady_len - 1]);
+    free(steady);
     qsort(lat, lat_len, sizeof *lat, cmp_u64);
     printf(",\"latency_ns\":{\"n\":%zu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}", lat_len,
            (unsigned long long)lat[lat_len / 2], (unsigned long long)lat[lat_len * 9 / 10],

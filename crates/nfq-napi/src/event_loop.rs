@@ -72,6 +72,11 @@ struct Watcher {
     wanted: Cell<bool>,
     /// Whether the cleanup hook is registered (it holds one reference to this watcher).
     hooked: Cell<bool>,
+    /// Whether a call into JavaScript is under way (its async context must outlive it).
+    calling: Cell<bool>,
+    /// The callback reference and async context of a reader stopped during a call, deleted
+    /// when the call returns.
+    retired: Cell<Option<(sys::napi_ref, sys::napi_async_context)>>,
 }
 
 /// Receives on the JavaScript thread; see the module documentation. Stops when dropped.
@@ -106,6 +111,8 @@ impl EventLoopReader {
             polling: Cell::new(false),
             wanted: Cell::new(true),
             hooked: Cell::new(false),
+            calling: Cell::new(false),
+            retired: Cell::new(None),
         });
         let handle = watcher.handle_ptr();
         // SAFETY: `handle` points at `size` zeroed, 8-aligned bytes that live as long as the
@@ -181,11 +188,10 @@ impl Watcher {
     fn release(self: &Rc<Self>) {
         let Some(running) = self.running.borrow_mut().take() else { return };
         self.set_polling(false);
-        // SAFETY: the reference and the context were made on this env in `start` and are deleted
-        // once (`running` was Some). Failures leave only a small leak.
-        unsafe {
-            sys::napi_delete_reference(self.env, running.callback);
-            sys::napi_async_destroy(self.env, running.context);
+        if self.calling.get() {
+            self.retired.set(Some((running.callback, running.context))); // deleted after the call
+        } else {
+            self.delete_callback(running.callback, running.context);
         }
         if self.hooked.replace(false) {
             let hook_ref = Rc::as_ptr(self) as *mut c_void;
@@ -205,6 +211,15 @@ impl Watcher {
             }
         }
         drop(running);
+    }
+
+    fn delete_callback(&self, callback: sys::napi_ref, context: sys::napi_async_context) {
+        // SAFETY: the reference and the context were made on this env in `start`, and each pair
+        // is deleted once (taken out of `running`, or out of `retired`). Failures leak a little.
+        unsafe {
+            sys::napi_delete_reference(self.env, callback);
+            sys::napi_async_destroy(self.env, context);
+        }
     }
 
     /// Drains the socket into one batch and hands it to JavaScript.
@@ -269,9 +284,11 @@ impl Watcher {
         if check(unsafe { sys::napi_open_handle_scope(env, &mut scope) }).is_err() {
             return;
         }
+        self.calling.set(true);
         // SAFETY: every value is made in the scope opened above, on the env's own thread; the
-        // function comes from the live reference in `running`; the Buffer takes the Vec's memory;
-        // a pending exception is taken (cleared) before it is handed to napi_fatal_exception.
+        // function comes from the live reference in `running` (kept until the call returns, see
+        // `retired`); the Buffer takes the Vec's memory; a pending exception is taken (cleared)
+        // before it is handed to napi_fatal_exception.
         let made = unsafe {
             (|| -> Result<()> {
                 let mut function = ptr::null_mut();
@@ -300,6 +317,10 @@ impl Watcher {
             })()
         };
         drop(made);
+        self.calling.set(false);
+        if let Some((callback, context)) = self.retired.take() {
+            self.delete_callback(callback, context);
+        }
         // SAFETY: closes the scope opened above.
         unsafe { sys::napi_close_handle_scope(env, scope) };
     }

@@ -55,6 +55,7 @@ export class FakeNative implements NativeQueue {
       for (const verdicted of ids) this.verdicts.push(mark === undefined ? [verdicted, verdict] : [verdicted, verdict, mark]);
     }
   }
+  readonly overrunCount = 0;
   stats() {
     return { overruns: 0, batches: 0, messages: 0, truncated: 0, verdictsSent: this.verdicts.length, verdictSends: 0 };
   }

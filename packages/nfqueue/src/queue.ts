@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
   type DecodedMessage,
+  type PacketView,
   NFQA_VERDICT_HDR,
   NF_ACCEPT,
   NF_DROP,
@@ -516,39 +517,62 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
   }
 
-  #onBatch(error: Error | null, batch: Buffer | null | undefined): void {
+  /**
+   * What the batch being read needs per packet, in fields rather than closures so that a batch
+   * allocates nothing but its packets (#onBatch is never re-entered: close() waits a microtask).
+   */
+  #batch = {
+    /** performance.now() at arrival, or -1 without verdictTimeout. */
+    now: -1,
+    /** The batch's packets for the iterators; undefined when each goes to the 'packet' listeners as read. */
+    packets: undefined as Packet[] | undefined,
+    received: 0,
+    /** Errors to report once the batch's verdicts are sent; allocated on the first. */
+    errors: undefined as Error[] | undefined,
+  };
+
+  readonly #onPacketView = (view: PacketView): void => {
+    const batch = this.#batch;
+    const packet = new Packet(view, this.#sink);
+    const id = view.id;
+    this.#held.set(id, packet);
+    if (batch.now >= 0) this.#arrivedAt.set(id, batch.now);
+    batch.received++;
+    if (batch.packets !== undefined) batch.packets.push(packet);
+    else if (this.#closing) this.#giveDefault(packet, 'close'); // a handler closed the queue mid-batch
+    else this.#dispatch(packet);
+  };
+
+  readonly #onOtherMessageOfBatch = (message: DecodedMessage): void => this.#onOtherMessage(message);
+
+  #collectError(error: Error): void {
+    (this.#batch.errors ??= []).push(error);
+  }
+
+  #onBatch(error: Error | null, bytes: Buffer | null | undefined): void {
     if (error) {
       this.#reportError(fromNativeError(error));
       return;
     }
-    if (!batch) return; // no batch: stopReceiving already returned it
-    const errors: Error[] = [];
-    const now = this.#verdictTimeout === undefined ? -1 : performance.now();
+    if (!bytes) return; // no batch: stopReceiving already returned it
+    const batch = this.#batch;
+    batch.now = this.#verdictTimeout === undefined ? -1 : performance.now();
     // With a 'packet' listener each packet goes to it as soon as it is read; otherwise the batch
-    // goes to the iterators whole. Packets read after a handler closed the queue get the default.
-    const packets: Packet[] | undefined = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
-    let received = 0;
+    // goes to the iterators whole.
+    batch.packets = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
+    batch.received = 0;
+    batch.errors = undefined;
     this.#counters.batches++;
     this.#dispatching = true;
     try {
-      forEachPacket(
-        batch,
-        (view) => {
-          const packet = new Packet(view, this.#sink);
-          const id = view.id;
-          this.#held.set(id, packet);
-          if (now >= 0) this.#arrivedAt.set(id, now);
-          received++;
-          if (packets !== undefined) packets.push(packet);
-          else if (this.#closing) this.#giveDefault(packet, 'close');
-          else this.#dispatch(packet, errors);
-        },
-        (message) => this.#onOtherMessage(message, errors),
-      );
+      forEachPacket(bytes, this.#onPacketView, this.#onOtherMessageOfBatch);
     } catch (decodeError) {
-      errors.push(decodeError as Error); // the packets before the malformed message are kept
+      this.#collectError(decodeError as Error); // the packets before the malformed message are kept
     }
-    this.#counters.received += received;
+    this.#counters.received += batch.received;
+    const packets = batch.packets;
+    const errors = batch.errors as Error[] | undefined; // set by the callbacks above
+    batch.packets = undefined;
     if (packets !== undefined && packets.length > 0 && !this.#closing) {
       const waiter = this.#waiters.shift();
       if (waiter) waiter({ value: packets, done: false });
@@ -559,15 +583,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#checkOverruns();
     this.#updateBackpressure();
     this.#armTimeout();
-    for (const reported of errors) this.#reportError(reported);
+    if (errors !== undefined) for (const reported of errors) this.#reportError(reported);
   }
 
-  #dispatch(packet: Packet, errors: Error[]): void {
+  #dispatch(packet: Packet): void {
     try {
       this.emit('packet', packet);
     } catch (handlerError) {
       this.#giveDefault(packet, 'handler-error');
-      errors.push(new PacketHandlerError(packet.id, this.#defaultVerdictName, handlerError));
+      this.#collectError(new PacketHandlerError(packet.id, this.#defaultVerdictName, handlerError));
     }
   }
 
@@ -582,7 +606,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
   }
 
-  #onOtherMessage(message: DecodedMessage, errors: Error[]): void {
+  #onOtherMessage(message: DecodedMessage): void {
     if (message.type === 'truncatedPacket') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
       this.#stage(message.id, this.#defaultVerdict, -1);
@@ -590,7 +614,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
       this.#counters.verdictsRejected++;
-      errors.push(verdictRejection(message));
+      this.#collectError(verdictRejection(message));
     } else if (message.type === 'other') {
       this.#counters.otherMessages++; // counted and ignored: never fatal
     }
