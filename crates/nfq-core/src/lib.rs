@@ -25,5 +25,5 @@ pub use netlink::ErrorMessage;
 pub use packet::{ConntrackInfo, PacketView, Timestamp, Vlan};
 pub use queue::{Queue, QueueStats};
 pub use sys::{Interrupt, Readiness};
-pub use transport::{drop_privileges, KernelTransport, Transport};
+pub use transport::{drop_privileges, drop_privileges_by_thread, KernelTransport, Transport};
 pub use verdict::{ConntrackUpdate, Verdict, VerdictBuffer, VerdictOptions};

@@ -420,6 +420,17 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
 /// survives only on the calling thread, so call this on the thread that sends the verdicts.
 /// Other capabilities leave the bounding set too, so nothing can win them back.
 pub fn drop_privileges_keeping_net_admin(ids: &UserIds) -> io::Result<()> {
+    prepare_thread_to_keep_net_admin()?;
+    switch_user(ids)?;
+    keep_only_net_admin()
+}
+
+/// First step of a switch of user in a process whose other threads must keep CAP_NET_ADMIN too:
+/// on the calling thread, drops every capability but CAP_NET_ADMIN from the bounding set, clears
+/// the ambient set and sets PR_SET_KEEPCAPS (all per-thread), so that its permitted set survives
+/// [`switch_user`]. Every thread that will give verdicts calls it, then one thread switches, then
+/// each calls [`keep_only_net_admin`].
+pub fn prepare_thread_to_keep_net_admin() -> io::Result<()> {
     let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -431,7 +442,12 @@ pub fn drop_privileges_keeping_net_admin(ids: &UserIds) -> io::Result<()> {
         }
     }
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)?;
-    prctl(PR_SET_KEEPCAPS, 1)?;
+    prctl(PR_SET_KEEPCAPS, 1)
+}
+
+/// Switches the whole process to `ids`: the only group, gid and uid (glibc applies them to every
+/// thread). Threads that did not call [`prepare_thread_to_keep_net_admin`] lose every capability.
+pub fn switch_user(ids: &UserIds) -> io::Result<()> {
     let gid = ids.gid;
     // SAFETY: setgroups reads one gid_t from a valid pointer.
     check(unsafe { libc::setgroups(1, &gid) })?;
@@ -439,6 +455,12 @@ pub fn drop_privileges_keeping_net_admin(ids: &UserIds) -> io::Result<()> {
     check(unsafe { libc::setresgid(ids.gid, ids.gid, ids.gid) })?;
     // SAFETY: as above.
     check(unsafe { libc::setresuid(ids.uid, ids.uid, ids.uid) })?;
+    Ok(())
+}
+
+/// Last step: on the calling thread, clears PR_SET_KEEPCAPS and makes CAP_NET_ADMIN its only
+/// capability, effective and permitted.
+pub fn keep_only_net_admin() -> io::Result<()> {
     prctl(PR_SET_KEEPCAPS, 0)?;
     let header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let only_net_admin = CapData { effective: 1 << CAP_NET_ADMIN, permitted: 1 << CAP_NET_ADMIN, inheritable: 0 };

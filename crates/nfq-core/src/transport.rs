@@ -211,12 +211,39 @@ pub fn find_queue_owner(transport: &impl Transport, queue: u16) -> Option<Socket
 /// calling thread, which nfnetlink checks on every verdict (a process that drops it too can no
 /// longer give verdicts: its packets stay queued). Call it on the thread that sends verdicts.
 pub fn drop_privileges(user: &str) -> crate::Result<sys::UserIds> {
-    let op = || format!("switch to user '{user}'");
-    let ids = sys::lookup_user(user)
-        .map_err(|e| crate::Error::io(op(), e))?
-        .ok_or_else(|| crate::Error::InvalidArgument(format!("user '{user}' does not exist (see /etc/passwd)")))?;
-    sys::drop_privileges_keeping_net_admin(&ids).map_err(|e| crate::Error::io(op(), e))?;
+    let ids = user_ids(user)?;
+    sys::drop_privileges_keeping_net_admin(&ids).map_err(|e| crate::Error::io(format!("switch to user '{user}'"), e))?;
     Ok(ids)
+}
+
+/// [`drop_privileges`] for a process with several threads that give verdicts (one queue per
+/// thread): call `prepare_thread` on each of them, then `switch` once (on any thread), then
+/// `finish_thread` on each. Between the steps, the threads must not start others.
+pub mod drop_privileges_by_thread {
+    use super::{sys, user_ids};
+
+    /// On the calling thread: keep CAP_NET_ADMIN through the coming switch (see [`switch`]).
+    pub fn prepare_thread() -> crate::Result<()> {
+        sys::prepare_thread_to_keep_net_admin().map_err(|e| crate::Error::io("prepare this thread to keep CAP_NET_ADMIN", e))
+    }
+
+    /// Switches the process to `user`; threads not prepared lose every capability.
+    pub fn switch(user: &str) -> crate::Result<sys::UserIds> {
+        let ids = user_ids(user)?;
+        sys::switch_user(&ids).map_err(|e| crate::Error::io(format!("switch to user '{user}'"), e))?;
+        Ok(ids)
+    }
+
+    /// On the calling thread, after [`switch`]: CAP_NET_ADMIN only, effective and permitted.
+    pub fn finish_thread() -> crate::Result<()> {
+        sys::keep_only_net_admin().map_err(|e| crate::Error::io("keep only CAP_NET_ADMIN on this thread", e))
+    }
+}
+
+fn user_ids(user: &str) -> crate::Result<sys::UserIds> {
+    sys::lookup_user(user)
+        .map_err(|e| crate::Error::io(format!("look up user '{user}'"), e))?
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("user '{user}' does not exist (see /etc/passwd)")))
 }
 
 #[cfg(test)]

@@ -437,6 +437,26 @@ pub fn drop_privileges(env: Env, user: String) -> Result<BindingUserIds> {
     Ok(BindingUserIds { uid: ids.uid, gid: ids.gid })
 }
 
+/// Step 1 of `dropPrivileges` over several threads: on the calling thread, keep CAP_NET_ADMIN
+/// through the coming switch of user. Every thread that gives verdicts calls it.
+#[napi]
+pub fn drop_privileges_prepare_thread(env: Env) -> Result<()> {
+    nfq_core::drop_privileges_by_thread::prepare_thread().map_err(|e| throw(&env, e))
+}
+
+/// Step 2: switches the whole process to `user` (once, after every thread prepared).
+#[napi]
+pub fn drop_privileges_switch_user(env: Env, user: String) -> Result<BindingUserIds> {
+    let ids = nfq_core::drop_privileges_by_thread::switch(&user).map_err(|e| throw(&env, e))?;
+    Ok(BindingUserIds { uid: ids.uid, gid: ids.gid })
+}
+
+/// Step 3: on the calling thread, CAP_NET_ADMIN becomes its only capability again.
+#[napi]
+pub fn drop_privileges_finish_thread(env: Env) -> Result<()> {
+    nfq_core::drop_privileges_by_thread::finish_thread().map_err(|e| throw(&env, e))
+}
+
 /// Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
 /// `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).
 #[napi]

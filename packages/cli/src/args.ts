@@ -47,7 +47,7 @@ Queue:
 Environment:
   -n, --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
   -u, --user NAME            after binding, switch to user NAME keeping only CAP_NET_ADMIN
-                             (which the kernel checks on every verdict); not with --queue-balance
+                             (which the kernel checks on every verdict), on every worker thread too
   -r, --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE\`
                              (or --queue-balance A:B) after binding, in the queue's namespace,
                              and delete it on every kind of exit, e.g. --rule 'OUTPUT -p udp --dport 53'
@@ -287,11 +287,6 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
   const queue = queueBalance?.from ?? (positionals.length === 1 ? parseNumber(positionals[0]!, 'QUEUE', 0, 65535) : 0);
   if (flag('json') && flag('quiet')) {
     throw new UsageError('--json prints every packet and --quiet prints none: choose one');
-  }
-  if (queueBalance && text('user') !== undefined) {
-    // dropPrivileges keeps CAP_NET_ADMIN on the calling thread only; the other threads lose it with
-    // the switch of user, and the workers of --queue-balance give their verdicts on their own threads.
-    throw new UsageError('--user cannot be used with --queue-balance: only the thread that drops privileges keeps CAP_NET_ADMIN, and every worker needs it for its verdicts');
   }
   if (flag('gso') && flag('no-gso')) throw new UsageError('--gso and --no-gso contradict each other: choose one');
   for (const name of ['netns', 'user', 'pcap']) {

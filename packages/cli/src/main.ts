@@ -320,8 +320,8 @@ async function openRange(
   };
   return {
     served,
-    async dropPrivileges() {
-      throw new Error('--user cannot be used with --queue-balance'); // refused by the argument parser
+    async dropPrivileges(user) {
+      await range.dropPrivileges(user); // every worker keeps CAP_NET_ADMIN on its own thread
     },
   };
 }

@@ -79,6 +79,10 @@ describe('parseCommandLine', () => {
       options: { queue: 3, queueBalance: { from: 3, to: 4 }, receiveBufferSize: 65536 },
     });
     expect(parseCommandLine(['--copy-range', '0', '--copy-range', '65535'])).toMatchObject({ options: { copyRange: 65535 } });
+    expect(parseCommandLine(['--queue-balance', '1:2', '--user', 'nobody'])).toMatchObject({
+      kind: 'run',
+      options: { queueBalance: { from: 1, to: 2 }, user: 'nobody' },
+    });
   });
 
   it('asks for help', () => {
@@ -121,7 +125,6 @@ describe('parseCommandLine', () => {
     [['--queue-balance', '4'], /--queue-balance must be FROM:TO/],
     [['--queue-balance', '1:65536'], /--queue-balance end must be from 0 to 65535/],
     [['--queue-balance', '1:2', '5'], /either a QUEUE or --queue-balance/],
-    [['--queue-balance', '1:2', '--user', 'nobody'], /--user cannot be used with --queue-balance/],
     [['--json', '--quiet'], /--json prints every packet and --quiet prints none/],
     [['--gso', '--no-gso'], /--gso and --no-gso contradict/],
     [['--rule=-p udp'], /--rule must start with a chain/],

@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -276,6 +276,37 @@ it('--user nobody: switches to uid 65534 with only CAP_NET_ADMIN after binding, 
     expect(await sendUdp(ns, 3)).toBe(3);
     expect(await cli.exited, cli.stderr()).toBe(0);
     expect(summaryOf(cli.stderr())).toEqual({ packets: 3, accepted: 3, dropped: 0 });
+  }),
+);
+
+it('--queue-balance 3:4 --user nobody: every worker keeps only CAP_NET_ADMIN under uid 65534, and both queues verdict', { timeout: 30_000 }, () =>
+  inNamespace(async (ns) => {
+    await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', PORT, '-j', 'NFQUEUE', '--queue-balance', '3:4');
+    const cli = startCli(['--netns', ns, '--queue-balance', '3:4', '--user', 'nobody', '--json', '--count', '16']);
+    await waitBound(ns, cli, 3, 4);
+    const tasks = async (): Promise<string[]> => {
+      const ids = await readdir(`/proc/${cli.process.pid}/task`);
+      return Promise.all(ids.map((id) => readFile(`/proc/${cli.process.pid}/task/${id}/status`, 'utf8').catch(() => '')));
+    };
+    let statuses = await tasks();
+    for (let waited = 0; !statuses.every((s) => s === '' || /^Uid:\s+65534\s/m.test(s)); waited += 50) {
+      expect(waited, cli.stderr()).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      statuses = await tasks();
+    }
+    // The switch of user reaches every thread; the capability only those that give verdicts
+    // (the two workers) and the main thread (which starts replacement workers).
+    const live = statuses.filter((s) => s !== '');
+    for (const status of live) expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    const capabilities = live.map((s) => /^CapEff:\s+([0-9a-f]+)$/m.exec(s)![1]);
+    expect(capabilities.filter((c) => c === '0000000000001000').length).toBeGreaterThanOrEqual(3);
+    expect(capabilities.filter((c) => c !== '0000000000001000' && c !== '0000000000000000')).toEqual([]);
+    const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+    expect(await sendUdp(ns, 16, sources)).toBe(16);
+    expect(await cli.exited, cli.stderr()).toBe(0);
+    const packets = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as { queue: number });
+    expect(new Set(packets.map((p) => p.queue))).toEqual(new Set([3, 4])); // verdicts flowed on both
+    expect(summaryOf(cli.stderr())).toEqual({ packets: 16, accepted: 16, dropped: 0 });
   }),
 );
 

@@ -837,4 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeQueue = nativeBinding.NativeQueue
 module.exports.dropPrivileges = nativeBinding.dropPrivileges
+module.exports.dropPrivilegesFinishThread = nativeBinding.dropPrivilegesFinishThread
+module.exports.dropPrivilegesPrepareThread = nativeBinding.dropPrivilegesPrepareThread
+module.exports.dropPrivilegesSwitchUser = nativeBinding.dropPrivilegesSwitchUser
 module.exports.readProcNet = nativeBinding.readProcNet

@@ -141,6 +141,18 @@ export interface BindingUserIds {
  */
 export declare function dropPrivileges(user: string): BindingUserIds
 
+/** Step 3: on the calling thread, CAP_NET_ADMIN becomes its only capability again. */
+export declare function dropPrivilegesFinishThread(): void
+
+/**
+ * Step 1 of `dropPrivileges` over several threads: on the calling thread, keep CAP_NET_ADMIN
+ * through the coming switch of user. Every thread that gives verdicts calls it.
+ */
+export declare function dropPrivilegesPrepareThread(): void
+
+/** Step 2: switches the whole process to `user` (once, after every thread prepared). */
+export declare function dropPrivilegesSwitchUser(user: string): BindingUserIds
+
 /**
  * Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
  * `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).

@@ -104,6 +104,12 @@ export interface NativeBinding {
   };
   /** Switches to `user`, keeping only CAP_NET_ADMIN on the calling thread. */
   dropPrivileges?(user: string): { uid: number; gid: number };
+  /** Over several threads, step 1 (on each): keep CAP_NET_ADMIN through the coming switch. */
+  dropPrivilegesPrepareThread?(): void;
+  /** Step 2 (once): switch the process to `user`. */
+  dropPrivilegesSwitchUser?(user: string): { uid: number; gid: number };
+  /** Step 3 (on each): CAP_NET_ADMIN as the thread's only capability. */
+  dropPrivilegesFinishThread?(): void;
   /** Reads `/proc/net/<file>` as seen from namespace `netns` (this one when absent). */
   readProcNet(file: 'netfilter/nfnetlink_queue' | 'netlink', netns?: string | null): string;
 }

@@ -16,14 +16,19 @@ import { type NativeBinding, loadNativeBinding } from './native.js';
  * ```
  */
 export function dropPrivileges(user: string, dependencies: { binding?: NativeBinding } = {}): { uid: number; gid: number } {
-  if (typeof user !== 'string' || user.length === 0 || user.includes('\0')) {
-    throw new InvalidOptionError('user', `must be a user name such as 'nobody', got ${JSON.stringify(user)}`);
-  }
+  checkUserName(user);
   const binding = dependencies.binding ?? loadNativeBinding();
   if (!binding.dropPrivileges) throw new InvalidOptionError('user', 'this build of the binding cannot drop privileges');
   try {
     return binding.dropPrivileges(user);
   } catch (error) {
     throw fromNativeError(error);
+  }
+}
+
+/** Throws {@link InvalidOptionError} unless `user` can be a user name. @internal */
+export function checkUserName(user: unknown): asserts user is string {
+  if (typeof user !== 'string' || user.length === 0 || user.includes('\0')) {
+    throw new InvalidOptionError('user', `must be a user name such as 'nobody', got ${JSON.stringify(user)}`);
   }
 }

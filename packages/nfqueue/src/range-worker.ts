@@ -46,6 +46,16 @@ function closeAndExit(): void {
 port.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     if (queue) send({ type: 'stats', requestId: message.requestId, stats: queue.stats() });
+  } else if (message.type === 'privileges') {
+    // A step of QueueRange.dropPrivileges, on this thread: the capability is per thread.
+    try {
+      const binding = loadNativeBinding();
+      if (message.step === 'prepare') binding.dropPrivilegesPrepareThread?.();
+      else binding.dropPrivilegesFinishThread?.();
+      send({ type: 'privileges', requestId: message.requestId });
+    } catch (error) {
+      send({ type: 'privileges', requestId: message.requestId, error: describe(error) });
+    }
   } else if (message.type === 'close') {
     closeRequested = true;
     closeAndExit(); // before binding, main() has not opened the queue yet: just exit

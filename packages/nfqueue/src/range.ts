@@ -11,8 +11,10 @@ import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { NfqueueError } from './errors.js';
+import { InvalidOptionError, NfqueueError, fromNativeError } from './errors.js';
+import { type NativeBinding, loadNativeBinding } from './native.js';
 import { validateQueueOptions } from './options.js';
+import { checkUserName } from './privileges.js';
 import type { Queue, QueueOptions } from './queue.js';
 
 /** Options of {@link openQueueRange}: the options of {@link openQueue} (except `queue`) plus the range's own. */
@@ -91,7 +93,9 @@ export type QueueRangeErrorKind =
   /** A worker reported an error while serving (a handler failed, a verdict was refused). */
   | 'Worker'
   /** A worker died and may not be restarted: the range closes. */
-  | 'WorkerLost';
+  | 'WorkerLost'
+  /** {@link QueueRange.dropPrivileges} failed on a worker's thread. */
+  | 'Privileges';
 
 /**
  * An error of a queue range, or one reported by a worker. `code` is the worker's error code (an
@@ -123,10 +127,17 @@ export interface WorkerErrorDescription {
 export type WorkerMessage =
   | { type: 'ready'; stats: ReturnType<Queue['stats']> }
   | { type: 'stats'; requestId: number; stats: ReturnType<Queue['stats']> }
+  | { type: 'privileges'; requestId: number; error?: WorkerErrorDescription }
   | { type: 'error'; phase: 'load' | 'open' | 'run'; error: WorkerErrorDescription };
 
+/** A step of {@link QueueRange.dropPrivileges} that each worker takes on its own thread. @internal */
+export type PrivilegeStep = 'prepare' | 'finish';
+
 /** Messages to a range worker. @internal */
-export type ParentMessage = { type: 'stats'; requestId: number } | { type: 'close' };
+export type ParentMessage =
+  | { type: 'stats'; requestId: number }
+  | { type: 'privileges'; requestId: number; step: PrivilegeStep }
+  | { type: 'close' };
 
 /** What a range worker is started with (its `workerData`). @internal */
 export interface WorkerSetup {
@@ -149,13 +160,16 @@ interface Slot {
   lastStats: ReturnType<Queue['stats']> | undefined;
   /** The restart's backoff timer. */
   timer: NodeJS.Timeout | undefined;
-  readonly statsRequests: Map<number, (stats: ReturnType<Queue['stats']> | undefined) => void>;
+  /** Requests waiting for the worker's answer, by id; answered with undefined when it exits. */
+  readonly requests: Map<number, (answer: WorkerMessage | undefined) => void>;
 }
 
 const workerUrl = new URL('./range-worker.js', import.meta.url);
 const DEFAULT_MAX_RESTARTS = 5;
 const RESTART_BACKOFF_MS = 100;
 const STATS_TIMEOUT_MS = 2_000;
+/** How long a worker may take for one step of dropPrivileges (it answers between batches). */
+const PRIVILEGES_TIMEOUT_MS = 5_000;
 const CLOSE_TIMEOUT_MS = 10_000;
 
 /**
@@ -222,7 +236,7 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
     this.#slots = new Map(
       this.queues.map((queue) => [
         queue,
-        { queue, restarts: 0, worker: undefined, exited: Promise.resolve(), ready: false, exitCode: 0, lastStats: undefined, timer: undefined, statsRequests: new Map() },
+        { queue, restarts: 0, worker: undefined, exited: Promise.resolve(), ready: false, exitCode: 0, lastStats: undefined, timer: undefined, requests: new Map() },
       ]),
     );
   }
@@ -281,7 +295,10 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
             break;
           case 'stats':
             slot.lastStats = message.stats;
-            slot.statsRequests.get(message.requestId)?.(message.stats);
+            slot.requests.get(message.requestId)?.(message);
+            break;
+          case 'privileges':
+            slot.requests.get(message.requestId)?.(message);
             break;
           case 'error': {
             const error = this.#fromWorker(slot.queue, message);
@@ -294,8 +311,8 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
       // An uncaught exception: 'exit' follows, and decides.
       worker.on('error', (error) => (failure ??= slot.ready ? error : workerLoadError(slot.queue, error)));
       worker.on('exit', (code) => {
-        for (const answer of slot.statsRequests.values()) answer(undefined);
-        slot.statsRequests.clear();
+        for (const answer of slot.requests.values()) answer(undefined);
+        slot.requests.clear();
         const wasReady = slot.ready;
         slot.ready = false;
         slot.exitCode = code;
@@ -385,18 +402,67 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
     return { ...(mergeStats([...perQueue.values()]) as QueueRangeQueueStats), perQueue };
   }
 
-  #requestStats(slot: Slot, worker: Worker): Promise<ReturnType<Queue['stats']> | undefined> {
+  async #requestStats(slot: Slot, worker: Worker): Promise<ReturnType<Queue['stats']> | undefined> {
+    const answer = await this.#request(slot, worker, (requestId) => ({ type: 'stats', requestId }), STATS_TIMEOUT_MS);
+    return answer?.type === 'stats' ? answer.stats : undefined;
+  }
+
+  /** Sends the message `make` builds to `worker`; resolves with its answer, or undefined after `timeoutMs` or its exit. */
+  #request(slot: Slot, worker: Worker, make: (requestId: number) => ParentMessage, timeoutMs: number): Promise<WorkerMessage | undefined> {
     const requestId = this.#nextRequest++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => answer(undefined), STATS_TIMEOUT_MS);
-      const answer = (stats: ReturnType<Queue['stats']> | undefined): void => {
+      const timer = setTimeout(() => answer(undefined), timeoutMs);
+      const answer = (message: WorkerMessage | undefined): void => {
         clearTimeout(timer);
-        slot.statsRequests.delete(requestId);
-        resolve(stats);
+        slot.requests.delete(requestId);
+        resolve(message);
       };
-      slot.statsRequests.set(requestId, answer);
-      worker.postMessage({ type: 'stats', requestId } satisfies ParentMessage);
+      slot.requests.set(requestId, answer);
+      worker.postMessage(make(requestId));
     });
+  }
+
+  /**
+   * Drops root for the whole range once its queues are bound, as {@link dropPrivileges} does for
+   * one queue: the process switches to `user` and every worker thread, and this one (which starts
+   * the workers that re-open a queue), keeps CAP_NET_ADMIN and nothing else. Each worker first
+   * prepares its own thread to keep the capability through the switch, then this thread switches,
+   * then each worker keeps only CAP_NET_ADMIN. Rejects with the first failure (the process may
+   * then be half switched: close the range and exit).
+   */
+  async dropPrivileges(user: string, dependencies: { binding?: NativeBinding } = {}): Promise<{ uid: number; gid: number }> {
+    checkUserName(user);
+    const binding = dependencies.binding ?? loadNativeBinding();
+    if (!binding.dropPrivilegesPrepareThread || !binding.dropPrivilegesSwitchUser || !binding.dropPrivilegesFinishThread) {
+      throw new InvalidOptionError('user', 'this build of the binding cannot drop privileges over several threads');
+    }
+    const live = [...this.#slots.values()].filter((slot) => slot.worker !== undefined && slot.ready);
+    const step = async (name: PrivilegeStep): Promise<void> => {
+      const answers = await Promise.all(
+        live.map(async (slot) => ({
+          slot,
+          answer: await this.#request(slot, slot.worker!, (requestId) => ({ type: 'privileges', requestId, step: name }), PRIVILEGES_TIMEOUT_MS),
+        })),
+      );
+      for (const { slot, answer } of answers) {
+        if (answer?.type !== 'privileges') {
+          throw new QueueRangeError('Privileges', slot.queue, 'ERR_WORKER_NO_ANSWER', `the worker of queue ${slot.queue} did not take the '${name}' step of dropping privileges`);
+        }
+        if (answer.error) {
+          throw new QueueRangeError('Privileges', slot.queue, answer.error.code ?? 'EIO', `the worker of queue ${slot.queue} could not ${name === 'prepare' ? 'prepare to keep' : 'keep only'} CAP_NET_ADMIN: ${answer.error.message}`);
+        }
+      }
+    };
+    try {
+      await step('prepare');
+      binding.dropPrivilegesPrepareThread();
+      const ids = binding.dropPrivilegesSwitchUser(user);
+      binding.dropPrivilegesFinishThread();
+      await step('finish');
+      return ids;
+    } catch (error) {
+      throw error instanceof QueueRangeError ? error : fromNativeError(error);
+    }
   }
 
   /**
