@@ -186,17 +186,25 @@ const next = () => {
     next();
   });
 };
-next();
+if (process.argv[3]) socket.bind({ address: process.argv[3] }, next);
+else next();
 `;
 
 /**
- * Sends each payload as one UDP datagram to 127.0.0.1:`port` from inside `ns`, in order; resolves
+ * Sends each payload as one UDP datagram to 127.0.0.1:`port` from inside `ns`, in order, from
+ * `options.source` (an address of the namespace's loopback, e.g. 127.0.0.2) when given; resolves
  * with the send error code of each (null when the send succeeded).
  */
-export function udpSend(ns: string, port: number, payloads: readonly Uint8Array[]): Promise<Array<string | null>> {
+export function udpSend(
+  ns: string,
+  port: number,
+  payloads: readonly Uint8Array[],
+  options: { source?: string } = {},
+): Promise<Array<string | null>> {
   const child = nodeInNamespace(ns, SENDER_SCRIPT, [
     String(port),
     JSON.stringify(payloads.map((payload) => Buffer.from(payload).toString('hex'))),
+    ...(options.source ? [options.source] : []),
   ]);
   let stdout = '';
   let stderr = '';

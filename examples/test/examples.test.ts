@@ -1,0 +1,169 @@
+/**
+ * Every example runs for real: in a namespace of its own, against iptables rules and UDP traffic
+ * made there, and each test checks what the example did to the traffic. Needs root and the built
+ * packages (npm run build); never skipped.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../packages/nfqueue/test/netns.js';
+
+const PORT = 9999;
+
+interface Running {
+  readonly process: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `examples/<file>` with `args`; resolves once it has bound its queue (its first stderr line). */
+async function startExample(file: string, args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`../${file}`, import.meta.url)), ...args], { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  for (let waited = 0; !stderr.includes('\n'); waited += 20) {
+    if (child.exitCode !== null || waited > 10_000) throw new Error(`${file} did not start: ${stderr}`);
+    await sleep(20);
+  }
+  return {
+    process: child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Waits until `condition()` holds (up to 5 s). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 5_000) throw new Error(`timed out waiting: ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A DNS query for `name` (type A), as a resolver sends it. */
+function dnsQuery(name: string, id: number): Buffer {
+  const labels = name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)]));
+  const header = Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD, one question
+  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]); // root, type A, class IN
+}
+
+describe('examples', () => {
+  it('port-firewall.mjs accepts the allowed ports and drops the rest', () =>
+    withNamespace(async (ns) => {
+      const receivers = await Promise.all([5001, 5002, 5003].map((port) => udpReceiver(ns.name, port)));
+      for (const receiver of receivers) ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', '5001:5003', '-j', 'NFQUEUE', '--queue-num', '20');
+      const example = await startExample('port-firewall.mjs', ['--queue', '20', '--netns', ns.name, '--allow', '5001,5002']);
+      ns.defer(() => example.stop());
+      for (const port of [5001, 5002, 5003]) await udpSend(ns.name, port, [Buffer.from(`to ${port}`)]);
+      await receivers[0]!.waitFor(1);
+      await receivers[1]!.waitFor(1);
+      await until(() => example.stdout().includes('dropped udp 127.0.0.1 -> 127.0.0.1:5003'), 'the drop of port 5003');
+      expect(receivers[2]!.received).toEqual([]);
+      expect(await example.stop(), example.stderr()).toBe(0);
+    }));
+
+  it('dns-filter.mjs logs every query and drops the blocked names and their subdomains', () =>
+    withNamespace(async (ns) => {
+      const server = await udpReceiver(ns.name, 53);
+      ns.defer(() => server.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'NFQUEUE', '--queue-num', '21');
+      const example = await startExample('dns-filter.mjs', ['--queue', '21', '--netns', ns.name, '--block', 'ads.test']);
+      ns.defer(() => example.stop());
+      await udpSend(ns.name, 53, [dnsQuery('example.com', 1), dnsQuery('ads.test', 2), dnsQuery('cdn.ads.test', 3), dnsQuery('notads.test', 4)]);
+      const passed = await server.waitFor(2);
+      await until(() => example.stdout().split('\n').filter(Boolean).length === 4, 'four log lines');
+      expect(passed.map((query) => query.readUInt16BE(0)).sort()).toEqual([1, 4]);
+      expect(example.stdout().split('\n').filter(Boolean).sort()).toEqual([
+        'blocked ads.test A from 127.0.0.1',
+        'blocked cdn.ads.test A from 127.0.0.1',
+        'query example.com A from 127.0.0.1',
+        'query notads.test A from 127.0.0.1',
+      ]);
+      await sleep(100);
+      expect(server.received).toHaveLength(2); // the blocked ones never arrive
+      expect(await example.stop(), example.stderr()).toBe(0);
+    }));
+
+  it('latency.mjs holds every packet for the delay, then lets it through', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '22');
+      const example = await startExample('latency.mjs', ['--queue', '22', '--netns', ns.name, '--delay', '300']);
+      ns.defer(() => example.stop());
+      const sent = performance.now();
+      await udpSend(ns.name, PORT, ['a', 'b', 'c'].map((s) => Buffer.from(s)));
+      await sleep(150);
+      expect(receiver.received).toEqual([]); // still held
+      const arrived = await receiver.waitFor(3);
+      expect(performance.now() - sent).toBeGreaterThanOrEqual(300);
+      expect(arrived.map(String).sort()).toEqual(['a', 'b', 'c']);
+      expect(await example.stop(), example.stderr()).toBe(0);
+    }));
+
+  it('rewrite.mjs replaces text in UDP payloads, lengths and checksums fixed', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '23');
+      const example = await startExample('rewrite.mjs', ['--queue', '23', '--netns', ns.name, '--from', 'hello', '--to', 'hello, world']);
+      ns.defer(() => example.stop());
+      await udpSend(ns.name, PORT, [Buffer.from('hello there'), Buffer.from('nothing to change')]);
+      // A datagram with a wrong UDP checksum or length would never reach the receiving socket.
+      expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['hello, world there', 'nothing to change']);
+      expect(example.stdout()).toMatch(/^rewrote packet \d+: 'hello' -> 'hello, world'$/m);
+      expect(await example.stop(), example.stderr()).toBe(0);
+    }));
+
+  it('rate-limit.mjs lets each source through up to its burst, and drops the rest', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '24');
+      // One token a minute: within the test only the burst of 3 passes, per source.
+      const example = await startExample('rate-limit.mjs', ['--queue', '24', '--netns', ns.name, '--rate', '0.0167', '--burst', '3']);
+      ns.defer(() => example.stop());
+      const burst = (source: string): Buffer[] => Array.from({ length: 10 }, (_, i) => Buffer.from(`${source} ${i}`));
+      await udpSend(ns.name, PORT, burst('127.0.0.2'), { source: '127.0.0.2' });
+      await udpSend(ns.name, PORT, burst('127.0.0.3'), { source: '127.0.0.3' });
+      await receiver.waitFor(6);
+      await sleep(200);
+      const bySource = (source: string): string[] => receiver.received.map(String).filter((text) => text.startsWith(source));
+      expect(bySource('127.0.0.2')).toEqual(['127.0.0.2 0', '127.0.0.2 1', '127.0.0.2 2']);
+      expect(bySource('127.0.0.3')).toEqual(['127.0.0.3 0', '127.0.0.3 1', '127.0.0.3 2']);
+      expect(await example.stop(), example.stderr()).toBe(0);
+      expect(example.stdout().split('\n').filter(Boolean).sort()).toEqual(['127.0.0.2: 3 accepted, 7 dropped', '127.0.0.3: 3 accepted, 7 dropped']);
+    }));
+
+  it('multi-core.mjs serves a --queue-balance range with one worker per queue', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-balance', '25:26');
+      const example = await startExample('multi-core.mjs', ['--from', '25', '--to', '26', '--netns', ns.name]);
+      ns.defer(() => example.stop());
+      // The balance hash covers the addresses: several sources spread over both queues.
+      const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+      for (const source of sources) await udpSend(ns.name, PORT, [Buffer.from(`from ${source}`), Buffer.from(`again ${source}`)], { source });
+      expect(await receiver.waitFor(16)).toHaveLength(16); // every packet got its verdict and arrived
+      expect(await example.stop(), example.stderr()).toBe(0);
+      const lines = example.stdout().split('\n').filter(Boolean);
+      const counts = lines.map((line) => /^queue (\d+): (\d+) packets, (\d+) accepted$/.exec(line)!.slice(1).map(Number));
+      expect(counts.map(([queue]) => queue).sort()).toEqual([25, 26]);
+      for (const [, received, accepted] of counts) {
+        expect(received).toBeGreaterThan(0); // both queues had traffic
+        expect(accepted).toBe(received);
+      }
+      expect(counts.reduce((sum, [, received]) => sum + received!, 0)).toBe(16);
+    }));
+});
