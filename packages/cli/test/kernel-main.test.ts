@@ -5,9 +5,9 @@
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
@@ -59,8 +59,8 @@ interface Cli {
   exited: Promise<number | null>;
 }
 
-function startCli(args: string[]): Cli {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+function startCli(args: string[], command = bin, env: NodeJS.ProcessEnv = process.env): Cli {
+  const child = spawn(process.execPath, [command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -309,6 +309,38 @@ it('--queue-balance 3:4 --user nobody: every worker keeps only CAP_NET_ADMIN und
     expect(summaryOf(cli.stderr())).toEqual({ packets: 16, accepted: 16, dropped: 0 });
   }),
 );
+
+it('npm run pack: the tarballs install into an empty folder with no Rust on PATH, and the installed nf-queue verdicts real packets', { timeout: 120_000 }, async () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  await run(process.execPath, [join(root, 'scripts/pack.mjs')]);
+  const tarballs = (await readdir(join(root, 'dist-tarballs'))).filter((file) => file.endsWith('.tgz')).map((file) => join(root, 'dist-tarballs', file));
+  expect(tarballs.map((file) => file.replace(/.*\//, '')).sort()).toEqual([
+    'nfq-cli-0.1.0.tgz',
+    'nfq-netlink-0.1.0.tgz',
+    'nfq-nfqueue-0.1.0.tgz',
+    'nfq-nfqueue-linux-x64-gnu-0.1.0.tgz',
+  ]);
+  const folder = await mkdtemp(join(tmpdir(), 'nfq-install-'));
+  try {
+    await writeFile(join(folder, 'package.json'), '{ "name": "tarball-install", "private": true }\n');
+    // Node and npm, and nothing else: no cargo, no rustc, no compiler needed.
+    const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: folder };
+    await expect(run('sh', ['-c', 'command -v cargo rustc'], { env })).rejects.toThrow();
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: folder, env });
+    const { stdout: api } = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('@nfq/nfqueue'); console.log(typeof m.openQueue, typeof m.openQueueRange)"], { cwd: folder, env });
+    expect(api.trim()).toBe('function function');
+    await inNamespace(async (ns) => {
+      await iptables(ns, '-A', ...queueRule(30));
+      const cli = startCli(['--netns', ns, '--count', '3', '-q', '30'], join(folder, 'node_modules/@nfq/cli/bin/nf-queue.js'), env);
+      await waitBound(ns, cli, 30);
+      expect(await sendUdp(ns, 3)).toBe(3);
+      expect(await cli.exited, cli.stderr()).toBe(0);
+      expect(summaryOf(cli.stderr())).toEqual({ packets: 3, accepted: 3, dropped: 0 });
+    });
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
 
 it('refuses bad input with exit 2 and one line, binding nothing', async () => {
   for (const args of [['--queue-balance', '4:3'], ['70000'], ['--copy-range', '65536'], ['--count', 'x'], ['--verdict', 'no']]) {

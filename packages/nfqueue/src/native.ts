@@ -134,9 +134,17 @@ export interface NativeQueueError extends Error {
 
 let loadedBinding: NativeBinding | undefined;
 
+/** The platform package that carries this machine's binary, e.g. `@nfq/nfqueue-linux-x64-gnu`. */
+export function platformPackageName(): string {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const libc = process.platform === 'linux' ? (report?.header?.glibcVersionRuntime ? '-gnu' : '-musl') : '';
+  return `@nfq/nfqueue-${process.platform}-${process.arch}${libc}`;
+}
+
 /**
- * Loads the napi binding built into `native/` (once). Throws an error saying how to build it when
- * it is missing.
+ * Loads the napi binding (once): the binary built into `native/` in a checkout, or the one of the
+ * platform package npm installed. Throws an error saying what to install or build when neither
+ * is there.
  */
 export function loadNativeBinding(): NativeBinding {
   if (loadedBinding) return loadedBinding;
@@ -144,11 +152,14 @@ export function loadNativeBinding(): NativeBinding {
   try {
     loadedBinding = require('../native/index.cjs') as NativeBinding;
   } catch (cause) {
-    throw new Error(
-      '@nfq/nfqueue: the native binding could not be loaded; build it with `npm run build` ' +
-        '(needs the Rust toolchain) or install the package for your platform',
-      { cause },
-    );
+    const wanted = platformPackageName();
+    const advice =
+      process.platform === 'linux'
+        ? `it comes in ${wanted}, which npm installs as an optional dependency of @nfq/nfqueue: ` +
+          `reinstall if it was skipped (npm install ${wanted}); prebuilt packages exist for linux-x64-gnu. ` +
+          'Elsewhere, build it from a checkout with `npm run build` (needs the Rust toolchain)'
+        : `NFQUEUE is a Linux facility: there is no binding for ${process.platform}`;
+    throw new Error(`@nfq/nfqueue: the native binding could not be loaded: ${advice}`, { cause });
   }
   return loadedBinding;
 }
