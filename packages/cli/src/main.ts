@@ -38,7 +38,7 @@ export const STATUS_INTERVAL_MS = 500;
 /** Erases the terminal line the cursor is on: carriage return, then ECMA-48 "erase in line" (whole line). */
 export const CLEAR_LINE = '\r\x1b[2K';
 
-/** Where packets are recorded for `--pcap` (normally a {@link import('./pcap.js').PcapWriter}). */
+/** Where packets are recorded for `--pcap` (normally a `PcapWriter`, from pcap.ts). */
 export interface PacketRecorder {
   /** Appends one packet (see `PcapWriter.write`). */
   write(payload: Uint8Array, originalLength: number | undefined, timestamp: PcapTimestamp | undefined): void;
