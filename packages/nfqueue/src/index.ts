@@ -10,6 +10,7 @@
  *
  * @packageDocumentation
  */
+import './platform.js'; // first: a clear error on a platform without NFQUEUE
 export {
   openQueue,
   queueStats,
