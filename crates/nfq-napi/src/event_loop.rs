@@ -23,6 +23,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
+use std::os::fd::AsRawFd as _;
 use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -355,4 +356,3 @@ unsafe extern "C" fn on_env_teardown(argument: *mut c_void) {
     watcher.release();
 }
 
-use std::os::fd::AsRawFd as _;
