@@ -248,7 +248,7 @@ it('--queue-balance 3:4: one worker per queue, both queues get packets, --count 
     const cli = startCli(['--netns', ns, '--queue-balance', '3:4', '--json', '--count', '16']);
     await waitBound(ns, cli, 3, 4);
     // The kernel's flow hash covers addresses only: several sources spread over both queues.
-    const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+    const sources = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`); // all in one queue: 1 in 2^15
     expect(await sendUdp(ns, 16, sources)).toBe(16);
     expect(await cli.exited, cli.stderr()).toBe(0);
     const packets = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as { queue: number });
@@ -301,7 +301,7 @@ it('--queue-balance 3:4 --user nobody: every worker keeps only CAP_NET_ADMIN und
     const capabilities = live.map((s) => /^CapEff:\s+([0-9a-f]+)$/m.exec(s)![1]);
     expect(capabilities.filter((c) => c === '0000000000001000').length).toBeGreaterThanOrEqual(3);
     expect(capabilities.filter((c) => c !== '0000000000001000' && c !== '0000000000000000')).toEqual([]);
-    const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+    const sources = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`); // all in one queue: 1 in 2^15
     expect(await sendUdp(ns, 16, sources)).toBe(16);
     expect(await cli.exited, cli.stderr()).toBe(0);
     const packets = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as { queue: number });
