@@ -2,6 +2,7 @@
  * Kernel tests of the high-level API: every verdict kind and option on real packets, each test in
  * its own network namespace (made and always removed by withNamespace). Never skipped.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   type Packet,
@@ -22,6 +23,26 @@ async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'>
   const queue = await openQueue({ ...options, netns: ns.name });
   ns.defer(() => queue.close());
   return queue;
+}
+
+/** A child process and what it printed so far. */
+interface Started {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Its exit code. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `command args` with its stdin, stdout and stderr piped, collecting what it prints. */
+function startProcess(command: string, args: readonly string[]): Started {
+  const child = spawn(command, args, { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 const text = (packet: Packet): string => {
@@ -263,24 +284,21 @@ describe('kernel: the high-level queue API', () => {
           socket.close();
         });
       `;
-      const { spawn } = await import('node:child_process');
       const { createInterface } = await import('node:readline');
-      const child = spawn(process.execPath, ['--input-type=module', '-e', consumer, ns.name], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const { child, stderr } = startProcess(process.execPath, ['--input-type=module', '-e', consumer, ns.name]);
       ns.defer(() => child.kill('SIGKILL'));
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
       const lines: Array<Record<string, number>> = [];
       createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, number>));
       const answer = async (request: string): Promise<Record<string, number>> => {
         const before = lines.length;
         child.stdin.write(`${request}\n`);
         await until(() => lines.length > before || child.exitCode !== null, 10_000);
-        expect(lines.length, stderr).toBeGreaterThan(before);
+        expect(lines.length, stderr()).toBeGreaterThan(before);
         return lines[lines.length - 1]!;
       };
       const storm = (count: number): Promise<string> => run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', flood, String(count)]);
       await until(() => lines.length > 0 || child.exitCode !== null);
-      expect(lines[0], stderr).toEqual({ ready: true });
+      expect(lines[0], stderr()).toEqual({ ready: true });
       await storm(20_000); // warm-up
       const before = (await answer('rss')).rss!;
       for (let round = 0; round < 5; round++) await storm(20_000);
@@ -354,23 +372,17 @@ describe('kernel: least privilege', () => {
         queue.on('packet', (packet) => { packet.accept(); if (++n === 3) void queue.close(); });
         queue.on('close', () => console.log('closed'));
         console.log('ready');`;
-      const { spawn } = await import('node:child_process');
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, ns.name], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await until(() => stdout.includes('ready') || child.exitCode !== null);
-      expect(stdout, stderr).toContain('ready');
+      const { child, stdout, stderr, exited } = startProcess(process.execPath, ['--input-type=module', '-e', script, ns.name]);
+      await until(() => stdout().includes('ready') || child.exitCode !== null);
+      expect(stdout(), stderr()).toContain('ready');
       const { readFileSync } = await import('node:fs');
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
       expect(BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(status)![1]}`)).toBe(1n << 12n);
       await udpSend(ns.name, PORT, ['a', 'b', 'c'].map((s) => Buffer.from(s)));
       expect((await receiver.waitFor(3)).map(String).sort()).toEqual(['a', 'b', 'c']);
-      expect(await exited, stderr).toBe(0);
-      expect(stdout).toContain('closed'); // unbinding after the drop worked too
+      expect(await exited, stderr()).toBe(0);
+      expect(stdout()).toContain('closed'); // unbinding after the drop worked too
     }));
 });
 
@@ -392,18 +404,12 @@ describe('kernel: tuning the receiving thread', () => {
         queue.on('packet', (packet) => { packet.accept(); void queue.close(); });
         console.log(JSON.stringify({ nice, cpus, readers: threads.filter((n) => n.startsWith('nfq-reader')).length }));
       `;
-      const { spawn } = await import('node:child_process');
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await until(() => stdout.includes('}') || child.exitCode !== null);
-      expect(JSON.parse(stdout), stderr).toEqual({ nice: 5, cpus: '0', readers: 0 });
+      const { child, stdout, stderr, exited } = startProcess(process.execPath, ['--input-type=module', '-e', script]);
+      await until(() => stdout().includes('}') || child.exitCode !== null);
+      expect(JSON.parse(stdout()), stderr()).toEqual({ nice: 5, cpus: '0', readers: 0 });
       await udpSend(ns.name, PORT, [Buffer.from('tuned')]);
       expect((await receiver.waitFor(1)).map(String)).toEqual(['tuned']); // and it receives and verdicts
-      expect(await exited, stderr).toBe(0);
+      expect(await exited, stderr()).toBe(0);
     }));
 
   it('pins the reader thread to readerCpus and sets its nice value (readerThread)', () =>
@@ -440,30 +446,22 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
         const { readFileSync } = await import('node:fs');
         const capEff = readFileSync('/proc/self/status', 'utf8').split('\\n').find((l) => l.startsWith('CapEff:')).slice(7).trim();
         console.log('ready', process.getuid(), capEff);`;
-      const { spawn } = await import('node:child_process');
       // Started inside the namespace by ip netns exec (as root), then setpriv leaves only CAP_NET_ADMIN as nobody.
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=+net_admin',
-          process.execPath, '--input-type=module', '-e', script],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await until(() => stdout.includes('ready') || child.exitCode !== null);
-      expect(stdout, stderr).toMatch(/^ready 65534 0000000000001000$/m);
+      const { child, stdout, stderr, exited } = startProcess('ip', [
+        'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=+net_admin',
+        process.execPath, '--input-type=module', '-e', script,
+      ]);
+      await until(() => stdout().includes('ready') || child.exitCode !== null);
+      expect(stdout(), stderr()).toMatch(/^ready 65534 0000000000001000$/m);
       await udpSend(ns.name, PORT, [Buffer.from('x'), Buffer.from('y')]);
       expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['x', 'y']);
-      expect(await exited, stderr).toBe(0);
+      expect(await exited, stderr()).toBe(0);
     }));
 
   it('runs the Rust example with the file capability (setcap cap_net_admin+ep)', () =>
     withNamespace(async (ns) => {
       const { copyFileSync, mkdtempSync, rmSync, chmodSync } = await import('node:fs');
-      const { execFileSync, spawn } = await import('node:child_process');
+      const { execFileSync } = await import('node:child_process');
       const { join } = await import('node:path');
       const { tmpdir } = await import('node:os');
       const built = new URL('../../../target/release/examples/nf-queue', import.meta.url).pathname;
@@ -477,20 +475,15 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
       await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '15');
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const { child, stderr, exited } = startProcess('ip', [
+        'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15',
+      ]);
       await until(() => {
         const table = execFileSync('ip', ['netns', 'exec', ns.name, 'cat', '/proc/net/netfilter/nfnetlink_queue'], { encoding: 'utf8' });
         return table.split('\n').some((line) => line.trim().split(/\s+/)[0] === '15') || child.exitCode !== null;
       });
       await udpSend(ns.name, PORT, [Buffer.from('p'), Buffer.from('q')]);
-      expect(await exited, stderr).toBe(0);
+      expect(await exited, stderr()).toBe(0);
       expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['p', 'q']);
     }));
 });
