@@ -6,7 +6,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../packages/nfqueue/test/netns.js';
+import { type TestNamespace, type UdpReceiver, iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../packages/nfqueue/test/netns.js';
 
 const PORT = 9999;
 
@@ -39,6 +39,19 @@ async function startExample(file: string, args: string[]): Promise<Running> {
       return exited;
     },
   };
+}
+
+/**
+ * A UDP receiver on PORT, a rule queueing UDP to PORT to `queue`, and `file` serving that queue
+ * with `args`: the set-up of the examples that change traffic to one port (undone at the end).
+ */
+async function exampleOnPort(ns: TestNamespace, queue: number, file: string, args: string[]): Promise<{ receiver: UdpReceiver; example: Running }> {
+  const receiver = await udpReceiver(ns.name, PORT);
+  ns.defer(() => receiver.close());
+  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(queue));
+  const example = await startExample(file, ['--queue', String(queue), '--netns', ns.name, ...args]);
+  ns.defer(() => example.stop());
+  return { receiver, example };
 }
 
 /** Waits until `condition()` holds (up to 5 s). */
@@ -96,11 +109,7 @@ describe('examples', () => {
 
   it('latency.mjs holds every packet for the delay, then lets it through', () =>
     withNamespace(async (ns) => {
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '22');
-      const example = await startExample('latency.mjs', ['--queue', '22', '--netns', ns.name, '--delay', '300']);
-      ns.defer(() => example.stop());
+      const { receiver, example } = await exampleOnPort(ns, 22, 'latency.mjs', ['--delay', '300']);
       const sent = performance.now();
       await udpSend(ns.name, PORT, ['a', 'b', 'c'].map((s) => Buffer.from(s)));
       await sleep(150);
@@ -113,11 +122,7 @@ describe('examples', () => {
 
   it('rewrite.mjs replaces text in UDP payloads, lengths and checksums fixed', () =>
     withNamespace(async (ns) => {
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '23');
-      const example = await startExample('rewrite.mjs', ['--queue', '23', '--netns', ns.name, '--from', 'hello', '--to', 'hello, world']);
-      ns.defer(() => example.stop());
+      const { receiver, example } = await exampleOnPort(ns, 23, 'rewrite.mjs', ['--from', 'hello', '--to', 'hello, world']);
       await udpSend(ns.name, PORT, [Buffer.from('hello there'), Buffer.from('nothing to change')]);
       // A datagram with a wrong UDP checksum or length would never reach the receiving socket.
       expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['hello, world there', 'nothing to change']);
@@ -127,12 +132,8 @@ describe('examples', () => {
 
   it('rate-limit.mjs lets each source through up to its burst, and drops the rest', () =>
     withNamespace(async (ns) => {
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '24');
       // One token a minute: within the test only the burst of 3 passes, per source.
-      const example = await startExample('rate-limit.mjs', ['--queue', '24', '--netns', ns.name, '--rate', '0.0167', '--burst', '3']);
-      ns.defer(() => example.stop());
+      const { receiver, example } = await exampleOnPort(ns, 24, 'rate-limit.mjs', ['--rate', '0.0167', '--burst', '3']);
       const burst = (source: string): Buffer[] => Array.from({ length: 10 }, (_, i) => Buffer.from(`${source} ${i}`));
       await udpSend(ns.name, PORT, burst('127.0.0.2'), { source: '127.0.0.2' });
       await udpSend(ns.name, PORT, burst('127.0.0.3'), { source: '127.0.0.3' });
