@@ -18,8 +18,13 @@ import { type TestNamespace, iptables, ruleCounter, run, sleep, udpReceiver, udp
 const PORT = 9999;
 
 /** Queues local UDP to PORT on queue `queueNum` inside `ns` and opens that queue there. */
+/** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
+function queueUdpTo(ns: TestNamespace, queue: number, port = PORT): Promise<string> {
+  return iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', '--queue-num', String(queue));
+}
+
 async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'> = { queue: 1 }): Promise<Queue> {
-  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(options.queue));
+  await queueUdpTo(ns, options.queue);
   const queue = await openQueue({ ...options, netns: ns.name });
   ns.defer(() => queue.close());
   return queue;
@@ -72,7 +77,7 @@ describe('kernel: the high-level queue API', () => {
       await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '42');
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '7');
+      await queueUdpTo(ns, 7);
       const sent = ['bad-1', 'mark', 'swap', 'late', 'plain', 'stop'];
       const sending = udpSend(ns.name, PORT, sent.map((s) => Buffer.from(s)));
 
@@ -251,7 +256,7 @@ describe('kernel: the high-level queue API', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '15');
+      await queueUdpTo(ns, 15);
       // The consumer, in a process of its own: a 4 KB socket buffer (a few messages) and no
       // NO_ENOBUFS, so a flood overflows it again and again. It answers each line on stdin with
       // its RSS, and 'stop' with its counters.
@@ -318,8 +323,8 @@ describe('kernel: the high-level queue API', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '10');
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT + 1), '-j', 'NFQUEUE', '--queue-num', '11');
+      await queueUdpTo(ns, 10);
+      await queueUdpTo(ns, 11, PORT + 1);
       const open = await openQueue({ queue: 10, netns: ns.name, failOpen: true, maxLen: 5, drainTimeout: 0 });
       const closed = await openQueue({ queue: 11, netns: ns.name, maxLen: 5, drainTimeout: 0 });
       ns.defer(() => open.close());
@@ -363,7 +368,7 @@ describe('kernel: least privilege', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '12');
+      await queueUdpTo(ns, 12);
       const script = `
         const { openQueue, dropPrivileges } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
         const queue = await openQueue({ queue: 12, netns: process.argv[1] });
@@ -391,7 +396,7 @@ describe('kernel: tuning the receiving thread', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '13');
+      await queueUdpTo(ns, 13);
       // In a process of its own: the settings stay with the thread that opened the queue.
       const script = `
         const { readFileSync } = await import('node:fs');
@@ -437,7 +442,7 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '14');
+      await queueUdpTo(ns, 14);
       const script = `
         const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
         const queue = await openQueue({ queue: 14 });
@@ -474,7 +479,7 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
       execFileSync('setcap', ['cap_net_admin+ep', binary]);
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '15');
+      await queueUdpTo(ns, 15);
       const { child, stderr, exited } = startProcess('ip', [
         'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15',
       ]);
