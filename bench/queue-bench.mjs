@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The queue benchmark of issue 6: every contender verdicts the same UDP flood in a private network
+// The queue benchmark: every contender verdicts the same UDP flood in a private network
 // namespace, alternated over several rounds; medians, ratios to the C consumers (a) and (b) of the
-// same run, the issue's targets as PASS/FAIL lines, a JSON file and an SVG chart.
+// same run, the performance targets as PASS/FAIL lines, a JSON file and an SVG chart.
 //
 //   node bench/queue-bench.mjs [--quick] [--packets N] [--rounds N] [--only a,b,d] [--queue N]
 //                              [--scenarios LIST] [--no-cargo] [--no-tweaks]
@@ -270,7 +270,7 @@ const CONTENDERS = [
   { id: 'h', label: 'NetfilterQueue (Python)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'venv/bin/python'), join(BENCH_DIR, 'python/netfilterqueue_contender.py'), q, n] },
 ];
 /**
- * The seed's tweaks, each one `nf-queue --quiet` option on top of (f), run in the 64-byte accept
+ * The tuning options, each one `nf-queue --quiet` option on top of (f), run in the 64-byte accept
  * scenario only and reported as ratios to (f) of the same run (skip them with --no-tweaks).
  */
 const TWEAKS = [
@@ -623,8 +623,8 @@ function checkTargets(results, options) {
     const r = s.cpuMicrosPerPacket / b.cpuMicrosPerPacket;
     return { pass: r <= max, detail: `CPU ${s.cpuMicrosPerPacket.toFixed(2)} µs/packet = ${r.toFixed(2)}x (b) (target <= ${max}x)` };
   };
-  check('done-when: nf-queue --quiet >= 1.5x (a)', ['f'], (s) => pps(s, a, 1.5, '(a)'));
-  check('done-when: nf-queue --quiet >= 0.7x (b)', ['f'], (s) => pps(s, b, 0.7, '(b)'));
+  check('headline: nf-queue --quiet >= 1.5x (a)', ['f'], (s) => pps(s, a, 1.5, '(a)'));
+  check('headline: nf-queue --quiet >= 0.7x (b)', ['f'], (s) => pps(s, b, 0.7, '(b)'));
   check('CLI and callback/batch API >= 2.0x (a)', ['f', 'd', 'd.batches'], (s) => pps(s, a, 2.0, '(a)'));
   check('CLI and callback/batch API >= 0.9x (b)', ['f', 'd', 'd.batches'], (s) => pps(s, b, 0.9, '(b)'));
   check('CLI and callback/batch API CPU <= 1.5x (b)', ['f', 'd', 'd.batches'], (s) => cpu(s, 1.5));
@@ -789,7 +789,7 @@ async function main() {
   const tweaks = tweakTable(results['accept-64']?.summaries ?? {}, labels);
   if (tweaks) report.push('### Tweaks: one nf-queue option each, against (f) of the same run (64-byte accept)', '', tweaks, '');
   const targets = checkTargets(results, options);
-  report.push('### Targets of issue 6 (64-byte accept unless stated; same run)', '', ...targets.map((t) => `    ${t.status} ${t.text}`), '');
+  report.push('### Performance targets (64-byte accept unless stated; same run)', '', ...targets.map((t) => `    ${t.status} ${t.text}`), '');
   const notRun = Object.entries(unavailable).map(([k, why]) => `- (${k}) not run: ${why.split('\n')[0]}`);
   if (notRun.length) report.push(...notRun, '');
   const seconds = (Date.now() - started) / 1000;

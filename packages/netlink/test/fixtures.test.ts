@@ -21,7 +21,7 @@ import {
 import { type DecodeShape, decodeShape, fromHex, hex } from './shape.js';
 
 const FIXTURES_DIRECTORY = new URL('../../../fixtures/', import.meta.url);
-/** The fixture set must not shrink below this (issue 3: "at least 12 files"). */
+/** The fixture set must not shrink below this (both codecs are held to at least 12 files). */
 const MINIMUM_FIXTURE_COUNT = 12;
 
 interface DecodeFixture {

@@ -1,5 +1,5 @@
 /**
- * Faults on the real kernel (issue 7): resources do not leak over many open/close cycles, and a
+ * Faults on the real kernel: resources do not leak over many open/close cycles, and a
  * process killed with SIGKILL leaves nothing bound. Each test in its own network namespace.
  */
 import { spawn } from 'node:child_process';
