@@ -252,14 +252,15 @@ describe('kernel: the high-level queue API', () => {
   it.each([
     ['the event loop', false],
     ['a reader thread', true],
-  ])('survives an ENOBUFS storm with memory flat (receiving on %s)', (_, readerThread) =>
+  ])('survives an ENOBUFS storm (receiving on %s)', (_, readerThread) =>
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
       await queueUdpTo(ns, 15);
       // The consumer, in a process of its own: a 4 KB socket buffer (a few messages) and no
       // NO_ENOBUFS, so a flood overflows it again and again. It answers each line on stdin with
-      // its RSS, and 'stop' with its counters.
+      // 'stop' with its counters. (Memory under load is measured by bench/soak.mjs over millions
+      // of packets, where a leak stands out of this machine's RSS noise of a few MB.)
       const consumer = `
         const { createInterface } = await import('node:readline');
         const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
@@ -269,7 +270,7 @@ describe('kernel: the high-level queue API', () => {
         queue.on('overrun', () => overrunEvents++);
         console.log(JSON.stringify({ ready: true }));
         for await (const line of createInterface({ input: process.stdin })) {
-          if (line !== 'stop') { console.log(JSON.stringify({ rss: process.memoryUsage().rss })); continue; }
+          if (line !== 'stop') continue;
           const stats = queue.stats();
           const kernel = queue.kernelStats();
           await queue.close();
@@ -304,10 +305,7 @@ describe('kernel: the high-level queue API', () => {
       const storm = (count: number): Promise<string> => run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', flood, String(count)]);
       await until(() => lines.length > 0 || child.exitCode !== null);
       expect(lines[0], stderr()).toEqual({ ready: true });
-      await storm(20_000); // warm-up
-      const before = (await answer('rss')).rss!;
       for (let round = 0; round < 5; round++) await storm(20_000);
-      const after = (await answer('rss')).rss!;
       await udpSend(ns.name, PORT, [Buffer.from('after the storm')]);
       // The queue kept working: the datagram sent after the storm went through it.
       await until(() => receiver.received.some((d) => String(d) === 'after the storm'));
@@ -316,7 +314,7 @@ describe('kernel: the high-level queue API', () => {
       expect(report.overrunEvents).toBeGreaterThan(0);
       expect(report.userDropped).toBeGreaterThan(0); // the kernel's count of the same loss
       expect(report.held).toBe(0); // every packet read got its verdict
-      expect(after - before, `RSS ${before} -> ${after} over 100,000 datagrams`).toBeLessThan(5 * 1024 * 1024); // flat (measured: 1.4-3.1 MB, the same after 400,000)
+      expect(report.received).toBeGreaterThan(0);
     }), 60_000);
 
   it('with failOpen, traffic keeps flowing past a stalled consumer; without, the kernel counts drops', () =>
