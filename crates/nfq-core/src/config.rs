@@ -6,10 +6,23 @@ use crate::consts::*;
 use crate::error::{Error, Result};
 use crate::netlink::MessageWriter;
 
+/// Refuses [`CopyMode::None`], under which the kernel drops every packet it would queue.
+pub(crate) fn check_copy_mode(mode: CopyMode) -> Result<()> {
+    if mode == CopyMode::None {
+        return Err(Error::invalid(
+            "copy_mode",
+            "copy mode none makes the kernel drop every matched packet (it queues nothing): use meta for metadata only, or packet",
+        ));
+    }
+    Ok(())
+}
+
 /// How much of each packet the kernel copies to userspace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CopyMode {
-    /// Nothing (the kernel refuses to queue; rarely useful).
+    /// Nothing: the kernel then refuses to queue (EINVAL) and drops every matched packet
+    /// without a count anywhere. Refused by [`QueueOptions::validate`] and
+    /// [`crate::Queue::set_copy_mode`]; use [`CopyMode::Meta`] for metadata only.
     None,
     /// Metadata only: no payload.
     Meta,
@@ -104,6 +117,10 @@ pub const MAX_BATCH_SIZE: usize = 1024;
 /// Receive slot size: a 64 KB GSO packet plus its attributes fits whole.
 pub const DEFAULT_SLOT_SIZE: usize = 65536 + 4096;
 
+/// Largest receive buffer accepted, 2^30 bytes: the kernel doubles an SO_RCVBUF(FORCE) request
+/// and clamps it to `INT_MAX / 2` first, so 2^30 still ends up as the largest buffer it keeps.
+pub const MAX_RECEIVE_BUFFER: usize = 1 << 30;
+
 /// Everything needed to open a queue. Checked by [`QueueOptions::validate`] before any syscall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueOptions {
@@ -145,30 +162,32 @@ impl QueueOptions {
 
     /// Checks every value; the error says which one and what is allowed.
     pub fn validate(&self) -> Result<()> {
+        check_copy_mode(self.copy_mode)?;
         if self.copy_range > MAX_COPY_RANGE {
-            return Err(Error::InvalidArgument(format!(
-                "copy range {} is too large: it must be 0..=65535 bytes",
-                self.copy_range
-            )));
+            return Err(Error::invalid(
+                "copy_range",
+                format!("copy range {} is too large: it must be 0..=65535 bytes", self.copy_range),
+            ));
         }
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
-            return Err(Error::InvalidArgument(format!(
-                "batch size {} is out of range: it must be 1..={MAX_BATCH_SIZE}",
-                self.batch_size
-            )));
+            return Err(Error::invalid(
+                "batch_size",
+                format!("batch size {} is out of range: it must be 1..={MAX_BATCH_SIZE}", self.batch_size),
+            ));
         }
         if self.max_len == Some(0) {
-            return Err(Error::InvalidArgument("max queue length 0 would drop every packet: give 1 or more".into()));
+            return Err(Error::invalid("max_len", "max queue length 0 would drop every packet: give 1 or more"));
         }
         if let Some(size) = self.receive_buffer {
-            if size == 0 || size > i32::MAX as usize / 2 {
-                return Err(Error::InvalidArgument(format!(
-                    "receive buffer size {size} is out of range: give 1..=1073741823 bytes"
-                )));
+            if size == 0 || size > MAX_RECEIVE_BUFFER {
+                return Err(Error::invalid(
+                    "receive_buffer",
+                    format!("receive buffer size {size} is out of range: give 1..={MAX_RECEIVE_BUFFER} bytes"),
+                ));
             }
         }
         if self.flags.0 & !ConfigFlags::ALL.0 != 0 {
-            return Err(Error::InvalidArgument(format!("unknown queue flags {:#x}", self.flags.0 & !ConfigFlags::ALL.0)));
+            return Err(Error::invalid("flags", format!("unknown queue flags {:#x}", self.flags.0 & !ConfigFlags::ALL.0)));
         }
         Ok(())
     }
@@ -250,7 +269,26 @@ mod tests {
         let mut o = QueueOptions::new(1);
         o.batch_size = 0;
         assert!(o.validate().unwrap_err().to_string().contains("batch size 0"));
+        assert_eq!(o.validate().unwrap_err().option(), Some("batch_size"));
         assert!(QueueOptions::new(65535).validate().is_ok());
+    }
+
+    #[test]
+    fn receive_buffers_up_to_two_to_the_thirty_are_accepted_and_errors_name_the_option() {
+        let mut o = QueueOptions::new(1);
+        o.receive_buffer = Some(1 << 30);
+        assert!(o.validate().is_ok());
+        o.receive_buffer = Some((1 << 30) + 1);
+        assert_eq!(o.validate().unwrap_err().option(), Some("receive_buffer"));
+        let mut o = QueueOptions::new(1);
+        o.max_len = Some(0);
+        assert_eq!(o.validate().unwrap_err().option(), Some("max_len"));
+        let mut o = QueueOptions::new(1);
+        o.copy_range = 70_000;
+        assert_eq!(o.validate().unwrap_err().option(), Some("copy_range"));
+        let mut o = QueueOptions::new(1);
+        o.flags = ConfigFlags(1 << 9);
+        assert_eq!(o.validate().unwrap_err().option(), Some("flags"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 /// What is wrong with a message that failed to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +135,12 @@ pub enum ErrorKind {
     Decode,
     /// The queue was closed.
     Closed,
+    /// A user named in a call does not exist.
+    UserNotFound,
+    /// The network namespace named does not exist.
+    NamespaceNotFound,
+    /// Entering the network namespace named needs CAP_SYS_ADMIN, which the process lacks.
+    NamespacePermissionDenied,
 }
 
 impl ErrorKind {
@@ -148,6 +155,9 @@ impl ErrorKind {
             ErrorKind::Io => "Io",
             ErrorKind::Decode => "Decode",
             ErrorKind::Closed => "Closed",
+            ErrorKind::UserNotFound => "UserNotFound",
+            ErrorKind::NamespaceNotFound => "NamespaceNotFound",
+            ErrorKind::NamespacePermissionDenied => "NamespacePermissionDenied",
         }
     }
 }
@@ -157,7 +167,13 @@ impl ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// A bad option or argument, refused before any syscall.
-    InvalidArgument(String),
+    InvalidArgument {
+        /// The option or argument, as named in [`crate::QueueOptions`] (`"copy_range"`) or in the
+        /// method's signature (`"payload"`).
+        option: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
     /// EPERM and the process has no CAP_NET_ADMIN.
     PermissionDenied {
         /// What was attempted, e.g. "bind queue 0".
@@ -201,6 +217,21 @@ pub enum Error {
     Decode(DecodeError),
     /// The queue is closed.
     Closed,
+    /// No user of that name (`getpwnam` found none).
+    UserNotFound {
+        /// The name asked for.
+        user: String,
+    },
+    /// A network namespace could not be entered: it does not exist (ENOENT), or entering it
+    /// needs CAP_SYS_ADMIN (EPERM), or its file is not a namespace (EINVAL).
+    Namespace {
+        /// What was attempted, e.g. "open netlink socket".
+        operation: String,
+        /// The namespace's path (`/var/run/netns/NAME` for a name).
+        path: PathBuf,
+        /// The OS error of `open` or `setns`.
+        source: io::Error,
+    },
 }
 
 /// Result with this crate's [`Error`].
@@ -210,7 +241,7 @@ impl Error {
     /// The kind, for matching.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::AlreadyBound { .. } => ErrorKind::AlreadyBound,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
@@ -218,25 +249,46 @@ impl Error {
             Error::Io { .. } => ErrorKind::Io,
             Error::Decode(_) => ErrorKind::Decode,
             Error::Closed => ErrorKind::Closed,
+            Error::UserNotFound { .. } => ErrorKind::UserNotFound,
+            Error::Namespace { source, .. } => match source.raw_os_error() {
+                Some(libc::ENOENT) => ErrorKind::NamespaceNotFound,
+                Some(libc::EPERM | libc::EACCES) => ErrorKind::NamespacePermissionDenied,
+                _ => ErrorKind::Io,
+            },
         }
     }
 
     /// The errno behind the error, when there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::InvalidArgument(_) => Some(libc::EINVAL),
+            Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::PermissionDenied { .. } | Error::AlreadyBound { .. } => Some(libc::EPERM),
             Error::Unsupported { .. } => Some(libc::EOPNOTSUPP),
             Error::Kernel { errno, .. } => Some(*errno),
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Decode(_) => Some(libc::EBADMSG),
             Error::Closed => Some(libc::EBADF),
+            Error::UserNotFound { .. } => Some(libc::ENOENT),
+            Error::Namespace { source, .. } => source.raw_os_error(),
         }
     }
 
     /// The errno's symbolic name (`"EPERM"`), the code a JavaScript error carries.
     pub fn code(&self) -> &'static str {
         self.errno().map(errno_name).unwrap_or("EIO")
+    }
+
+    /// An [`Error::InvalidArgument`] about `option`.
+    pub fn invalid(option: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidArgument { option, message: message.into() }
+    }
+
+    /// The option or argument an [`Error::InvalidArgument`] is about.
+    pub fn option(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidArgument { option, .. } => Some(option),
+            _ => None,
+        }
     }
 
     pub(crate) fn io(operation: impl Into<String>, source: io::Error) -> Self {
@@ -247,7 +299,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidArgument(message) => f.write_str(message),
+            Error::InvalidArgument { message, .. } => f.write_str(message),
             Error::PermissionDenied { operation } => write!(
                 f,
                 "{operation}: permission denied (EPERM): the process needs CAP_NET_ADMIN. Run it as root, or grant \
@@ -255,6 +307,13 @@ impl fmt::Display for Error {
                  `setpriv --inh-caps +net_admin --ambient-caps +net_admin ...`, or `setcap cap_net_admin+ep` on a native binary"
             ),
             Error::AlreadyBound { queue, owner_port_id, owner_process } => {
+                if let Some((pid, _)) = owner_process.as_ref().filter(|(pid, _)| *pid == std::process::id()) {
+                    write!(f, "queue {queue} is already bound by this process (pid {pid}")?;
+                    if let Some(port) = owner_port_id {
+                        write!(f, ", netlink port id {port}")?;
+                    }
+                    return write!(f, "): use the queue already open, or close it before opening the queue again (EPERM)");
+                }
                 write!(f, "queue {queue} is already bound by another process")?;
                 match (owner_process, owner_port_id) {
                     (Some((pid, command)), _) => write!(f, " (pid {pid}, {command})")?,
@@ -288,6 +347,33 @@ impl fmt::Display for Error {
             }
             Error::Decode(e) => write!(f, "malformed message from the kernel: {e}"),
             Error::Closed => write!(f, "the queue is closed"),
+            Error::Namespace { operation, path, source } => {
+                let name = match path.strip_prefix("/var/run/netns") {
+                    Ok(name) => name.display().to_string(),
+                    Err(_) => path.display().to_string(),
+                };
+                match self.kind() {
+                    ErrorKind::NamespaceNotFound => write!(
+                        f,
+                        "{operation}: network namespace {name} does not exist (ENOENT): list them with `ip netns list`, \
+                         create one with `ip netns add NAME`"
+                    ),
+                    ErrorKind::NamespacePermissionDenied => write!(
+                        f,
+                        "{operation}: entering network namespace {name} needs CAP_SYS_ADMIN, which this process lacks \
+                         ({}): run it as root, or start it inside the namespace (`ip netns exec {name} ...`) and leave \
+                         out the namespace option",
+                        errno_name(source.raw_os_error().unwrap_or(libc::EPERM))
+                    ),
+                    _ => {
+                        let code = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                        write!(f, "{operation}: cannot enter network namespace {name}: {source} ({code})")
+                    }
+                }
+            }
+            Error::UserNotFound { user } => {
+                write!(f, "there is no user named '{user}' (see /etc/passwd, or `getent passwd {user}`) (ENOENT)")
+            }
         }
     }
 }
@@ -295,7 +381,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Namespace { source, .. } => Some(source),
             Error::Decode(e) => Some(e),
             _ => None,
         }

@@ -4,14 +4,30 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::config::{self, ConfigCommand, ConfigFlags, CopyMode, QueueOptions, DEFAULT_SLOT_SIZE};
 use crate::consts::*;
 use crate::error::{Error, Result};
 use crate::netlink::{ErrorMessage, MessageHeader, MessageWriter, Messages};
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
-use crate::transport::{find_queue_owner, KernelTransport, Transport};
+use crate::batch::Message;
+use crate::transport::{find_queue_owner, parse_queue_table, KernelTransport, QueueTableRow, Transport};
 use crate::verdict::{Verdict, VerdictBuffer, VerdictOptions};
+
+/// What [`Queue::drain`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Packets read from the socket and given the drain's verdict.
+    pub drained: u64,
+    /// Packets still waiting when the deadline passed (held by code that never gave their
+    /// verdict), given the drain's verdict with one VERDICT_BATCH.
+    pub swept: u32,
+    /// Packets the kernel still shows waiting for this socket at the end: 0 when the drain
+    /// succeeded, `None` when `/proc/net/netfilter/nfnetlink_queue` of the queue's namespace
+    /// could not be read (e.g. without CAP_SYS_ADMIN to enter it).
+    pub waiting: Option<u32>,
+}
 
 /// Counters of a queue's life. Read with [`Queue::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,6 +75,9 @@ pub struct Queue<T: Transport = KernelTransport> {
     backlog: Mutex<Vec<Vec<u8>>>,
     has_backlog: AtomicBool,
     bound: AtomicBool,
+    /// The verdict [`Queue::stop_queueing`] chose, which `close` gives to what still waits
+    /// (0 accept, 1 drop, 2 not chosen: accept).
+    shutdown_verdict: AtomicU32,
     counters: Counters,
 }
 
@@ -69,10 +88,11 @@ impl Queue<KernelTransport> {
         options.validate()?;
         let netns = options.netns_path();
         let transport = KernelTransport::open(netns.as_deref()).map_err(|e| match &netns {
-            Some(path) if e.kind() == io::ErrorKind::NotFound => Error::io(
-                format!("open network namespace {}: it does not exist (create it with `ip netns add`)", path.display()),
-                e,
-            ),
+            // Opening the namespace file (ENOENT, EACCES) or setns (EPERM without CAP_SYS_ADMIN):
+            // socket(2) itself fails with neither.
+            Some(path) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EPERM | libc::EACCES)) => {
+                Error::Namespace { operation: "open netlink socket".into(), path: path.clone(), source: e }
+            }
             _ if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => Error::Unsupported {
                 operation: "open netlink socket".into(),
                 feature: Some("nfnetlink (NETLINK_NETFILTER sockets)"),
@@ -120,6 +140,7 @@ impl<T: Transport> Queue<T> {
             backlog: Mutex::new(Vec::new()),
             has_backlog: AtomicBool::new(false),
             bound: AtomicBool::new(false),
+            shutdown_verdict: AtomicU32::new(2),
             counters: Counters::default(),
         };
         queue.bind()?;
@@ -183,10 +204,11 @@ impl<T: Transport> Queue<T> {
         self.request(&op, |w, seq| config::put_config_command(w, seq, self.queue, command))
     }
 
-    /// Sets the copy mode and range (`nfq_set_mode`).
+    /// Sets the copy mode and range (`nfq_set_mode`); [`CopyMode::None`] is refused (see there).
     pub fn set_copy_mode(&self, mode: CopyMode, range: u32) -> Result<()> {
+        config::check_copy_mode(mode)?;
         if range > MAX_COPY_RANGE {
-            return Err(Error::InvalidArgument(format!("copy range {range} is too large: it must be 0..=65535 bytes")));
+            return Err(Error::invalid("copy_range", format!("copy range {range} is too large: it must be 0..=65535 bytes")));
         }
         let op = format!("set copy mode of queue {}", self.queue);
         self.request(&op, |w, seq| config::put_config_params(w, seq, self.queue, mode, range))
@@ -423,11 +445,115 @@ impl<T: Transport> Queue<T> {
         self.bound.load(Ordering::Acquire)
     }
 
-    /// Unbinds (when bound) and closes. Dropping the queue closes the socket,
-    /// which also unbinds; this reports an unbind error instead of ignoring it.
+    /// Stops the kernel from queueing packets to this socket, the first step of a shutdown that
+    /// loses nothing: the queue's max length becomes 0, with FAIL_OPEN set when `verdict` is
+    /// [`Verdict::Accept`] (new packets then pass without being queued) and cleared otherwise
+    /// (the kernel drops them, counted in `queue_dropped`). Packets already queued still wait for
+    /// their verdicts: give them, or let [`Queue::drain`] give `verdict`, before unbinding.
+    ///
+    /// A configuration call: it must not run while another thread receives (see [`Queue`]).
+    pub fn stop_queueing(&self, verdict: Verdict) -> Result<()> {
+        let accept = verdict == Verdict::Accept;
+        let flags = if accept { ConfigFlags::FAIL_OPEN } else { ConfigFlags::NONE };
+        // Flags first: between the two requests the queue still queues, it never drops early.
+        // An answer lost to a full socket buffer (the socket was emptied into the backlog while
+        // looking for it) is asked for again: both requests are idempotent.
+        for attempt in 0..2 {
+            let result = self.set_flags(flags, ConfigFlags::FAIL_OPEN).and_then(|()| self.set_max_len(0));
+            match result {
+                Err(Error::Io { ref source, .. }) if attempt == 0 && source.kind() == io::ErrorKind::WouldBlock => continue,
+                other => other?,
+            }
+            break;
+        }
+        self.shutdown_verdict.store(if accept { 0 } else { 1 }, Ordering::Release);
+        Ok(())
+    }
+
+    /// This socket's line of `/proc/net/netfilter/nfnetlink_queue`, read in the queue's network
+    /// namespace: the packets waiting for a verdict, the kernel's drop counters, the last id.
+    /// `None` when the file cannot be read or the queue is not bound to this socket.
+    pub fn kernel_stats(&self) -> Option<QueueTableRow> {
+        let table = self.transport.proc_net("netfilter/nfnetlink_queue")?;
+        let port_id = self.port_id();
+        parse_queue_table(&table).into_iter().find(|r| r.queue == self.queue && r.port_id == port_id)
+    }
+
+    /// Gives `verdict` to every packet still queued to this socket: reads the socket until it is
+    /// empty (overruns are counted and reading goes on), giving `verdict` to each packet read,
+    /// until the kernel shows none waiting. Packets held elsewhere (read by another thread that
+    /// has not verdicted them yet) are waited for until `timeout` has passed, then all get
+    /// `verdict` at once. Call it after [`Queue::stop_queueing`] (otherwise new packets keep
+    /// coming) and once no other thread receives; then unbind. Messages other than packets
+    /// (refused verdicts, acknowledgements) are read and skipped.
+    pub fn drain(&self, verdict: Verdict, timeout: Duration) -> Result<DrainReport> {
+        let deadline = Instant::now() + timeout;
+        let mut buffers = RecvBuffers::new(crate::config::DEFAULT_BATCH_SIZE, DEFAULT_SLOT_SIZE);
+        let mut verdicts = VerdictBuffer::new();
+        let mut report = DrainReport::default();
+        let none = VerdictOptions::default();
+        loop {
+            while self.receive(&mut buffers, false)? > 0 {
+                for message in buffers.messages() {
+                    let id = match message {
+                        Ok(Message::Packet(p)) => p.id(),
+                        Ok(Message::TruncatedPacket { id, .. }) => id,
+                        _ => continue,
+                    };
+                    verdicts.push(self.queue, id, verdict, &none)?;
+                    report.drained += 1;
+                }
+                self.send_verdicts(&mut verdicts)?;
+            }
+            let Some(row) = self.kernel_stats() else {
+                report.waiting = None;
+                return Ok(report);
+            };
+            report.waiting = Some(row.waiting);
+            if row.waiting == 0 {
+                return Ok(report);
+            }
+            if Instant::now() >= deadline {
+                // Only ids up to the last one handed out wait: one VERDICT_BATCH covers them all.
+                verdicts.push_batch(self.queue, row.id_sequence, verdict, None);
+                self.send_verdicts(&mut verdicts)?;
+                report.swept += row.waiting;
+                // Swept once: what the kernel shows after it is the result.
+                while self.receive(&mut buffers, false)? > 0 {}
+                report.waiting = self.kernel_stats().map(|r| r.waiting);
+                return Ok(report);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Shuts the queue down losing nothing: [`Queue::stop_queueing`], [`Queue::drain`] with
+    /// `verdict` and `timeout`, then unbinds. What arrives meanwhile passes (accept) or is
+    /// dropped by the kernel (any other verdict).
+    pub fn shutdown(&self, verdict: Verdict, timeout: Duration) -> Result<DrainReport> {
+        self.stop_queueing(verdict)?;
+        let report = self.drain(verdict, timeout)?;
+        self.unbind()?;
+        Ok(report)
+    }
+
+    /// Closes without losing a packet: unless already unbound, stops the kernel queueing to this
+    /// socket and gives every packet still waiting the verdict chosen by
+    /// [`Queue::stop_queueing`] (accept when it was not called) at once, then unbinds. Use
+    /// [`Queue::shutdown`] to give held packets time for their own verdicts. Dropping the queue
+    /// instead closes the socket, which unbinds, and the kernel drops what was still waiting.
     pub fn close(self) -> Result<()> {
         if self.is_bound() {
-            self.unbind()?;
+            let verdict = match self.shutdown_verdict.load(Ordering::Acquire) {
+                1 => Verdict::Drop,
+                _ => Verdict::Accept,
+            };
+            if let Err(error) = self.shutdown(verdict, Duration::ZERO) {
+                if self.is_bound() {
+                    let _ = self.unbind(); // the socket closes now anyway; the first error says why
+                }
+                return Err(error);
+            }
         }
         Ok(())
     }

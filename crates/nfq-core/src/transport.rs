@@ -243,7 +243,7 @@ pub mod drop_privileges_by_thread {
 fn user_ids(user: &str) -> crate::Result<sys::UserIds> {
     sys::lookup_user(user)
         .map_err(|e| crate::Error::io(format!("look up user '{user}'"), e))?
-        .ok_or_else(|| crate::Error::InvalidArgument(format!("user '{user}' does not exist (see /etc/passwd)")))
+        .ok_or_else(|| crate::Error::UserNotFound { user: user.to_owned() })
 }
 
 #[cfg(test)]

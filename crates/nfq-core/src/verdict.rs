@@ -81,7 +81,7 @@ pub struct VerdictOptions<'a> {
 pub fn put_verdict(writer: &mut MessageWriter, queue: u16, id: u32, verdict: Verdict, options: &VerdictOptions) -> Result<()> {
     if let Some(payload) = options.payload {
         if payload.len() > MAX_VERDICT_PAYLOAD {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid("payload", format!(
                 "replacement payload of {} bytes for packet {id} is too large: at most {MAX_VERDICT_PAYLOAD} bytes fit in a verdict",
                 payload.len()
             )));

@@ -314,10 +314,90 @@ fn a_queue_bound_by_another_socket_is_already_bound() {
         "{err:?} (first socket's port id {})",
         first.port_id()
     );
-    assert!(err.to_string().contains(&format!("queue 10 is already bound by another process (pid {}", std::process::id())), "{err}");
+    assert!(err.to_string().contains(&format!("queue 10 is already bound by this process (pid {}", std::process::id())), "{err}");
+    assert!(!err.to_string().contains("another process"), "{err}");
     // After the holder closes, the queue binds at once.
     first.close().unwrap();
     Queue::open(&ns.options(10)).unwrap();
+}
+
+/// Sends `count` datagrams to `port` from sockets of 100 datagrams each: a queued packet stays
+/// charged to its sender's send buffer until its verdict, so one socket holds only a few hundred.
+fn send_many(ns: &Netns, port: u16, count: usize) {
+    let mut sockets = Vec::new();
+    for first in (0..count).step_by(100) {
+        let socket = ns.udp_socket(0);
+        for _ in first..count.min(first + 100) {
+            socket.send_to(b"backlog", ("127.0.0.1", port)).unwrap();
+        }
+        sockets.push(socket);
+    }
+}
+
+/// Datagrams to `port` counted by the INPUT rule of `ns` (added by the test): those that passed the queue.
+fn input_count(ns: &Netns, port: u16) -> u64 {
+    let listing = ns.iptables("-L INPUT -v -x -n");
+    let line = listing.lines().find(|l| l.contains(&format!("udp dpt:{port}"))).expect("INPUT rule");
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn shutdown_verdicts_the_whole_backlog_and_lets_late_traffic_pass() {
+    let ns = Netns::new();
+    ns.iptables("-A INPUT -p udp --dport 7020");
+    ns.queue_udp(7020, 20);
+    let mut options = ns.options(20);
+    options.max_len = Some(10_000);
+    options.receive_buffer = Some(1 << 26);
+    let queue = Queue::open(&options).unwrap();
+    send_many(&ns, 7020, 2_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.kernel_stats().map(|r| r.waiting) != Some(2_000) {
+        assert!(Instant::now() < deadline, "queued: {:?}", queue.kernel_stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // One batch of 64 read and held by the program, the rest still in the socket.
+    let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
+    let held = queue.receive(&mut buffers, false).unwrap();
+    assert_eq!(held, 64);
+    queue.stop_queueing(Verdict::Accept).unwrap();
+    send_many(&ns, 7020, 50); // arrives during the shutdown: passes without being queued
+    assert_eq!(queue.kernel_stats().unwrap().waiting, 2_000, "the late ones were not queued");
+    let report = queue.drain(Verdict::Accept, Duration::from_millis(200)).unwrap();
+    assert_eq!(report.drained, 2_000 - 64, "{report:?}");
+    assert_eq!(report.swept, 64, "held packets get the verdict at the deadline: {report:?}");
+    assert_eq!(report.waiting, Some(0), "{report:?}");
+    queue.unbind().unwrap();
+    assert_eq!(input_count(&ns, 7020), 2_050);
+}
+
+#[test]
+fn close_drops_the_backlog_when_stop_queueing_chose_drop() {
+    let ns = Netns::new();
+    ns.iptables("-A INPUT -p udp --dport 7021");
+    ns.queue_udp(7021, 21);
+    let mut options = ns.options(21);
+    options.max_len = Some(10_000);
+    options.receive_buffer = Some(1 << 26);
+    let queue = Queue::open(&options).unwrap();
+    send_many(&ns, 7021, 1_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.kernel_stats().map(|r| r.waiting) != Some(1_000) {
+        assert!(Instant::now() < deadline, "queued: {:?}", queue.kernel_stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    queue.stop_queueing(Verdict::Drop).unwrap();
+    send_many(&ns, 7021, 20); // dropped by the kernel: the queue is full at length 0
+    let row = queue.kernel_stats().unwrap();
+    assert_eq!((row.waiting, row.queue_dropped), (1_000, 20));
+    let stats = queue.stats();
+    queue.close().unwrap();
+    assert_eq!(input_count(&ns, 7021), 0);
+    assert_eq!(stats.verdicts_sent, 0, "nothing verdicted before close");
+    let line = nfq_core::sys::run_in_netns(&ns.path(), || std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue"))
+        .unwrap()
+        .unwrap();
+    assert!(nfq_core::transport::parse_queue_table(&line).iter().all(|r| r.queue != 21), "unbound: {line}");
 }
 
 #[test]
@@ -410,7 +490,9 @@ fn a_namespace_that_does_not_exist_is_named_in_the_error() {
     options.netns = Some("nfqt-rs-no-such-namespace".into());
     let err = Queue::open(&options).unwrap_err();
     assert_eq!(err.code(), "ENOENT");
-    assert!(err.to_string().contains("ip netns add"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::NamespaceNotFound);
+    assert!(err.to_string().contains("network namespace nfqt-rs-no-such-namespace does not exist"), "{err}");
+    assert!(err.to_string().contains("ip netns list"), "{err}");
 }
 
 #[test]
@@ -430,6 +512,22 @@ fn without_cap_net_admin_the_example_says_what_it_needs() {
 }
 
 #[test]
+fn without_cap_sys_admin_entering_a_namespace_is_named_as_the_problem() {
+    let ns = Netns::new();
+    // Root with CAP_NET_ADMIN but without CAP_SYS_ADMIN, which setns needs.
+    let out = Command::new("setpriv")
+        .args(["--inh-caps=-all", "--bounding-set=-sys_admin"])
+        .arg(example_binary())
+        .args(["--netns", &ns.name, "--count", "1", "22"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("entering network namespace {} needs CAP_SYS_ADMIN", ns.name)), "{stderr}");
+    assert!(!stderr.contains("Operation not permitted"), "{stderr}");
+}
+
+#[test]
 fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
     let ns = Netns::new();
     let low = Queue::open(&ns.options(0)).unwrap();
@@ -446,7 +544,9 @@ fn the_extreme_queue_numbers_bind_and_socket_modes_switch() {
     assert!(size >= 1 << 20, "root may pass rmem_max with SO_RCVBUFFORCE: {size}");
     let interfaces = high.transport().interfaces().unwrap();
     assert_eq!(interfaces, vec![(1, "lo".to_string())], "the namespace's interfaces, not the caller's");
-    high.set_copy_mode(CopyMode::None, 0).unwrap();
+    let refused = high.set_copy_mode(CopyMode::None, 0).unwrap_err();
+    assert!(refused.to_string().contains("drop every matched packet"), "{refused}");
+    high.set_copy_mode(CopyMode::Meta, 0).unwrap();
     high.set_copy_mode(CopyMode::Packet, 65535).unwrap();
     high.unbind().unwrap();
     high.bind().unwrap();
@@ -493,8 +593,9 @@ fn after_dropping_to_nobody_with_only_cap_net_admin_the_example_still_verdicts()
 #[test]
 fn an_unknown_user_is_refused_by_name() {
     let err = nfq_core::drop_privileges("nfq-no-such-user").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    assert!(err.to_string().contains("user 'nfq-no-such-user' does not exist"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::UserNotFound);
+    assert_eq!(err.code(), "ENOENT");
+    assert!(err.to_string().contains("there is no user named 'nfq-no-such-user'"), "{err}");
 }
 
 fn example_accepts_200_of_200(binary: &std::path::Path) {

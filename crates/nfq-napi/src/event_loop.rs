@@ -33,6 +33,8 @@ use napi::sys;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
 use nfq_core::{Queue, RecvBuffers};
 
+use crate::{error_object, throw};
+
 /// Bytes of messages after which one wake-up stops draining the socket and hands the batch over.
 pub const MERGE_LIMIT: usize = 1 << 20;
 
@@ -89,7 +91,7 @@ impl EventLoopReader {
     /// Watches `queue`'s socket on `env`'s event loop and calls `on_batch(err, batch)` with what
     /// it receives. The socket is switched to non-blocking mode.
     pub fn start(env: &Env, queue: Arc<Queue>, on_batch: Function<'_, Option<Buffer>, ()>, batch_size: usize) -> Result<Self> {
-        queue.set_nonblocking(true).map_err(|e| Error::new(Status::GenericFailure, format!("{e} [{}]", e.code())))?;
+        queue.set_nonblocking(true).map_err(|e| throw(env, e))?;
         let raw_env = env.raw();
         let event_loop = env.get_uv_event_loop()?;
         // SAFETY: uv_handle_size only reads a table of sizes.
@@ -122,7 +124,8 @@ impl EventLoopReader {
         let status = unsafe { uv_poll_init(event_loop, handle, queue.transport().socket().as_raw_fd()) };
         if status != 0 {
             watcher.release();
-            return Err(Error::new(Status::GenericFailure, format!("cannot watch the queue's socket (libuv error {status})")));
+            let source = std::io::Error::from_raw_os_error(-status);
+            return Err(throw(env, nfq_core::Error::Io { operation: "watch the queue's socket (uv_poll_init)".into(), source }));
         }
         // SAFETY: `data` is the first field of every libuv handle; it now holds the handle's
         // reference to the watcher, given back in `on_closed`.
@@ -249,7 +252,7 @@ impl Watcher {
                         }
                     }
                     Err(e) => {
-                        failure = Some(format!("{e} [{}]", e.code()));
+                        failure = Some(e);
                         break;
                     }
                 }
@@ -258,7 +261,10 @@ impl Watcher {
         let overran = queue.stats().overruns != overruns_before;
         if status < 0 && failure.is_none() && batch.is_empty() && !overran {
             // POLLERR that no receive explains: polling again would only spin.
-            failure = Some(format!("the queue's socket reports an error that receiving does not clear (libuv status {status}) [EIO]"));
+            failure = Some(nfq_core::Error::Io {
+                operation: format!("the queue's socket reports an error that receiving does not clear (libuv status {status})"),
+                source: std::io::Error::from_raw_os_error(libc_eio()),
+            });
         }
         drop(queue);
         if failure.is_none() && !self.polling.get() && self.wanted.get() && self.running.borrow().is_some() {
@@ -267,16 +273,16 @@ impl Watcher {
         if !batch.is_empty() || overran {
             self.call(None, Some(batch)); // an empty batch still lets JavaScript report the overrun now
         }
-        if let Some(message) = failure {
+        if let Some(error) = failure {
             // Receiving cannot go on (the socket failed): stop polling, say why; close() cleans up.
             self.wanted.set(false);
             self.set_polling(false);
-            self.call(Some(message), None);
+            self.call(Some(error), None);
         }
     }
 
     /// Calls `onBatch(error, batch)` as an I/O callback (`napi_make_callback`).
-    fn call(&self, error: Option<String>, batch: Option<Vec<u8>>) {
+    fn call(&self, error: Option<nfq_core::Error>, batch: Option<Vec<u8>>) {
         let env = self.env;
         let Some((callback, context)) = self.running.borrow().as_ref().map(|r| (r.callback, r.context)) else { return };
         let mut scope = ptr::null_mut();
@@ -296,10 +302,7 @@ impl Watcher {
                 check(sys::napi_get_reference_value(env, callback, &mut function))?;
                 let mut receiver = ptr::null_mut();
                 check(sys::napi_get_global(env, &mut receiver))?;
-                let first = match error {
-                    Some(message) => ToNapiValue::to_napi_value(env, Error::new(Status::GenericFailure, message))?,
-                    None => ToNapiValue::to_napi_value(env, Null)?,
-                };
+                let first = ToNapiValue::to_napi_value(env, BatchError(error))?;
                 let second = match batch {
                     Some(bytes) => ToNapiValue::to_napi_value(env, Buffer::from(bytes))?,
                     None => ToNapiValue::to_napi_value(env, Null)?,
@@ -325,6 +328,27 @@ impl Watcher {
         // SAFETY: closes the scope opened above.
         unsafe { sys::napi_close_handle_scope(env, scope) };
     }
+}
+
+/// The first argument of `onBatch`: null, or the error (made by [`error_object`]); the reader thread passes it too.
+pub struct BatchError(pub Option<nfq_core::Error>);
+
+impl ToNapiValue for BatchError {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, value: Self) -> Result<napi::sys::napi_value> {
+        match value.0 {
+            // SAFETY: `env` is the live env napi called this conversion with, on its own thread.
+            None => unsafe { ToNapiValue::to_napi_value(env, Null) },
+            Some(error) => {
+                let env = Env::from_raw(env);
+                Ok(error_object(&env, &error)?.raw())
+            }
+        }
+    }
+}
+
+/// EIO, for a socket failure with no errno of its own.
+const fn libc_eio() -> i32 {
+    5
 }
 
 fn check(status: sys::napi_status) -> Result<()> {

@@ -36,13 +36,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{ConfigFlags, CopyMode, Interrupt, Queue, QueueOptions, RecvBuffers};
+use nfq_core::{ConfigFlags, CopyMode, Interrupt, Queue, QueueOptions, RecvBuffers, Verdict};
 
 mod event_loop;
-use event_loop::{EventLoopReader, MERGE_LIMIT};
+use event_loop::{BatchError, EventLoopReader, MERGE_LIMIT};
 
 /// Batches that may wait for JavaScript before the reader stops reading.
 pub const MAX_PENDING_BATCHES: usize = 16;
@@ -88,14 +88,14 @@ impl TryFrom<BindingQueueOptions> for QueueOptions {
     type Error = nfq_core::Error;
 
     fn try_from(o: BindingQueueOptions) -> std::result::Result<Self, Self::Error> {
-        let invalid = |m: String| nfq_core::Error::InvalidArgument(m);
-        let queue = u16::try_from(o.queue).map_err(|_| invalid(format!("queue {} is out of range: it must be 0..=65535", o.queue)))?;
+        let invalid = nfq_core::Error::invalid;
+        let queue = u16::try_from(o.queue).map_err(|_| invalid("queue", format!("queue {} is out of range: it must be 0..=65535", o.queue)))?;
         let mut options = QueueOptions::new(queue);
         options.copy_mode = match o.copy_mode.as_deref() {
             None | Some("packet") => CopyMode::Packet,
             Some("meta") => CopyMode::Meta,
             Some("none") => CopyMode::None,
-            Some(other) => return Err(invalid(format!("copy mode '{other}' is not one of 'none', 'meta', 'packet'"))),
+            Some(other) => return Err(invalid("copy_mode", format!("copy mode '{other}' is not one of 'meta', 'packet'"))),
         };
         if let Some(range) = o.copy_range {
             options.copy_range = range;
@@ -120,7 +120,7 @@ impl TryFrom<BindingQueueOptions> for QueueOptions {
         options.netns = o.netns.map(Into::into);
         if let Some(nice) = o.reader_nice {
             if !(-20..=19).contains(&nice) {
-                return Err(invalid(format!("reader nice value {nice} is out of range: it must be -20..=19")));
+                return Err(invalid("reader_nice", format!("reader nice value {nice} is out of range: it must be -20..=19")));
             }
         }
         Ok(options)
@@ -155,39 +155,65 @@ pub struct BindingInterface {
     pub name: String,
 }
 
-/// Throws `error` as a JavaScript Error with `code` (the errno name) and `kind`, plus what
-/// the error knows: `queue`, `ownerPortId`, `ownerPid`, `ownerCommand`, `feature`.
-fn throw(env: &Env, error: nfq_core::Error) -> Error {
-    let thrown = (|| -> Result<()> {
-        let mut object = env.create_error(Error::new(Status::GenericFailure, error.to_string()))?;
-        object.set_named_property("code", error.code())?;
-        object.set_named_property("kind", error.kind().name())?;
-        if let Some(errno) = error.errno() {
-            object.set_named_property("errno", errno)?;
+/// The JavaScript name of an option nfq-core names (`copy_range` is `copyRange`).
+fn js_option_name(option: &'static str) -> &'static str {
+    match option {
+        "copy_range" => "copyRange",
+        "copy_mode" => "copyMode",
+        "batch_size" => "batchSize",
+        "max_len" => "maxLen",
+        "receive_buffer" => "receiveBufferSize",
+        "reader_nice" => "readerNice",
+        other => other,
+    }
+}
+
+/// `error` as a JavaScript Error with `code` (the errno name), `kind` and `errno`, plus what
+/// the error knows: `option`, `queue`, `ownerPortId`, `ownerPid`, `ownerCommand`, `feature`,
+/// `user`. Every error the binding raises, thrown or passed to a callback, is made here.
+pub(crate) fn error_object<'env>(env: &'env Env, error: &nfq_core::Error) -> Result<Object<'env>> {
+    let mut object = env.create_error(Error::new(Status::GenericFailure, error.to_string()))?;
+    object.set_named_property("code", error.code())?;
+    object.set_named_property("kind", error.kind().name())?;
+    if let Some(errno) = error.errno() {
+        object.set_named_property("errno", errno)?;
+    }
+    match error {
+        nfq_core::Error::InvalidArgument { option, .. } => {
+            object.set_named_property("option", js_option_name(option))?;
         }
-        match &error {
-            nfq_core::Error::AlreadyBound { queue, owner_port_id, owner_process } => {
-                object.set_named_property("queue", *queue as u32)?;
-                if let Some(port) = owner_port_id {
-                    object.set_named_property("ownerPortId", *port)?;
-                }
-                if let Some((pid, command)) = owner_process {
-                    object.set_named_property("ownerPid", *pid)?;
-                    object.set_named_property("ownerCommand", command.as_str())?;
-                }
+        nfq_core::Error::AlreadyBound { queue, owner_port_id, owner_process } => {
+            object.set_named_property("queue", *queue as u32)?;
+            if let Some(port) = owner_port_id {
+                object.set_named_property("ownerPortId", *port)?;
             }
-            nfq_core::Error::Unsupported { feature: Some(feature), .. } => {
-                object.set_named_property("feature", *feature)?;
+            if let Some((pid, command)) = owner_process {
+                object.set_named_property("ownerPid", *pid)?;
+                object.set_named_property("ownerCommand", command.as_str())?;
             }
-            _ => {}
         }
-        env.throw(object)
-    })();
+        nfq_core::Error::Unsupported { feature: Some(feature), .. } => {
+            object.set_named_property("feature", *feature)?;
+        }
+        nfq_core::Error::UserNotFound { user } => {
+            object.set_named_property("user", user.as_str())?;
+        }
+        _ => {}
+    }
+    Ok(object)
+}
+
+/// Throws `error` (made by [`error_object`]) and returns what the napi function returns.
+pub(crate) fn throw(env: &Env, error: nfq_core::Error) -> Error {
+    let thrown = error_object(env, &error).and_then(|object| env.throw(object));
     match thrown {
         Ok(()) => Error::from_status(Status::PendingException),
         Err(e) => e,
     }
 }
+
+/// The reader thread's call into JavaScript: an error to report, or (None) a batch to hand over.
+type Notify = ThreadsafeFunction<Option<nfq_core::Error>, (), FnArgs<(BatchError, Option<Buffer>)>, Status, false>;
 
 /// Batches received and not yet handed to JavaScript, and the reader's brake.
 struct Pending {
@@ -285,7 +311,7 @@ impl NativeQueue {
     pub fn start(&mut self, env: Env, on_batch: Function<'_, Option<Buffer>, ()>) -> Result<()> {
         let queue = self.queue(&env)?.clone();
         if self.reader.is_some() {
-            return Err(throw(&env, nfq_core::Error::InvalidArgument("the queue is already receiving".into())));
+            return Err(throw(&env, nfq_core::Error::invalid("start", "the queue is already receiving")));
         }
         if !self.reader_thread {
             let reader = EventLoopReader::start(&env, queue, on_batch, self.batch_size)?;
@@ -294,13 +320,16 @@ impl NativeQueue {
         }
         let pending = self.pending.clone();
         let handed = self.pending.clone();
-        let notify: ThreadsafeFunction<(), (), Option<Buffer>, Status, true> = on_batch
-            .build_threadsafe_function::<()>()
-            .callee_handled::<true>()
-            .build_callback(move |_ctx| {
+        let notify: Notify = on_batch
+            .build_threadsafe_function::<Option<nfq_core::Error>>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx: ThreadsafeCallContext<Option<nfq_core::Error>>| {
+                if let Some(error) = ctx.value {
+                    return Ok(FnArgs::from((BatchError(Some(error)), None)));
+                }
                 let batch = handed.lock().pop_front();
                 handed.space.notify_one();
-                Ok(batch.map(Buffer::from))
+                Ok(FnArgs::from((BatchError(None), batch.map(Buffer::from))))
             })?;
         let stop = Arc::new(AtomicBool::new(false));
         let interrupt = Arc::new(Interrupt::new().map_err(|e| throw(&env, nfq_core::Error::Io { operation: "create eventfd".into(), source: e }))?);
@@ -312,8 +341,7 @@ impl NativeQueue {
             .spawn(move || {
                 // Tuning failures are reported and reading goes on: they change speed, not behaviour.
                 if let Err(error) = tune_current_thread(&cpus, nice) {
-                    let error = Error::new(Status::GenericFailure, format!("{} [{}]", error, error.code()));
-                    notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
+                    notify.call(Some(error), ThreadsafeFunctionCallMode::NonBlocking);
                 }
                 read_loop(&queue, batch_size, &pending, &thread_stop, &thread_interrupt, &notify)
             })
@@ -381,21 +409,42 @@ impl NativeQueue {
     }
 
     /// After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
-    /// (null when nothing is left), so that those packets get verdicts before the queue unbinds.
-    /// Refused while a reader thread runs.
+    /// of up to 1 MB (null when nothing is left), so that those packets get verdicts before the
+    /// queue unbinds. Overruns (ENOBUFS) are counted and reading goes on. Refused while a reader
+    /// thread runs.
     #[napi]
     pub fn receive_pending(&self, env: Env) -> Result<Option<Buffer>> {
         let queue = self.queue(&env)?;
         if matches!(self.reader, Some(Reader::Thread(_))) {
-            return Err(throw(&env, nfq_core::Error::InvalidArgument("stop receiving first: the reader thread owns the socket".into())));
+            return Err(throw(&env, nfq_core::Error::invalid("receivePending", "stop receiving first: the reader thread owns the socket")));
         }
         let mut buffers = RecvBuffers::new(self.batch_size, DEFAULT_SLOT_SIZE);
-        if queue.receive(&mut buffers, false).map_err(|e| throw(&env, e))? == 0 {
-            return Ok(None);
-        }
         let mut batch = Vec::new();
-        buffers.copy_messages_into(&mut batch);
-        Ok(Some(Buffer::from(batch)))
+        while batch.len() < MERGE_LIMIT && queue.receive(&mut buffers, false).map_err(|e| throw(&env, e))? > 0 {
+            buffers.copy_messages_into(&mut batch);
+        }
+        Ok((!batch.is_empty()).then(|| Buffer::from(batch)))
+    }
+
+    /// Stops the kernel from queueing packets to this socket, first step of a close that loses
+    /// nothing (`Queue::stop_queueing` of nfq-core): new packets pass (`accept` true: fail-open
+    /// with max length 0) or are dropped by the kernel (false). A reader thread is stopped first
+    /// (the request's answer is read from the socket); its batches wait for `stopReceiving`.
+    #[napi]
+    pub fn stop_queueing(&mut self, env: Env, accept: bool) -> Result<()> {
+        let queue = self.queue(&env)?.clone();
+        if matches!(self.reader, Some(Reader::Thread(_))) {
+            self.stop_reader();
+        }
+        queue.stop_queueing(if accept { Verdict::Accept } else { Verdict::Drop }).map_err(|e| throw(&env, e))
+    }
+
+    /// Packets the kernel shows waiting for a verdict from this socket (its line of
+    /// `/proc/net/netfilter/nfnetlink_queue`, read in the queue's namespace); null when that
+    /// cannot be read.
+    #[napi]
+    pub fn kernel_waiting(&self, env: Env) -> Result<Option<u32>> {
+        Ok(self.queue(&env)?.kernel_stats().map(|row| row.waiting))
     }
 
     /// Stops and joins the reader thread. Returns the batches received but not
@@ -406,8 +455,10 @@ impl NativeQueue {
         self.pending.lock().drain(..).map(Buffer::from).collect()
     }
 
-    /// Stops receiving, unbinds the queue and closes the socket. Idempotent.
-    /// Returns the batches not yet handed over, as `stopReceiving` does.
+    /// Stops receiving, gives what still waits in the kernel for this socket the verdict chosen
+    /// by `stopQueueing` (accept if it was not called; see `Queue::close` of nfq-core), unbinds
+    /// the queue and closes the socket. Idempotent. Returns the batches not yet handed over, as
+    /// `stopReceiving` does: call it only once those were verdicted (or ignore them knowingly).
     #[napi]
     pub fn close(&mut self, env: Env) -> Result<Vec<Buffer>> {
         let left = self.stop_receiving();
@@ -462,20 +513,26 @@ pub fn drop_privileges_finish_thread(env: Env) -> Result<()> {
 #[napi]
 pub fn read_proc_net(env: Env, file: String, netns: Option<String>) -> Result<String> {
     if !matches!(file.as_str(), "netfilter/nfnetlink_queue" | "netlink") {
-        return Err(throw(&env, nfq_core::Error::InvalidArgument(format!("'{file}' is not a /proc/net file this reads"))));
+        return Err(throw(&env, nfq_core::Error::invalid("file", format!("'{file}' is not a /proc/net file this reads"))));
     }
     let path = std::path::PathBuf::from("/proc/thread-self/net").join(&file);
     let read = move || std::fs::read_to_string(path);
+    let operation = format!("read /proc/net/{file}");
     let result = match netns {
         None => read(),
         Some(name) => {
             let mut options = QueueOptions::new(0);
             options.netns = Some(name.into());
             let netns_path = options.netns_path().expect("set above");
-            nfq_core::sys::run_in_netns(&netns_path, read).and_then(|r| r)
+            match nfq_core::sys::run_in_netns(&netns_path, read) {
+                Ok(read) => read,
+                // Entering the namespace failed (it does not exist, or CAP_SYS_ADMIN is missing).
+                Err(source) => return Err(throw(&env, nfq_core::Error::Namespace { operation, path: netns_path, source })),
+            }
         }
     };
-    result.map_err(|e| throw(&env, nfq_core::Error::Io { operation: format!("read /proc/net/{file}"), source: e }))
+    // ENOENT here: the file is missing (nfnetlink_queue not loaded); EACCES: it is not readable.
+    result.map_err(|e| throw(&env, nfq_core::Error::Io { operation, source: e }))
 }
 
 impl Drop for NativeQueue {
@@ -523,12 +580,11 @@ fn read_loop(
     pending: &Pending,
     stop: &AtomicBool,
     interrupt: &Interrupt,
-    notify: &ThreadsafeFunction<(), (), Option<Buffer>, Status, true>,
+    notify: &Notify,
 ) {
     let mut buffers = RecvBuffers::new(batch_size, DEFAULT_SLOT_SIZE);
     let report = |e: nfq_core::Error| {
-        let error = Error::new(Status::GenericFailure, format!("{} [{}]", e, e.code()));
-        notify.call(Err(error), ThreadsafeFunctionCallMode::NonBlocking);
+        notify.call(Some(e), ThreadsafeFunctionCallMode::NonBlocking);
     };
     while !stop.load(Ordering::Acquire) {
         {
@@ -568,6 +624,6 @@ fn read_loop(
         }
         batches.push_back(batch);
         drop(batches);
-        notify.call(Ok(()), ThreadsafeFunctionCallMode::NonBlocking);
+        notify.call(None, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }

@@ -42,6 +42,7 @@ import {
   NLM_F_REQUEST,
   nfqMessageType,
 } from './constants.js';
+import { NetlinkRangeError } from './errors.js';
 import { HOST_IS_LITTLE_ENDIAN, align4 } from './wire.js';
 
 /** A verdict on one packet (NFQNL_MSG_VERDICT). */
@@ -154,7 +155,7 @@ export interface PacketMessageOptions {
 
 function checkUnsigned(name: string, value: number, bits: 8 | 16 | 32): void {
   if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
-    throw new RangeError(`${name} must be an integer from 0 to ${2 ** bits - 1}, got ${value}`);
+    throw new NetlinkRangeError(name, `${name} must be an integer from 0 to ${2 ** bits - 1}, got ${value}`);
   }
 }
 
@@ -239,7 +240,7 @@ class MessageBuffer {
 
   bytesAttribute(type: number, value: Uint8Array): void {
     if (NLA_HDRLEN + value.length > 0xffff) {
-      throw new RangeError(`attribute value of ${value.length} bytes exceeds the netlink attribute limit (65531)`);
+      throw new NetlinkRangeError('payload', `attribute value of ${value.length} bytes exceeds the netlink attribute limit (65531)`);
     }
     const offset = this.beginAttribute(type, value.length, true); // may grow the buffer: read bytes after
     this.bytes.set(value, offset);
@@ -374,7 +375,7 @@ export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
   if (options.mark !== undefined) buffer.u32Attribute(NFQA_MARK, 'mark', options.mark);
   if (options.priority !== undefined) buffer.u32Attribute(NFQA_PRIORITY, 'priority', options.priority);
   if (options.hwAddr !== undefined) {
-    if (options.hwAddr.length > 8) throw new RangeError('hwAddr holds at most 8 bytes');
+    if (options.hwAddr.length > 8) throw new NetlinkRangeError('hwAddr', 'hwAddr holds at most 8 bytes');
     const value = buffer.beginAttribute(NFQA_HWADDR, 12);
     buffer.view.setUint16(value, options.hwAddr.length);
     buffer.bytes.set(options.hwAddr, value + 4);
@@ -410,7 +411,7 @@ export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
 /** `value` as a u64 for a 64-bit field; it must be a safe non-negative integer. */
 function checkedU64(name: string, value: number): bigint {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative safe integer, got ${value}`);
+    throw new NetlinkRangeError(name, `${name} must be a non-negative safe integer, got ${value}`);
   }
   return BigInt(value);
 }

@@ -5,6 +5,7 @@
  *
  * Names keep the kernel's spelling so that they can be looked up in the kernel headers.
  */
+import { NetlinkRangeError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // netlink (linux/netlink.h)
@@ -241,8 +242,16 @@ export const NF_VERDICT_FLAG_QUEUE_BYPASS = 0x8000;
 /** Shift of the target queue number in an NF_QUEUE verdict. */
 export const NF_VERDICT_QBITS = 16;
 
-/** The verdict value that queues a packet to queue `queueNum`, optionally with bypass. */
+/**
+ * The verdict value that queues a packet to queue `queueNum`, optionally with bypass.
+ *
+ * @throws {NetlinkRangeError} when `queueNum` is not an integer from 0 to 65535 or `bypass` not a boolean.
+ */
 export function queueVerdict(queueNum: number, bypass = false): number {
+  if (typeof queueNum !== 'number' || !Number.isInteger(queueNum) || queueNum < 0 || queueNum > 0xffff) {
+    throw new NetlinkRangeError('queue', `queue number must be an integer from 0 to 65535, got ${String(queueNum)}`);
+  }
+  if (typeof bypass !== 'boolean') throw new NetlinkRangeError('bypass', `bypass must be true or false, got ${String(bypass)}`);
   return (NF_QUEUE | (queueNum << NF_VERDICT_QBITS) | (bypass ? NF_VERDICT_FLAG_QUEUE_BYPASS : 0)) >>> 0;
 }
 

@@ -42,3 +42,21 @@ export class NetlinkDecodeError extends Error {
     this.offset = offset;
   }
 }
+
+/**
+ * A value handed to a builder does not fit its field (a queue number over 65535, a negative id, a
+ * fraction): nothing was encoded. A RangeError, with a stable `code` and the field's name.
+ */
+export class NetlinkRangeError extends RangeError {
+  /** Stable code to test against. */
+  readonly code = 'ERR_OUT_OF_RANGE';
+  /** The field, e.g. `'queue'`. */
+  readonly field: string;
+
+  /** Creates the error for `field`; `message` says what it accepts. */
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'NetlinkRangeError';
+    this.field = field;
+  }
+}

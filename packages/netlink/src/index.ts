@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export * from './constants.js';
-export { NetlinkDecodeError, type NetlinkDecodeErrorCode } from './errors.js';
+export { NetlinkDecodeError, NetlinkRangeError, type NetlinkDecodeErrorCode } from './errors.js';
 export { readHeader, type NetlinkHeader } from './header.js';
 export {
   decodeMessages,

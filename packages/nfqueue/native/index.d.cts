@@ -49,18 +49,34 @@ export declare class NativeQueue {
   stats(): BindingQueueStats
   /**
    * After `stopReceiving`: reads, without waiting, what the socket still holds, as one batch
-   * (null when nothing is left), so that those packets get verdicts before the queue unbinds.
-   * Refused while a reader thread runs.
+   * of up to 1 MB (null when nothing is left), so that those packets get verdicts before the
+   * queue unbinds. Overruns (ENOBUFS) are counted and reading goes on. Refused while a reader
+   * thread runs.
    */
   receivePending(): Buffer | null
+  /**
+   * Stops the kernel from queueing packets to this socket, first step of a close that loses
+   * nothing (`Queue::stop_queueing` of nfq-core): new packets pass (`accept` true: fail-open
+   * with max length 0) or are dropped by the kernel (false). A reader thread is stopped first
+   * (the request's answer is read from the socket); its batches wait for `stopReceiving`.
+   */
+  stopQueueing(accept: boolean): void
+  /**
+   * Packets the kernel shows waiting for a verdict from this socket (its line of
+   * `/proc/net/netfilter/nfnetlink_queue`, read in the queue's namespace); null when that
+   * cannot be read.
+   */
+  kernelWaiting(): number | null
   /**
    * Stops and joins the reader thread. Returns the batches received but not
    * yet handed to `onBatch`: their packets still need verdicts.
    */
   stopReceiving(): Array<Buffer>
   /**
-   * Stops receiving, unbinds the queue and closes the socket. Idempotent.
-   * Returns the batches not yet handed over, as `stopReceiving` does.
+   * Stops receiving, gives what still waits in the kernel for this socket the verdict chosen
+   * by `stopQueueing` (accept if it was not called; see `Queue::close` of nfq-core), unbinds
+   * the queue and closes the socket. Idempotent. Returns the batches not yet handed over, as
+   * `stopReceiving` does: call it only once those were verdicted (or ignore them knowingly).
    */
   close(): Array<Buffer>
 }

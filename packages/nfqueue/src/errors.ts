@@ -119,14 +119,18 @@ export class VerdictAlreadyGivenError extends NfqueueError {
   }
 }
 
-/** A verdict's options are invalid (a mark that is not a u32, a payload over 65531 bytes): nothing was sent. */
+/**
+ * A verdict is invalid (a value the kernel refuses, a queue number over 65535, a mark that is not a
+ * u32, a payload that is not an IP packet of the packet's family, an unknown change): nothing was
+ * sent, and the packet still waits for its verdict.
+ */
 export class InvalidVerdictError extends NfqueueError {
-  /** Id of the packet. */
-  readonly packetId: number;
+  /** Id of the packet; undefined for a verdict value made without a packet (`Verdict.queue`). */
+  readonly packetId: number | undefined;
 
   /** Creates the error for packet `packetId`. */
-  constructor(packetId: number, message: string) {
-    super('ERR_INVALID_VERDICT', `verdict for packet ${packetId}: ${message}`);
+  constructor(packetId: number | undefined, message: string) {
+    super('ERR_INVALID_VERDICT', `${packetId === undefined ? 'verdict' : `verdict for packet ${packetId}`}: ${message}`);
     this.packetId = packetId;
   }
 }
@@ -139,40 +143,95 @@ export class QueueClosedError extends NfqueueError {
   }
 }
 
-/** A packet handler threw or rejected; the packet got the default verdict. Reported on 'error'. */
+/**
+ * A packet handler threw or rejected. A packet without a verdict then got the default verdict
+ * (`defaultVerdictGiven`); one that already had its verdict keeps it and nothing else is sent.
+ * Reported on 'error'.
+ */
 export class PacketHandlerError extends NfqueueError {
   /** Id of the packet. */
   readonly packetId: number;
+  /** True when the packet got the default verdict; false when it already had its verdict. */
+  readonly defaultVerdictGiven: boolean;
 
-  /** Wraps what the handler threw (`cause`). */
-  constructor(packetId: number, defaultVerdict: string, cause: unknown) {
+  /** Wraps what the handler threw (`cause`); `alreadyVerdicted`: the packet had its verdict before the failure. */
+  constructor(packetId: number, defaultVerdict: string, cause: unknown, alreadyVerdicted = false) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('ERR_PACKET_HANDLER', `the handler failed for packet ${packetId} (${reason}); it got the default verdict (${defaultVerdict})`, {
-      cause,
-    });
+    const outcome = alreadyVerdicted
+      ? 'the packet already had its verdict, which stands; nothing else was sent'
+      : `it got the default verdict (${defaultVerdict})`;
+    super('ERR_PACKET_HANDLER', `the handler failed for packet ${packetId} (${reason}); ${outcome}`, { cause });
     this.packetId = packetId;
+    this.defaultVerdictGiven = !alreadyVerdicted;
   }
 }
 
-/** The kernel refused a verdict (an NLMSG_ERROR came back), e.g. ENOENT for an unknown packet id. */
+/** What became of the packets of a verdict the kernel refused; the `outcome` of a {@link VerdictRejectedError}. */
+export type VerdictRejectionOutcome =
+  /** The packets got the default verdict instead (sent once). */
+  | 'default-verdict-sent'
+  /** The refused message was itself that default verdict: not sent again; the packets wait in the kernel until the queue closes. */
+  | 'default-verdict-refused'
+  /** No such packet was waiting (ENOENT): nothing to resend. */
+  | 'not-waiting'
+  /** Which packets the message covered is not known (not a message this queue sent): nothing was resent. */
+  | 'unknown';
+
+/**
+ * The kernel refused a verdict message (an NLMSG_ERROR came back), e.g. ENOENT for an unknown
+ * packet id, or EPERM after the process lost CAP_NET_ADMIN. The packets it covered did not get
+ * that verdict: they got the default verdict instead (once; `outcome` says).
+ */
 export class VerdictRejectedError extends NfqueueError {
   /** Positive errno. */
   readonly errno: number;
-  /** Id of the packet the refused verdict named, when the kernel echoed the verdict. */
+  /** Id the refused message named (the highest id, for a VERDICT_BATCH), when the kernel echoed it. */
   readonly packetId: number | undefined;
+  /** The packets the refused message covered, as far as known (one for a VERDICT message). */
+  readonly packetIds: readonly number[];
+  /** True when the refused message was a VERDICT_BATCH. */
+  readonly batch: boolean;
+  /** What became of the packets. */
+  readonly outcome: VerdictRejectionOutcome;
 
-  /** Creates the error from the kernel's answer. */
-  constructor(errno: number, code: string, packetId: number | undefined, detail: string | undefined) {
-    const about = packetId === undefined ? 'a verdict' : `the verdict for packet ${packetId}`;
+  /** Creates the error from the kernel's answer and what the queue did about it. */
+  constructor(
+    errno: number,
+    code: string,
+    packetId: number | undefined,
+    detail: string | undefined,
+    rejection: { packetIds?: readonly number[]; batch?: boolean; outcome?: VerdictRejectionOutcome; defaultVerdict?: string } = {},
+  ) {
+    const packetIds = rejection.packetIds ?? (packetId === undefined ? [] : [packetId]);
+    const batch = rejection.batch ?? false;
+    const outcome = rejection.outcome ?? (code === 'ENOENT' ? 'not-waiting' : 'unknown');
+    const fallback = rejection.defaultVerdict ?? 'default';
+    const packets = packetIds.length === 1 ? `packet ${packetIds[0]}` : `packets ${packetIds.join(', ')}`;
+    let about: string;
+    if (outcome === 'default-verdict-refused') about = `the default verdict (${fallback}) for ${packets}`;
+    else if (batch) about = packetIds.length > 0 ? `the verdict batch for ${packets}` : `a verdict batch up to id ${packetId}`;
+    else about = packetId === undefined ? 'a verdict' : `the verdict for packet ${packetId}`;
     const hint =
       code === 'EPERM'
         ? ': the process lost CAP_NET_ADMIN, which nfnetlink checks on every message; keep it when dropping privileges'
         : code === 'ENOENT'
           ? ': no packet with that id is waiting (already verdicted, or the queue was rebound)'
           : '';
-    super(code, `the kernel refused ${about} with ${code}${hint}${detail ? ` (${detail})` : ''}`);
+    const them = packetIds.length === 1 ? 'it' : 'they';
+    const result =
+      outcome === 'default-verdict-sent'
+        ? `; ${them} got the default verdict (${fallback}) instead`
+        : outcome === 'default-verdict-refused'
+          ? `; not sent again: ${them} wait in the kernel until the queue closes`
+          : outcome === 'unknown' && batch
+            ? '; which packets it covered is not known, nothing was resent'
+            : '';
+    super(code, `the kernel refused ${about} with ${code}${hint}${detail ? ` (${detail})` : ''}${result}`);
     this.errno = errno;
     this.packetId = packetId;
+    this.packetIds = packetIds;
+    this.batch = batch;
+    this.outcome = outcome;
   }
 }
 
@@ -186,6 +245,8 @@ interface NativeFailure extends Error {
   ownerCommand?: string;
   ownerPortId?: number;
   feature?: string;
+  option?: string;
+  user?: string;
 }
 
 /** Turns an error thrown by the native binding into this package's typed error. @internal */
@@ -202,10 +263,42 @@ export function fromNativeError(error: unknown): Error {
     case 'Unsupported':
       return new UnsupportedError(code, failure.errno ?? 95, failure.message, failure.feature, options);
     case 'InvalidArgument':
-      return new InvalidOptionError('options', failure.message);
+      return new InvalidOptionError(failure.option ?? 'options', failure.message);
     case 'Closed':
       return new NfqueueError('ERR_QUEUE_CLOSED', failure.message, options);
+    case 'UserNotFound':
+      return new UnknownUserError(failure.user ?? '', failure.message, options);
+    case 'NamespaceNotFound':
+    case 'NamespacePermissionDenied':
+      return new NamespaceError(code, failure.errno, failure.message, options);
     default:
       return new KernelError(code, failure.errno, failure.message, options);
+  }
+}
+
+/** `dropPrivileges` (or `--user`) named a user that does not exist: nothing was changed. */
+export class UnknownUserError extends NfqueueError {
+  /** The user name asked for. */
+  readonly user: string;
+
+  /** Creates the error for `user`. */
+  constructor(user: string, message: string, options?: ErrorOptions) {
+    super('ERR_UNKNOWN_USER', message, options);
+    this.user = user;
+  }
+}
+
+/**
+ * A network namespace could not be entered: it does not exist (`code` 'ENOENT'), or entering it
+ * needs CAP_SYS_ADMIN, which the process lacks ('EPERM'). The message names the namespace.
+ */
+export class NamespaceError extends NfqueueError {
+  /** The errno. */
+  readonly errno: number | undefined;
+
+  /** Creates the error. */
+  constructor(code: string, errno: number | undefined, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.errno = errno;
   }
 }

@@ -39,6 +39,8 @@ export {
   QueueClosedError,
   PacketHandlerError,
   VerdictRejectedError,
+  UnknownUserError,
+  NamespaceError,
   type VerdictSource,
 } from './errors.js';
 export {

@@ -4,8 +4,11 @@ import { createRequire } from 'node:module';
 export interface NativeQueueOptions {
   /** Queue number to bind (0-65535), as in `iptables ... -j NFQUEUE --queue-num N`. */
   queue: number;
-  /** What the kernel copies to user space: nothing, metadata only, or metadata and payload. */
-  copyMode?: 'none' | 'meta' | 'packet';
+  /**
+   * What the kernel copies to user space: metadata only, or metadata and payload (default).
+   * (The kernel's third mode, none, makes it drop every matched packet: refused.)
+   */
+  copyMode?: 'meta' | 'packet';
   /** Most payload bytes copied per packet (copy mode 'packet'). */
   copyRange?: number;
   /** Most packets waiting in the kernel queue. */
@@ -79,14 +82,24 @@ export interface NativeQueue {
    * the batches received but not yet handed over: their packets still need verdicts.
    */
   stopReceiving(): Buffer[] | void;
-  /** Stops receiving, unbinds and closes the socket; idempotent. Returns batches as stopReceiving does. */
+  /**
+   * Stops receiving, gives what still waits in the kernel the verdict chosen by stopQueueing
+   * (accept when not called), unbinds and closes the socket; idempotent. Returns batches as stopReceiving does.
+   */
   close(): Buffer[] | void;
   /** Stops reading from the socket (backpressure); packets wait in the kernel queue. */
   pause(): void;
   /** Reads again after {@link pause}. */
   resume(): void;
-  /** After stopReceiving: what the socket still holds, as one batch, or null when empty. */
+  /** After stopReceiving: what the socket still holds, as one batch (up to 1 MB), or null when empty. */
   receivePending(): Buffer | null;
+  /**
+   * Stops the kernel queueing to this socket (first step of close): with `accept` new packets
+   * pass (fail-open, max length 0), otherwise the kernel drops them. Stops a reader thread first.
+   */
+  stopQueueing?(accept: boolean): void;
+  /** Packets the kernel shows waiting for this socket (`/proc/net/netfilter/nfnetlink_queue`); null when unreadable. */
+  kernelWaiting?(): number | null;
   /** The network interfaces of the queue's namespace. */
   interfaces(): Array<{ index: number; name: string }>;
   /** The bound queue number. */
@@ -120,7 +133,10 @@ export type NativeErrorKind =
   | 'AlreadyBound'
   | 'Unsupported'
   | 'InvalidArgument'
+  | 'UserNotFound'
   | 'NamespaceNotFound'
+  | 'NamespacePermissionDenied'
+  | 'Closed'
   | 'Io'
   | (string & {});
 

@@ -32,10 +32,13 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
-/** What each option of {@link openQueue} accepts. */
-const checks: Record<keyof QueueOptions, Check> = {
+/** What each option of {@link openQueue} accepts (a null-prototype table: only these names are options). */
+const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(null) as Record<keyof QueueOptions, Check>, {
   queue: integer(0, 65535, 'a queue number from 0 to 65535'),
-  copyMode: oneOf('none', 'meta', 'packet'),
+  copyMode: (value) =>
+    value === 'none'
+      ? "must be 'meta' or 'packet': with 'none' the kernel queues nothing and drops every matched packet; use 'meta' for metadata only"
+      : oneOf('meta', 'packet')(value),
   copyRange: integer(0, 65535, 'a byte count from 0 to 65535'),
   maxLen: integer(1, 0xffffffff, 'a packet count from 1 to 4294967295'),
   failOpen: boolean,
@@ -60,8 +63,8 @@ const checks: Record<keyof QueueOptions, Check> = {
   verdictTimeout: milliseconds(1),
   drainTimeout: milliseconds(0),
   highWaterMark: integer(1, 2 ** 24, 'a packet count from 1 to 16777216'),
-  signal: (value) => (value instanceof AbortSignal ? undefined : `must be an AbortSignal, got ${describe(value)}`),
-};
+  signal: (value: unknown) => (value instanceof AbortSignal ? undefined : `must be an AbortSignal, got ${describe(value)}`),
+} satisfies Record<keyof QueueOptions, Check>);
 
 /**
  * Checks every option of {@link openQueue} before any system call; throws {@link InvalidOptionError}
@@ -72,9 +75,11 @@ export function validateQueueOptions(options: unknown): asserts options is Queue
     throw new InvalidOptionError('options', `must be an object such as { queue: 0 }, got ${describe(options)}`);
   }
   const given = options as Record<string, unknown>;
-  if (given.queue === undefined) throw new InvalidOptionError('queue', 'is required: the number given to iptables -j NFQUEUE --queue-num');
+  if (!Object.hasOwn(given, 'queue') || given.queue === undefined) {
+    throw new InvalidOptionError('queue', 'is required: the number given to iptables -j NFQUEUE --queue-num');
+  }
   for (const [name, value] of Object.entries(given)) {
-    const check = checks[name as keyof QueueOptions];
+    const check = Object.hasOwn(checks, name) ? checks[name as keyof QueueOptions] : undefined;
     if (!check) {
       throw new InvalidOptionError(name, `is not an option of openQueue (known: ${Object.keys(checks).join(', ')})`);
     }

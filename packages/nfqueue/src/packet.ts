@@ -9,15 +9,19 @@ import {
   type PacketView,
   type PacketVlan,
   hookName,
-  queueVerdict,
 } from '@nfq/netlink';
-import { VerdictAlreadyGivenError, type VerdictSource } from './errors.js';
+import { InvalidOptionError, VerdictAlreadyGivenError, type VerdictSource } from './errors.js';
+import { checkChanges, checkKeys, checkedQueueVerdict } from './verdict-checks.js';
 
 /** What a verdict may change besides letting the packet go or not. */
 export interface VerdictChanges {
   /** New packet mark. */
   mark?: number;
-  /** Replacement packet, from the network header on (checksums are the caller's job). */
+  /**
+   * Replacement packet, from the network header on (checksums are the caller's job). It must be a
+   * whole IP packet of the packet's family (version, header and length fields within the bytes):
+   * anything else is refused with InvalidVerdictError, since the kernel would drop it silently.
+   */
   payload?: Uint8Array;
   /** New connection mark; needs the kernel's conntrack glue (CONFIG_NETFILTER_NETLINK_GLUE_CT). */
   connmark?: number;
@@ -340,7 +344,8 @@ export class Packet {
    * `<pkt><hook>3</hook><id>1</id><hw><proto>0800</proto></hw>...<payload>4500...</payload></pkt>`.
    */
   toXml(options: PacketXmlOptions = {}): string {
-    const on = (flag: keyof PacketXmlOptions): boolean => options[flag] ?? true;
+    checkXmlOptions(options);
+    const on = (flag: keyof PacketXmlOptions): boolean => (Object.hasOwn(options, flag) ? options[flag] : undefined) ?? true;
     const view = this.#view;
     let xml = '<pkt>';
     if (on('time')) {
@@ -378,7 +383,11 @@ export class Packet {
     return `${xml}</pkt>`;
   }
 
-  /** Lets the packet continue, optionally with a new mark, payload or connection mark. */
+  /**
+   * Lets the packet continue, optionally with a new mark, payload or connection mark. Every verdict
+   * method checks its arguments first and throws {@link InvalidVerdictError} (nothing sent, the
+   * packet still waiting) when one is wrong.
+   */
   accept(changes?: VerdictChanges): void {
     this.#give(NF_ACCEPT, changes);
   }
@@ -393,12 +402,12 @@ export class Packet {
     this.#give(NF_REPEAT, changes);
   }
 
-  /** Sends the packet to queue `queueNum`. */
+  /** Sends the packet to queue `queueNum` (an integer from 0 to 65535). */
   queue(queueNum: number, options?: RequeueOptions): void {
-    if (!Number.isInteger(queueNum) || queueNum < 0 || queueNum > 0xffff) {
-      throw new RangeError(`queue number must be an integer from 0 to 65535, got ${queueNum}`);
-    }
-    this.#give(queueVerdict(queueNum, options?.bypass ?? false), undefined);
+    if (this.#verdictSource !== undefined) throw new VerdictAlreadyGivenError(this.id, this.#verdictSource);
+    checkKeys(this.id, 'the queue options', options, ['bypass']);
+    const bypass = options !== undefined && Object.hasOwn(options, 'bypass') ? options.bypass : undefined;
+    this.#give(checkedQueueVerdict(this.id, queueNum, bypass ?? false), undefined);
   }
 
   /** Accepts the packet and skips the remaining hooks of this priority (NF_STOP). */
@@ -408,12 +417,26 @@ export class Packet {
 
   #give(verdict: number, changes: VerdictChanges | undefined): void {
     if (this.#verdictSource !== undefined) throw new VerdictAlreadyGivenError(this.id, this.#verdictSource);
-    this.#sink.appendVerdict(this, verdict, changes); // throws on invalid changes or a closed queue: no verdict then
+    // Throws on invalid changes (or, in appendVerdict, a closed queue): no verdict then.
+    this.#sink.appendVerdict(this, verdict, checkChanges(this, changes));
     this.#verdictSource = 'handler';
   }
 
   /** Records a verdict the queue gave or covered (VERDICT_BATCH, default verdicts). @internal */
   [markVerdictGiven](source: VerdictSource): void {
     this.#verdictSource = source;
+  }
+}
+
+const XML_FLAGS: readonly string[] = ['time', 'hw', 'mark', 'dev', 'physdev', 'uidGid', 'secctx', 'payload'];
+
+/** Checks the options of {@link Packet.toXml}: an object of known flags, each true or false. */
+function checkXmlOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('toXml', `options must be an object such as { payload: false }, got ${options === null ? 'null' : typeof options}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (!XML_FLAGS.includes(key)) throw new InvalidOptionError(key, `is not an option of toXml (known: ${XML_FLAGS.join(', ')})`);
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(key, `must be true or false, got ${String(value)}`);
   }
 }

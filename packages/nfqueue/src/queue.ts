@@ -3,6 +3,8 @@ import {
   type DecodedMessage,
   type PacketView,
   NFQA_VERDICT_HDR,
+  NFQNL_MSG_VERDICT,
+  NFQNL_MSG_VERDICT_BATCH,
   NF_ACCEPT,
   NF_DROP,
   NF_QUEUE,
@@ -13,7 +15,7 @@ import {
   errnoName,
   forEachAttribute,
   forEachPacket,
-  queueVerdict,
+  nfqMessageType,
 } from '@nfq/netlink';
 import {
   InvalidOptionError,
@@ -21,12 +23,15 @@ import {
   PacketHandlerError,
   QueueClosedError,
   VerdictRejectedError,
+  type VerdictRejectionOutcome,
   type VerdictSource,
   fromNativeError,
 } from './errors.js';
 import { type NativeBinding, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
 import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
 import { validateQueueOptions } from './options.js';
+import { checkKeys, checkPacketId, checkVerdictValue, checkedQueueVerdict } from './verdict-checks.js';
+import { reportUnheard } from './warnings.js';
 
 /** Verdict values for {@link Queue.verdictBatch} (the kernel's NF_* numbers). */
 export const Verdict = {
@@ -38,8 +43,11 @@ export const Verdict = {
   Repeat: NF_REPEAT,
   /** Accept and skip the remaining hooks of this priority. */
   Stop: NF_STOP,
-  /** Send the packets to queue `queueNum` (with `bypass`, accept them when nothing listens there). */
-  queue: (queueNum: number, bypass = false): number => queueVerdict(queueNum, bypass),
+  /**
+   * Send the packets to queue `queueNum` (with `bypass`, accept them when nothing listens there);
+   * throws InvalidVerdictError unless `queueNum` is an integer from 0 to 65535.
+   */
+  queue: (queueNum: number, bypass = false): number => checkedQueueVerdict(undefined, queueNum, bypass),
 } as const;
 
 /** Options of {@link openQueue}: how to bind the queue, and the queue's own policy. */
@@ -69,7 +77,7 @@ export interface QueueCounters {
   /** Verdicts sent, by kind (a VERDICT_BATCH counts once, under `batch`). */
   verdicts: { accept: number; drop: number; repeat: number; queue: number; stop: number; batch: number };
   /** Packets that got the default verdict, by why. */
-  defaultVerdicts: { handlerError: number; timeout: number; close: number; truncated: number };
+  defaultVerdicts: { handlerError: number; timeout: number; close: number; truncated: number; rejected: number };
   /** Packets whose verdict timeout passed (also counted in defaultVerdicts.timeout). */
   timeouts: number;
   /** Socket overruns (ENOBUFS): the kernel dropped (or, with failOpen, accepted) packets unseen. */
@@ -92,7 +100,7 @@ export interface QueueCounters {
 export interface QueueEvents {
   /** A packet arrived (while a listener is attached; otherwise packets go to the iterators). */
   packet: [packet: Packet];
-  /** A handler failed, the kernel refused a verdict, or receiving failed. */
+  /** A handler failed, the kernel refused a verdict, or receiving failed. Without a listener: a rate-limited process warning. */
   error: [error: Error];
   /** The socket overflowed (ENOBUFS): `count` more overruns, `total` so far. The queue keeps running. */
   overrun: [info: { count: number; total: number }];
@@ -124,8 +132,16 @@ const countVerdict = (counts: QueueCounters['verdicts'], verdict: number): void 
   }
 };
 
-const MAX_PAYLOAD = 0xffff - 4; // what fits in one netlink attribute
-const isU32 = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xffffffff;
+/** Set in the sequence number of a default verdict sent because the kernel refused a verdict: a refusal of it is not resent. */
+const RESENT_SEQ = 0x80000000;
+/** Most packet ids remembered for the VERDICT_BATCH messages in flight. */
+const MAX_RECORDED_IDS = 16384;
+
+const checkVerdictMark = (id: number, mark: unknown): void => {
+  if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
+    throw new InvalidVerdictError(id, `mark must be an integer from 0 to 4294967295, got ${String(mark)}`);
+  }
+};
 
 /** Every queue this process has open, for {@link queueStats}. @internal */
 export const openQueues: Set<Queue> = new Set();
@@ -135,9 +151,15 @@ export const openQueues: Set<Queue> = new Set();
  * `for await (const packet of queue)`, or `for await (const batch of queue.batches())`; give each
  * packet exactly one verdict, at once or later.
  *
- * Nothing is lost: a packet whose handler throws or rejects, whose `verdictTimeout` passes, or
- * that is still waiting when the queue closes gets `defaultVerdict`. Verdicts are collected and
- * sent in one native call per received batch (and once per event-loop turn for verdicts given later).
+ * Nothing is lost: a packet whose handler throws or rejects, whose `verdictTimeout` passes, whose
+ * verdict the kernel refuses, or that is still waiting when the queue closes gets `defaultVerdict`.
+ * Verdicts are checked before anything is sent, collected, and sent in the order they were given,
+ * in one native call per received batch (and once per event-loop turn for verdicts given later).
+ *
+ * Errors (a handler that failed, a refused verdict, a failed receive) go to 'error'. With no
+ * 'error' listener they become process warnings (`NfqueueWarning`, at most one a second per
+ * code, with a count of those left out) and the queue keeps serving: unlike a plain
+ * EventEmitter, an error nobody listens for does not end the process.
  */
 export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Packet> {
   /** The bound queue number. */
@@ -165,7 +187,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   readonly #counters: QueueCounters = {
     received: 0,
     verdicts: { accept: 0, drop: 0, repeat: 0, queue: 0, stop: 0, batch: 0 },
-    defaultVerdicts: { handlerError: 0, timeout: 0, close: 0, truncated: 0 },
+    defaultVerdicts: { handlerError: 0, timeout: 0, close: 0, truncated: 0, rejected: 0 },
     timeouts: 0,
     overruns: 0,
     verdictsRejected: 0,
@@ -184,8 +206,17 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   readonly #stagedIds: number[] = [];
   readonly #stagedVerdicts: number[] = [];
   readonly #stagedMarks: number[] = [];
-  /** What the staged verdicts have in common: the highest id, and the one verdict and mark they all share (`uniform`). */
-  #staged = { maxId: 0, verdict: 0, mark: -1, uniform: true };
+  /**
+   * What the staged verdicts have in common: the highest id, the one verdict and mark they all
+   * share (`uniform`), and whether they were given in id order (`ascending`: only then may they
+   * leave as one VERDICT_BATCH, which the kernel applies in id order).
+   */
+  #staged = { maxId: 0, verdict: 0, mark: -1, uniform: true, ascending: true };
+  /** Sequence number of the last verdict message written (1..2^31-1; default verdicts resent after a refusal have RESENT_SEQ set). */
+  #seq = 0;
+  /** The packet ids each VERDICT_BATCH message covered, by its sequence number, to resend them when the kernel refuses it (the most recent ones). */
+  readonly #batchRecords = new Map<number, number[]>();
+  #recordedIds = 0;
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
   #dispatching = false;
@@ -262,37 +293,43 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /**
    * Gives one verdict (and optionally a mark) to every waiting packet with an id up to and
-   * including `id` (NFQNL_MSG_VERDICT_BATCH); those packets then count as verdicted.
+   * including `id` (NFQNL_MSG_VERDICT_BATCH); those packets then count as verdicted. A verdict
+   * the kernel would refuse (see {@link Verdict}), a bad id or mark throws InvalidVerdictError
+   * before anything is sent, and the packets keep waiting.
    */
   verdictBatch(id: number, verdict: number, options?: { mark?: number }): void {
     if (this.#closing) throw new QueueClosedError(this.queueNum);
-    if (!isU32(id)) throw new InvalidVerdictError(id, 'the id must be an integer from 0 to 4294967295');
-    if (!isU32(verdict)) throw new InvalidVerdictError(id, 'the verdict must be an NF_* number (see Verdict)');
-    if (options?.mark !== undefined && !isU32(options.mark)) {
-      throw new InvalidVerdictError(id, 'mark must be an integer from 0 to 4294967295');
-    }
+    checkPacketId(id);
+    checkVerdictValue(id, verdict);
+    checkKeys(id, 'the verdictBatch options', options, ['mark']);
+    const mark = options !== undefined && Object.hasOwn(options, 'mark') ? options.mark : undefined;
+    if (mark !== undefined) checkVerdictMark(id, mark);
     this.#encodeStaged(); // what was given before goes first: this batch must not cover it
-    this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark: options?.mark });
-    this.#counters.verdicts.batch++;
+    const covered: number[] = [];
     for (const [packetId, packet] of this.#held) {
       if (((packetId - id) | 0) > 0) continue; // after `id`, compared with wrap-around as the kernel does
+      covered.push(packetId);
       packet[markVerdictGiven]('batch');
       this.#release(packetId);
     }
+    this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark, seq: this.#recordBatch(covered) });
+    this.#counters.verdicts.batch++;
     this.#scheduleFlush();
   }
 
   /**
-   * Sends the collected verdicts now (normally automatic). When they all share one verdict and
-   * mark, carry nothing else, and no packet with a lower id still waits, they go as a single
-   * VERDICT_BATCH message: the kernel then parses one message instead of one per packet.
+   * Sends the collected verdicts now (normally automatic), in the order they were given. When
+   * they all share one verdict and mark, carry nothing else, were given in id order, and no packet
+   * with a lower id still waits, they go as a single VERDICT_BATCH message: the kernel then parses
+   * one message instead of one per packet.
    */
   flush(): void {
     const staged = this.#staged;
     const count = this.#stagedIds.length;
-    if (count > 1 && staged.uniform && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
+    if (count > 1 && staged.uniform && staged.ascending && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
       const mark = staged.mark < 0 ? undefined : staged.mark;
-      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: staged.maxId, verdict: staged.verdict, mark });
+      const seq = this.#recordBatch(this.#stagedIds.slice());
+      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: staged.maxId, verdict: staged.verdict, mark, seq });
       this.#clearStaged();
       this.#counters.coalescedFlushes++;
     } else {
@@ -310,10 +347,13 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   /**
-   * Closes gracefully; idempotent (every call returns the same promise). Stops receiving; gives
-   * the default verdict at once to packets received but not yet handed to user code; waits up to
-   * `drainTimeout` for the verdicts of packets handlers hold; gives the rest the default verdict;
-   * reads what the socket still holds and verdicts it too; unbinds and closes the socket.
+   * Closes gracefully, losing no packet; idempotent (every call returns the same promise). First
+   * the kernel stops queueing to this socket (from then on new packets pass when `defaultVerdict`
+   * is 'accept', or the kernel drops them when it is 'drop'); then receiving stops; packets
+   * received but not yet handed to user code get the default verdict at once; the verdicts of
+   * packets handlers hold are awaited up to `drainTimeout`, then the rest get the default; the
+   * socket is read to the end and what it held is verdicted too, until the kernel shows nothing
+   * waiting; then the queue unbinds and the socket closes.
    */
   close(): Promise<void> {
     this.#closed ??= this.#close();
@@ -322,9 +362,18 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   async #close(): Promise<void> {
     this.#closing = true;
+    const deadline = performance.now() + this.#drainTimeout;
     if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
     // Leave a batch callback that may have called close() before joining the reader thread.
     await null;
+    // First the kernel stops queueing to this socket: what arrives from now on passes
+    // (defaultVerdict accept: fail-open with max length 0) or is dropped by the kernel (drop),
+    // so the packets to verdict are only those already queued.
+    try {
+      this.#native.stopQueueing?.(this.#defaultVerdictName === 'accept');
+    } catch {
+      // The native close() below asks again, and its error rejects close().
+    }
     const notHandedOver = this.#native.stopReceiving() ?? [];
     for (const batch of notHandedOver) this.#onBatch(null, batch); // closing: packets are only tracked
     // Packets no user code has seen get the default verdict now.
@@ -335,7 +384,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.flush();
     if (this.#held.size > 0 && this.#drainTimeout > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#drainTimeout);
+        const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
         this.#drained = () => {
           clearTimeout(timer);
           resolve();
@@ -344,23 +393,32 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#drained = undefined;
     }
     for (const packet of [...this.#held.values()]) this.#giveDefault(packet, 'close');
-    // What arrived after the reader stopped would be dropped by the kernel at unbind: verdict it.
-    for (let round = 0; round < 64; round++) {
+    this.flush();
+    // The socket still holds what was queued before the kernel stopped: read it all (it is
+    // finite now) and verdict it, until the kernel shows nothing waiting for this socket.
+    for (;;) {
       let pending: Buffer | null;
       try {
         pending = this.#native.receivePending();
       } catch {
-        break;
+        break; // the socket failed: the native close() below gives what waits its verdict
       }
-      if (!pending) break;
-      this.#onBatch(null, pending);
-      for (const packet of [...this.#held.values()]) this.#giveDefault(packet, 'close');
+      if (pending) {
+        this.#onBatch(null, pending);
+        for (const packet of [...this.#held.values()]) this.#giveDefault(packet, 'close');
+        this.flush();
+        continue;
+      }
+      const waiting = this.#native.kernelWaiting?.() ?? 0;
+      if (waiting === 0 || performance.now() >= deadline) break; // past the deadline, close() below sweeps the rest
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    this.flush();
     clearTimeout(this.#timeoutTimer);
     openQueues.delete(this);
     try {
-      this.#native.close();
+      this.#native.close(); // gives whatever still waits the default verdict, then unbinds
+    } catch (error) {
+      throw fromNativeError(error);
     } finally {
       this.emit('close');
     }
@@ -421,10 +479,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       staged.verdict = verdict;
       staged.mark = mark;
       staged.uniform = true;
+      staged.ascending = true;
       staged.maxId = id;
     } else {
       if (verdict !== staged.verdict || mark !== staged.mark) staged.uniform = false;
       if (((id - staged.maxId) | 0) > 0) staged.maxId = id;
+      else staged.ascending = false; // given out of id order: a VERDICT_BATCH would reorder them
     }
     ids.push(id);
     this.#stagedVerdicts.push(verdict);
@@ -438,9 +498,29 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const marks = this.#stagedMarks;
     for (let i = 0; i < ids.length; i++) {
       const mark = marks[i]!;
-      this.#writer.appendVerdict({ queue: this.queueNum, id: ids[i]!, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark });
+      this.#writer.appendVerdict({ queue: this.queueNum, id: ids[i]!, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark, seq: this.#nextSeq() });
     }
     this.#clearStaged();
+  }
+
+  /** The next sequence number for a verdict message: 1..2^31-1, wrapping (RESENT_SEQ stays clear). */
+  #nextSeq(): number {
+    this.#seq = this.#seq >= 0x7fffffff ? 1 : this.#seq + 1;
+    return this.#seq;
+  }
+
+  /** Takes a sequence number for a VERDICT_BATCH message and remembers the packets it covers. */
+  #recordBatch(ids: number[]): number {
+    const seq = this.#nextSeq();
+    this.#batchRecords.set(seq, ids);
+    this.#recordedIds += ids.length;
+    // Refusals come back within a few receive batches: the most recent records are enough.
+    while (this.#recordedIds > MAX_RECORDED_IDS && this.#batchRecords.size > 1) {
+      const oldest = this.#batchRecords.keys().next().value as number;
+      this.#recordedIds -= this.#batchRecords.get(oldest)!.length;
+      this.#batchRecords.delete(oldest);
+    }
+    return seq;
   }
 
   #clearStaged(): void {
@@ -457,14 +537,13 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const id = packet.id;
     if (changes === undefined) {
       this.#stage(id, verdict, -1);
+    } else if (changes.payload === undefined && changes.connmark === undefined) {
+      // changes were checked by the packet (verdict-checks.ts)
+      this.#stage(id, verdict, changes.mark ?? -1);
     } else {
-      checkChanges(id, changes);
-      if (changes.payload === undefined && changes.connmark === undefined) {
-        this.#stage(id, verdict, changes.mark ?? -1);
-      } else {
-        this.#encodeStaged();
-        this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark: changes.mark, payload: changes.payload, connmark: changes.connmark });
-      }
+      this.#encodeStaged();
+      const { mark, payload, connmark } = changes;
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, seq: this.#nextSeq() });
     }
     countVerdict(this.#counters.verdicts, verdict);
     this.#release(id);
@@ -590,8 +669,9 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     try {
       this.emit('packet', packet);
     } catch (handlerError) {
+      const alreadyVerdicted = packet.hasVerdict;
       this.#giveDefault(packet, 'handler-error');
-      this.#collectError(new PacketHandlerError(packet.id, this.#defaultVerdictName, handlerError));
+      this.#collectError(new PacketHandlerError(packet.id, this.#defaultVerdictName, handlerError, alreadyVerdicted));
     }
   }
 
@@ -599,8 +679,9 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   [Symbol.for('nodejs.rejection')](error: unknown, event: string, ...args: unknown[]): void {
     const packet = event === 'packet' ? (args[0] as Packet) : undefined;
     if (packet) {
+      const alreadyVerdicted = packet.hasVerdict;
       this.#giveDefault(packet, 'handler-error');
-      this.#reportError(new PacketHandlerError(packet.id, this.#defaultVerdictName, error));
+      this.#reportError(new PacketHandlerError(packet.id, this.#defaultVerdictName, error, alreadyVerdicted));
     } else {
       this.#reportError(error instanceof Error ? error : new Error(String(error)));
     }
@@ -614,7 +695,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
       this.#counters.verdictsRejected++;
-      this.#collectError(verdictRejection(message));
+      this.#collectError(this.#onRejected(message));
     } else if (message.type === 'other') {
       this.#counters.otherMessages++; // counted and ignored: never fatal
     }
@@ -658,56 +739,68 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     return oldest.done || ((oldest.value - id) | 0) > 0;
   }
 
+  /**
+   * Reports an error on 'error'; with no listener, as a process warning (at most one a second per
+   * code, with a count of those left out) rather than EventEmitter's uncaught exception: a bug in
+   * a handler must not stop the traffic of every other packet.
+   */
   #reportError(error: Error): void {
     if (this.listenerCount('error') > 0) {
       this.emit('error', error);
     } else {
-      // Like an EventEmitter without an 'error' listener: the error must not pass unseen.
-      process.nextTick(() => {
-        throw error;
+      reportUnheard(error, this.queueNum);
+    }
+  }
+
+  /**
+   * What a refusal by the kernel means for the packets the refused message covered (read from the
+   * echoed request: its type, its sequence number, its verdict header): they did not get that
+   * verdict, so they get the default verdict now, once. A refused default verdict is reported and
+   * not resent; ENOENT (no such packet waiting) needs nothing.
+   */
+  #onRejected(message: Extract<DecodedMessage, { type: 'error' }>): VerdictRejectedError {
+    const decoded = message.error;
+    const code = decoded.code ?? errnoName(decoded.errno);
+    const { type, seq } = decoded.request;
+    let packetId: number | undefined;
+    const request = decoded.requestBytes;
+    if (request && request.length > NLMSG_HDRLEN + 4) {
+      const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+      forEachAttribute(view, NLMSG_HDRLEN + 4, request.length, (attribute, offset, length) => {
+        if (attribute === NFQA_VERDICT_HDR && length === 8) packetId = view.getUint32(offset + 4);
       });
     }
+    const batch = type === nfqMessageType(NFQNL_MSG_VERDICT_BATCH);
+    const resent = (seq & RESENT_SEQ) !== 0;
+    let packetIds: number[] | undefined;
+    if (batch) {
+      packetIds = this.#batchRecords.get(seq);
+      if (packetIds !== undefined) {
+        this.#batchRecords.delete(seq);
+        this.#recordedIds -= packetIds.length;
+      }
+    } else if (type === nfqMessageType(NFQNL_MSG_VERDICT) && packetId !== undefined) {
+      packetIds = [packetId];
+    }
+    const details = { packetIds, batch, defaultVerdict: this.#defaultVerdictName };
+    const refusal = (outcome: VerdictRejectionOutcome): VerdictRejectedError =>
+      new VerdictRejectedError(decoded.errno, code, packetId, decoded.extAckMessage, { ...details, outcome });
+    if (code === 'ENOENT') return refusal('not-waiting');
+    if (resent) return refusal('default-verdict-refused');
+    if (packetIds === undefined || packetIds.length === 0 || (seq === 0 && !batch)) return refusal('unknown');
+    for (const id of packetIds) {
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: this.#defaultVerdict, seq: (RESENT_SEQ | this.#nextSeq()) >>> 0 });
+      countVerdict(this.#counters.verdicts, this.#defaultVerdict);
+      this.#counters.defaultVerdicts.rejected++;
+    }
+    this.#scheduleFlush();
+    return refusal('default-verdict-sent');
   }
 
   /** This queue's line of `/proc/net/netfilter/nfnetlink_queue` (waiting packets, kernel drops...). */
   kernelStats(): KernelQueueStats | undefined {
     return readKernelQueueStats(this.#binding, this.netns).find((row) => row.queue === this.queueNum);
   }
-}
-
-/** Checks a verdict's changes before anything is written. */
-function checkChanges(packetId: number, changes: VerdictChanges): void {
-  if (changes.mark !== undefined && !isU32(changes.mark)) {
-    throw new InvalidVerdictError(packetId, `mark must be an integer from 0 to 4294967295, got ${String(changes.mark)}`);
-  }
-  if (changes.connmark !== undefined && !isU32(changes.connmark)) {
-    throw new InvalidVerdictError(packetId, `connmark must be an integer from 0 to 4294967295, got ${String(changes.connmark)}`);
-  }
-  if (changes.payload !== undefined) {
-    if (!(changes.payload instanceof Uint8Array)) {
-      throw new InvalidVerdictError(packetId, 'payload must be a Buffer or Uint8Array holding the packet from its IP header on');
-    }
-    if (changes.payload.length > MAX_PAYLOAD) {
-      throw new InvalidVerdictError(
-        packetId,
-        `payload of ${changes.payload.length} bytes is too large: at most ${MAX_PAYLOAD} bytes fit in a verdict`,
-      );
-    }
-  }
-}
-
-/** The kernel's refusal of a verdict. */
-function verdictRejection(message: Extract<DecodedMessage, { type: 'error' }>): VerdictRejectedError {
-  const decoded = message.error;
-  let packetId: number | undefined;
-  const request = decoded.requestBytes;
-  if (request && request.length > NLMSG_HDRLEN + 4) {
-    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
-    forEachAttribute(view, NLMSG_HDRLEN + 4, request.length, (type, offset, length) => {
-      if (type === NFQA_VERDICT_HDR && length === 8) packetId = view.getUint32(offset + 4);
-    });
-  }
-  return new VerdictRejectedError(decoded.errno, decoded.code ?? errnoName(decoded.errno) ?? 'EUNKNOWN', packetId, decoded.extAckMessage);
 }
 
 /** One queue's line of `/proc/net/netfilter/nfnetlink_queue`. */
@@ -750,12 +843,21 @@ export function parseKernelQueueStats(text: string): KernelQueueStats[] {
   return rows;
 }
 
+/**
+ * The kernel's queue table as seen from `netns`. Only a missing file (nfnetlink_queue not loaded:
+ * no queue can exist) means an empty list; a namespace that does not exist or cannot be entered
+ * (CAP_SYS_ADMIN), or a table this process may not read, throws a typed error saying so.
+ */
 function readKernelQueueStats(binding: NativeBinding, netns: string | undefined): KernelQueueStats[] {
+  let text: string;
   try {
-    return parseKernelQueueStats(binding.readProcNet('netfilter/nfnetlink_queue', netns ?? null));
-  } catch {
-    return []; // no nfnetlink_queue (not loaded), or no such namespace
+    text = binding.readProcNet('netfilter/nfnetlink_queue', netns ?? null);
+  } catch (error) {
+    const failure = error as { kind?: string; code?: string };
+    if (failure.kind === 'Io' && failure.code === 'ENOENT') return []; // nfnetlink_queue not loaded
+    throw fromNativeError(error);
   }
+  return parseKernelQueueStats(text);
 }
 
 /** A queue of the host as `/proc` shows it, with this process's counters when it is one of ours. */
@@ -767,7 +869,9 @@ export interface QueueHealth extends KernelQueueStats {
 /**
  * Every queue of this host (or of namespace `netns`): the kernel's line for each (waiting
  * packets, kernel drops, user drops, id sequence) and, for the queues this process holds, its
- * own counters (received, verdicts by kind, default verdicts, timeouts, overruns).
+ * own counters (received, verdicts by kind, default verdicts, timeouts, overruns). An empty list
+ * when nfnetlink_queue is not loaded; throws `NamespaceError` when `netns` does not exist or
+ * cannot be entered (CAP_SYS_ADMIN), `KernelError` when the table cannot be read.
  */
 export function queueStats(options: { netns?: string } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
   const binding = dependencies.binding ?? loadNativeBinding();

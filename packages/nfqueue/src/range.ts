@@ -509,11 +509,14 @@ function workerLoadError(queue: number, error: Error): Error {
   );
 }
 
+/** The options of {@link openQueueRange} that are not options of openQueue. */
+const RANGE_OPTIONS: readonly string[] = ['from', 'to', 'handler', 'signal', 'restart', 'maxRestarts'];
+
 /** The handler as a URL string the worker can import. */
 function handlerHref(handler: unknown): string {
   if (handler instanceof URL) return handler.href;
   if (typeof handler !== 'string' || handler.length === 0) {
-    throw new TypeError(`openQueueRange: handler must be a module path or URL whose default export handles packets, got ${typeof handler}`);
+    throw new InvalidOptionError('handler', `must be a module path or URL whose default export handles packets, got ${typeof handler}`);
   }
   // A URL string ('file:///...', 'data:...'), but not a path; one-letter schemes are not used on Linux.
   return /^[a-z][a-z0-9+.-]+:/i.test(handler) ? handler : pathToFileURL(resolvePath(handler)).href;
@@ -523,7 +526,7 @@ function handlerHref(handler: unknown): string {
  * Binds queues `from`..`to`, one per worker thread; each worker imports the `handler` module and
  * gives every packet of its queue a verdict with the module's default export. Resolves once every
  * queue is bound. Rejects (after stopping every worker it started) when an option is wrong
- * (`RangeError`, `TypeError`, `InvalidOptionError`), the handler module cannot be loaded or has
+ * ({@link InvalidOptionError}, naming it), the handler module cannot be loaded or has
  * no default export, or a queue cannot be bound ({@link QueueRangeError}, `kind` `'HandlerModule'`
  * or `'Open'`, `code` e.g. 'EPERM').
  *
@@ -538,42 +541,49 @@ function handlerHref(handler: unknown): string {
  */
 export async function openQueueRange(options: QueueRangeOptions): Promise<QueueRange> {
   if (options === null || typeof options !== 'object') {
-    throw new TypeError('openQueueRange: options must be an object such as { from: 0, to: 3, handler: "./handler.js" }');
+    throw new InvalidOptionError('options', 'must be an object such as { from: 0, to: 3, handler: "./handler.js" }');
   }
-  const { from, to, handler, signal, restart, maxRestarts, ...queueOptions } = options;
+  // Own properties only: a name of Object.prototype is no option.
+  const own = (name: string): unknown => (Object.hasOwn(options, name) ? (options as unknown as Record<string, unknown>)[name] : undefined);
+  const [from, to, handler, signal, restart, maxRestarts] = ['from', 'to', 'handler', 'signal', 'restart', 'maxRestarts'].map(own);
+  const queueOptions: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (!RANGE_OPTIONS.includes(name)) Object.defineProperty(queueOptions, name, { value, enumerable: true, writable: true, configurable: true });
+  }
   for (const [name, value] of [['from', from], ['to', to]] as const) {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-      throw new RangeError(`openQueueRange: ${name} must be an integer queue number from 0 to 65535, got ${String(value)}`);
+      throw new InvalidOptionError(name, `must be an integer queue number from 0 to 65535, got ${String(value)}`);
     }
   }
-  if (from > to) throw new RangeError(`openQueueRange: the range starts after it ends (from ${from} > to ${to})`);
+  if ((from as number) > (to as number)) throw new InvalidOptionError('from', `the range starts after it ends (from ${from} > to ${to})`);
   if (maxRestarts !== undefined && (typeof maxRestarts !== 'number' || !Number.isInteger(maxRestarts) || maxRestarts < 0)) {
-    throw new RangeError(`openQueueRange: maxRestarts must be an integer from 0 up, got ${String(maxRestarts)}`);
+    throw new InvalidOptionError('maxRestarts', `must be an integer from 0 up, got ${String(maxRestarts)}`);
   }
   if (restart !== undefined && typeof restart !== 'boolean') {
-    throw new TypeError(`openQueueRange: restart must be true or false, got ${String(restart)}`);
+    throw new InvalidOptionError('restart', `must be true or false, got ${String(restart)}`);
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError('openQueueRange: signal must be an AbortSignal');
+    throw new InvalidOptionError('signal', 'must be an AbortSignal');
   }
-  if ('queue' in queueOptions) {
-    throw new TypeError('openQueueRange: give the queues as from and to, not queue');
+  if (Object.hasOwn(queueOptions, 'queue')) {
+    throw new InvalidOptionError('queue', 'is not an option of openQueueRange: give the queues as from and to');
   }
   // The queue options travel to the workers by structured clone: functions and signals cannot.
   for (const [name, value] of Object.entries(queueOptions)) {
     if (typeof value === 'function' || typeof value === 'symbol' || (value as unknown) instanceof AbortSignal) {
-      throw new TypeError(`openQueueRange: option ${name} cannot be passed to a worker thread (a ${typeof value}); only plain values can`);
+      throw new InvalidOptionError(name, `cannot be passed to a worker thread (a ${typeof value}); only plain values can`);
     }
   }
   validateQueueOptions({ ...queueOptions, queue: from });
   try {
     structuredClone(queueOptions);
   } catch (cause) {
-    throw new TypeError(`openQueueRange: the queue options cannot be passed to worker threads: ${(cause as Error).message}`, { cause });
+    throw new InvalidOptionError('options', `the queue options cannot be passed to worker threads: ${(cause as Error).message}`);
   }
   const href = handlerHref(handler);
   signal?.throwIfAborted();
-  const range = new QueueRange(options, href, queueOptions);
+  const rangeOptions = { from, to, handler, signal, restart, maxRestarts } as QueueRangeOptions;
+  const range = new QueueRange(rangeOptions, href, queueOptions as Omit<QueueOptions, 'queue'>);
   await range.start();
   return range;
 }

@@ -13,6 +13,14 @@ const BATCH_TYPE = (3 << 8) | 3;
 import type { NativeBinding, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
 
 /**
+ * An error shaped as the binding makes every error it throws or passes to `onBatch`: `code` the
+ * errno name (or ERR_*), `kind` the cause, `errno`, and what the cause knows (`option`, ...).
+ */
+export function nativeError(message: string, fields: { code: string; kind: string; errno?: number } & Record<string, unknown>): NativeQueueError {
+  return Object.assign(new Error(message), fields);
+}
+
+/**
  * A stand-in for the napi NativeQueue: no socket, no kernel. Tests push batches with
  * {@link deliver} and read what the queue sent from {@link sent}.
  */
@@ -92,13 +100,13 @@ export class FakeNativeQueue implements NativeQueue {
     this.#onBatch?.(null, null);
   }
 
-  /** Hands an error to the queue, as the reader thread would on a failed receive. */
-  fail(error: Error): void {
-    this.#onBatch?.(error, Buffer.alloc(0));
+  /** Hands an error to the queue, as the binding does on a failed receive (an EIO by default). */
+  fail(error: Error = nativeError('receive from queue: Input/output error (EIO)', { code: 'EIO', kind: 'Io', errno: 5 })): void {
+    this.#onBatch?.(error, null);
   }
 
   sendVerdicts(messages: Uint8Array): void {
-    if (this.#closed) throw Object.assign(new Error('fake: closed'), { code: 'EBADF' });
+    if (this.#closed) throw nativeError('the queue is closed', { code: 'EBADF', kind: 'Closed', errno: 9 });
     this.calls.push('sendVerdicts');
     this.sent.push(Uint8Array.from(messages));
     for (const sent of decodeVerdicts(messages)) {
@@ -132,8 +140,23 @@ export class FakeNativeQueue implements NativeQueue {
     this.paused = false;
   }
 
+  /** What stopQueueing was asked: true accept, false drop, undefined not called. */
+  stoppedQueueing: boolean | undefined;
+
+  stopQueueing(accept: boolean): void {
+    this.calls.push(`stopQueueing:${accept ? 'accept' : 'drop'}`);
+    this.stoppedQueueing = accept;
+  }
+
+  /** Packets handed to the queue and not verdicted yet, plus what the socket still holds. */
+  kernelWaiting(): number {
+    return this.#waiting.length + this.pendingInSocket.length;
+  }
+
   receivePending(): Buffer | null {
-    if (this.#receiving) throw new Error('fake: stop receiving first');
+    if (this.#receiving) {
+      throw nativeError('stop receiving first: the reader thread owns the socket', { code: 'EINVAL', kind: 'InvalidArgument', errno: 22, option: 'receivePending' });
+    }
     const batch = this.pendingInSocket.shift();
     return batch === undefined ? null : this.#track(batch);
   }
@@ -166,21 +189,48 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
     NativeQueue: {
       open(options: NativeQueueOptions): NativeQueue {
         if (opened.some((queue) => queue.queueNum === options.queue && !queue.isClosed)) {
-          const error: NativeQueueError = new Error(`queue ${options.queue} is already bound by another process`);
-          error.code = 'EPERM';
-          error.kind = 'AlreadyBound';
-          throw error;
+          throw nativeError(
+            `queue ${options.queue} is already bound by this process (pid ${process.pid}, netlink port id 4242): use the queue already open, or close it before opening the queue again (EPERM)`,
+            { code: 'EPERM', kind: 'AlreadyBound', errno: 1, queue: options.queue, ownerPid: process.pid, ownerPortId: 4242 },
+          );
+        }
+        if (options.receiveBufferSize !== undefined && options.receiveBufferSize > 2 ** 30) {
+          throw nativeError(`receive buffer size ${options.receiveBufferSize} is out of range: give 1..=1073741824 bytes`, {
+            code: 'EINVAL',
+            kind: 'InvalidArgument',
+            errno: 22,
+            option: 'receiveBufferSize',
+          });
         }
         const queue = new FakeNativeQueue(options);
         opened.push(queue);
         return queue;
       },
     },
-    readProcNet: () =>
-      opened
+    readProcNet: (_file, netns) => {
+      if (netns === 'nosuch') {
+        throw nativeError('read /proc/net/netfilter/nfnetlink_queue: network namespace nosuch does not exist (ENOENT): list them with `ip netns list`, create one with `ip netns add NAME`', {
+          code: 'ENOENT',
+          kind: 'NamespaceNotFound',
+          errno: 2,
+        });
+      }
+      if (netns === 'unloaded') {
+        throw nativeError('read /proc/net/netfilter/nfnetlink_queue: No such file or directory (os error 2) (ENOENT)', { code: 'ENOENT', kind: 'Io', errno: 2 });
+      }
+      return opened
         .filter((queue) => !queue.isClosed)
         .map((queue) => `${String(queue.queueNum).padStart(5)} ${String(queue.portId).padStart(6)} 0 2 65535 0 0 9 1`)
-        .join('\n'),
+        .join('\n');
+    },
+    dropPrivileges: (user) => {
+      throw nativeError(`there is no user named '${user}' (see /etc/passwd, or \`getent passwd ${user}\`) (ENOENT)`, {
+        code: 'ENOENT',
+        kind: 'UserNotFound',
+        errno: 2,
+        user,
+      });
+    },
   };
   return { binding, opened };
 }

@@ -191,6 +191,6 @@ describe('kernel: a real queue in a private namespace', () => {
       expect(error).toBeInstanceOf(QueueAlreadyBoundError);
       // The holder is named from /proc: this very process.
       expect(error).toMatchObject({ code: 'EPERM', queue: 7, ownerPid: process.pid, ownerPortId: first.portId });
-      expect((error as Error).message).toContain(`queue 7 is already bound by another process (pid ${process.pid}`);
+      expect((error as Error).message).toContain(`queue 7 is already bound by this process (pid ${process.pid}`);
     }));
 });

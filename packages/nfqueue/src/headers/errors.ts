@@ -91,3 +91,15 @@ export class MangleUnsupportedError extends Error {
     this.name = 'MangleUnsupportedError';
   }
 }
+
+/** A mangle was called with arguments of the wrong kind (a replacement that is not a Uint8Array, an edit that is not an object). */
+export class MangleArgumentError extends TypeError {
+  /** Stable code to test against. */
+  readonly code = 'ERR_MANGLE_INVALID_ARGUMENT';
+
+  /** Creates the error with what is wrong as message. */
+  constructor(message: string) {
+    super(message);
+    this.name = 'MangleArgumentError';
+  }
+}

@@ -21,6 +21,7 @@ export {
   MalformedPacketError,
   type MalformedPacketCode,
   PacketTooLargeError,
+  MangleArgumentError,
   MangleRangeError,
   MangleUnsupportedError,
 } from './errors.js';

@@ -15,7 +15,7 @@ import {
   verifyUdpChecksum,
 } from './checksum.js';
 import { dataViewOf } from './bytes.js';
-import { MangleRangeError, MangleUnsupportedError, PacketTooLargeError } from './errors.js';
+import { MangleArgumentError, MangleRangeError, MangleUnsupportedError, PacketTooLargeError } from './errors.js';
 import { ICMP_HEADER_LENGTH } from './icmp.js';
 import { IPV6_HEADER_LENGTH } from './ipv6.js';
 import { IP_PROTOCOLS, type IpHeader, type TransportHeader, parseIp } from './parse.js';
@@ -52,6 +52,8 @@ export interface MangleEdit {
  * no longer match in either direction; adjusting them is the caller's business, as with
  * `nfq_tcp_mangle_ipv4`.
  *
+ * @throws {MangleArgumentError} when `packet` or `edit.replacement` is not a Uint8Array (a string or
+ *   an ArrayBuffer included: encode text with `Buffer.from(text)`), or `edit` is not an object.
  * @throws {MalformedPacketError} when `packet` does not parse (a cut packet included).
  * @throws {MangleUnsupportedError} for a fragment (the L4 checksum covers the whole datagram) or
  *   a protocol other than TCP, UDP, ICMP and ICMPv6.
@@ -59,6 +61,7 @@ export interface MangleEdit {
  * @throws {PacketTooLargeError} when the result would not fit the 16-bit length fields.
  */
 export function mangle(packet: Uint8Array, edit: MangleEdit): Buffer {
+  checkArguments('mangle', packet, edit);
   const { ip, l4 } = parseIp(packet);
   if (ip.isFragment) {
     throw new MangleUnsupportedError('it is a fragment, and the L4 checksum covers the reassembled datagram');
@@ -85,6 +88,7 @@ export function mangle(packet: Uint8Array, edit: MangleEdit): Buffer {
  * @throws {PacketTooLargeError} when the result would not fit the 16-bit length fields.
  */
 export function mangleIp(packet: Uint8Array, edit: MangleEdit): Buffer {
+  checkArguments('mangleIp', packet, edit);
   const { ip } = parseIp(packet);
   checkRange('IP packet', edit, ip.bytes.length);
   if (edit.replacement.length !== edit.length && edit.offset < ip.upperLayerOffset) {
@@ -175,6 +179,22 @@ function transportHeaderLength(l4: TransportHeader): number {
       return UDP_HEADER_LENGTH;
     default:
       return ICMP_HEADER_LENGTH;
+  }
+}
+
+function checkArguments(name: string, packet: unknown, edit: unknown): void {
+  const kind = (value: unknown): string =>
+    value === null ? 'null' : value instanceof ArrayBuffer ? 'an ArrayBuffer' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  if (!(packet instanceof Uint8Array)) throw new MangleArgumentError(`${name}: the packet must be a Buffer or Uint8Array, got ${kind(packet)}`);
+  if (edit === null || typeof edit !== 'object') {
+    throw new MangleArgumentError(`${name}: the edit must be an object { offset, length, replacement }, got ${kind(edit)}`);
+  }
+  const replacement = Object.hasOwn(edit, 'replacement') ? (edit as MangleEdit).replacement : undefined;
+  if (!(replacement instanceof Uint8Array)) {
+    throw new MangleArgumentError(
+      `${name}: replacement must be a Buffer or Uint8Array, got ${kind(replacement)}` +
+        (typeof replacement === 'string' ? ': encode text first, e.g. Buffer.from(text)' : (replacement as unknown) instanceof ArrayBuffer ? ': wrap it, new Uint8Array(buffer)' : ''),
+    );
   }
 }
 

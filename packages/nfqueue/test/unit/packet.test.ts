@@ -1,6 +1,6 @@
 import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage, parsePacket } from '@nfq/netlink';
 import { describe, expect, it } from 'vitest';
-import { Packet } from '../../src/index.js';
+import { InvalidVerdictError, Packet } from '../../src/index.js';
 
 const ignoreVerdicts = { appendVerdict: (): void => undefined, interfaceName: (): undefined => undefined };
 
@@ -33,7 +33,7 @@ describe('Packet', () => {
 
   it('refuses an out-of-range target queue without taking a verdict', () => {
     const packet = packetOf({});
-    expect(() => packet.queue(70_000)).toThrow(RangeError);
+    expect(() => packet.queue(70_000)).toThrow(InvalidVerdictError);
     expect(packet.hasVerdict).toBe(false);
     packet.queue(2);
     expect(packet.hasVerdict).toBe(true);

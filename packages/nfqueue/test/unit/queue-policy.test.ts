@@ -29,6 +29,14 @@ async function open(options: Partial<QueueOptions> = {}): Promise<{ queue: Queue
   return { queue, native: opened[0]!, errors };
 }
 
+/** A minimal IPv4 packet of `length` bytes (header only, total length set; the rest zero). */
+const ipv4Packet = (length: number): Uint8Array => {
+  const bytes = new Uint8Array(length);
+  bytes[0] = 0x45;
+  new DataView(bytes.buffer).setUint16(2, Math.min(length, 0xffff));
+  return bytes;
+};
+
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** The verdicts as the kernel applied them (VERDICT_BATCH expanded), as [id, verdict]. */
 const sentVerdicts = (native: FakeNativeQueue) => native.verdicts.map((v) => [v.id, v.verdict]);
@@ -44,7 +52,7 @@ describe('openQueue option checks (before any system call)', () => {
     ['queue', { queue: 1.5 }, 'a queue number'],
     ['queue', { queue: '3' }, "got '3'"],
     ['copyRange', { queue: 0, copyRange: 65536 }, 'from 0 to 65535'],
-    ['copyMode', { queue: 0, copyMode: 'all' }, "one of 'none', 'meta', 'packet'"],
+    ['copyMode', { queue: 0, copyMode: 'all' }, "one of 'meta', 'packet'"],
     ['maxLen', { queue: 0, maxLen: 0 }, 'from 1'],
     ['batchSize', { queue: 0, batchSize: 5000 }, 'from 1 to 1024'],
     ['failOpen', { queue: 0, failOpen: 'yes' }, 'true or false'],
@@ -82,14 +90,14 @@ describe('verdicts and their checks', () => {
     queue.on('packet', (packet) => held.push(packet));
     native.deliver(packetMessage(1));
     const packet = held[0]!;
-    expect(() => packet.accept({ payload: new Uint8Array(65532) })).toThrow(InvalidVerdictError);
+    expect(() => packet.accept({ payload: ipv4Packet(65532) })).toThrow(InvalidVerdictError);
     expect(() => packet.accept({ mark: 2 ** 32 })).toThrow(/mark must be an integer/);
     expect(() => packet.accept({ connmark: 1.5 })).toThrow(/connmark/);
     expect(packet.hasVerdict).toBe(false);
     // A packet handed to the wrong queue's verdict path is refused too.
     other.queue.on('packet', () => {});
     expect(() => other.queue.verdictBatch(-1, NF_ACCEPT)).toThrow(InvalidVerdictError);
-    packet.accept({ payload: new Uint8Array(65531) });
+    packet.accept({ payload: ipv4Packet(65531) });
     await settle();
     expect(sentVerdicts(native)).toEqual([[1, NF_ACCEPT]]);
     await queue.close();
@@ -186,7 +194,7 @@ describe('VERDICT_BATCH coalescing', () => {
 
   it('keeps verdicts separate when they differ or carry a payload', async () => {
     const { queue, native } = await open();
-    queue.on('packet', (packet) => (packet.id === 2 ? packet.accept({ payload: Uint8Array.of(0x45) }) : packet.accept()));
+    queue.on('packet', (packet) => (packet.id === 2 ? packet.accept({ payload: ipv4Packet(20) }) : packet.accept()));
     native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
     expect(decodeVerdicts(native.sent[0]!)).toHaveLength(3);
     expect(queue.stats().coalescedFlushes).toBe(0);

@@ -46,31 +46,27 @@ describe('openQueueRange: options refused before any worker starts', () => {
   const open = (options: Record<string, unknown>) => openQueueRange({ from: 10, to: 11, handler, ...options } as unknown as QueueRangeOptions);
 
   it.each([
-    ['from after to', { from: 12, to: 11 }, 'openQueueRange: the range starts after it ends (from 12 > to 11)'],
-    ['a negative from', { from: -1 }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got -1'],
-    ['to past 65535', { to: 65536 }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got 65536'],
-    ['a fractional from', { from: 1.5 }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got 1.5'],
-    ['NaN as to', { to: Number.NaN }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got NaN'],
-    ['a string as from', { from: '10' }, 'openQueueRange: from must be an integer queue number from 0 to 65535, got 10'],
-    ['a missing to', { to: undefined }, 'openQueueRange: to must be an integer queue number from 0 to 65535, got undefined'],
-    ['a negative maxRestarts', { maxRestarts: -1 }, 'openQueueRange: maxRestarts must be an integer from 0 up, got -1'],
-    ['a fractional maxRestarts', { maxRestarts: 0.5 }, 'openQueueRange: maxRestarts must be an integer from 0 up, got 0.5'],
-  ])('throws a RangeError for %s', async (_what, options, message) => {
-    const opening = open(options);
-    await expect(opening).rejects.toBeInstanceOf(RangeError);
-    await expect(opening).rejects.toThrow(message);
-  });
-
-  it.each([
-    ['a function among the queue options', { onPacket: () => undefined }, 'openQueueRange: option onPacket cannot be passed to a worker thread (a function); only plain values can'],
-    ['a queue option', { queue: 3 }, 'openQueueRange: give the queues as from and to, not queue'],
-    ['a handler that is neither a path nor a URL', { handler: 42 }, 'openQueueRange: handler must be a module path or URL whose default export handles packets, got number'],
-    ['an empty handler path', { handler: '' }, 'openQueueRange: handler must be a module path or URL'],
-    ['a signal that is not an AbortSignal', { signal: { aborted: false } }, 'openQueueRange: signal must be an AbortSignal'],
-    ['a restart that is not a boolean', { restart: 'yes' }, 'openQueueRange: restart must be true or false, got yes'],
-  ])('throws a TypeError for %s', async (_what, options, message) => {
-    const opening = open(options);
-    await expect(opening).rejects.toBeInstanceOf(TypeError);
+    ['from', 'from after to', { from: 12, to: 11 }, 'from: the range starts after it ends (from 12 > to 11)'],
+    ['from', 'a negative from', { from: -1 }, 'from: must be an integer queue number from 0 to 65535, got -1'],
+    ['to', 'to past 65535', { to: 65536 }, 'to: must be an integer queue number from 0 to 65535, got 65536'],
+    ['from', 'a fractional from', { from: 1.5 }, 'from: must be an integer queue number from 0 to 65535, got 1.5'],
+    ['to', 'NaN as to', { to: Number.NaN }, 'to: must be an integer queue number from 0 to 65535, got NaN'],
+    ['from', 'a string as from', { from: '10' }, 'from: must be an integer queue number from 0 to 65535, got 10'],
+    ['to', 'a missing to', { to: undefined }, 'to: must be an integer queue number from 0 to 65535, got undefined'],
+    ['maxRestarts', 'a negative maxRestarts', { maxRestarts: -1 }, 'maxRestarts: must be an integer from 0 up, got -1'],
+    ['maxRestarts', 'a fractional maxRestarts', { maxRestarts: 0.5 }, 'maxRestarts: must be an integer from 0 up, got 0.5'],
+    ['onPacket', 'a function among the queue options', { onPacket: () => undefined }, 'onPacket: cannot be passed to a worker thread (a function); only plain values can'],
+    ['queue', 'a queue option', { queue: 3 }, 'queue: is not an option of openQueueRange: give the queues as from and to'],
+    ['handler', 'a handler that is neither a path nor a URL', { handler: 42 }, 'handler: must be a module path or URL whose default export handles packets, got number'],
+    ['handler', 'an empty handler path', { handler: '' }, 'handler: must be a module path or URL'],
+    ['signal', 'a signal that is not an AbortSignal', { signal: { aborted: false } }, 'signal: must be an AbortSignal'],
+    ['restart', 'a restart that is not a boolean', { restart: 'yes' }, 'restart: must be true or false, got yes'],
+    ['__proto__', 'an own __proto__ key (from JSON.parse)', JSON.parse('{"__proto__": {"x": 1}}'), "__proto__: is not an option of openQueue"],
+    ['hasOwnProperty', 'a name of Object.prototype', { hasOwnProperty: 1 }, 'hasOwnProperty: is not an option of openQueue'],
+  ])('refuses %s with InvalidOptionError (%s)', async (option, _what, options, message) => {
+    const opening = open(options as Partial<QueueRangeOptions>);
+    await expect(opening).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(opening).rejects.toMatchObject({ option, code: 'ERR_INVALID_OPTION' });
     await expect(opening).rejects.toThrow(message);
   });
 
@@ -81,7 +77,7 @@ describe('openQueueRange: options refused before any worker starts', () => {
   });
 
   it('rejects options that are not an object', async () => {
-    await expect(openQueueRange(null as unknown as QueueRangeOptions)).rejects.toThrow(TypeError);
+    await expect(openQueueRange(null as unknown as QueueRangeOptions)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'options' });
   });
 });
 

@@ -1,0 +1,201 @@
+/**
+ * Kernel tests of the verdict path: invalid verdicts refused before sending (the packets keep
+ * waiting and still get a verdict), verdicts leaving in the order they were given, a verdict the
+ * kernel refuses falling back to the default verdict once, a throwing handler with no 'error'
+ * listener not taking the traffic down, copy mode 'none' refused. Real packets, each test in its
+ * own network namespace. Never skipped.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError, InvalidVerdictError, type Packet, openQueue } from '../src/index.js';
+import { type TestNamespace, iptables, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+
+const DIST = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
+
+/** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
+function queueUdpTo(ns: TestNamespace, queue: number, port: number): Promise<string> {
+  return iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', '--queue-num', String(queue));
+}
+
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > ms) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+/** A node child running `script` (an ES module) with `args`, collecting what it prints. */
+function startNode(script: string, args: readonly string[]) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+describe('kernel: verdicts are checked before anything is sent', () => {
+  it('refuses verdictBatch(id, 99 / NF_STOLEN / 6): the packets keep waiting, then pass by the default verdict', () =>
+    withNamespace(async (ns) => {
+      const port = 9301;
+      const receiver = await udpReceiver(ns.name, port);
+      ns.defer(() => receiver.close());
+      await queueUdpTo(ns, 31, port);
+      const queue = await openQueue({ queue: 31, netns: ns.name, verdictTimeout: 300 });
+      ns.defer(() => queue.close());
+      const held: Packet[] = [];
+      queue.on('packet', (packet) => held.push(packet));
+      await udpSend(ns.name, port, ['a', 'b', 'c'].map((s) => Buffer.from(s)));
+      await until(() => held.length === 3);
+      const last = held[2]!.id;
+      for (const verdict of [99, 2, 6]) {
+        expect(() => queue.verdictBatch(last, verdict)).toThrow(InvalidVerdictError);
+      }
+      expect(queue.outstandingCount).toBe(3); // nothing was marked verdicted
+      // verdictTimeout gives them the default verdict (accept): they arrive, nothing stays queued.
+      expect((await receiver.waitFor(3)).map(String)).toEqual(['a', 'b', 'c']);
+      await until(() => queue.kernelStats()?.waiting === 0);
+      expect(queue.stats().defaultVerdicts.timeout).toBe(3);
+      expect(queue.stats().verdictsRejected).toBe(0); // the kernel never saw the bad verdicts
+    }));
+
+  it('refuses a short or malformed replacement payload; the packet then takes a valid verdict and arrives', () =>
+    withNamespace(async (ns) => {
+      const port = 9302;
+      const receiver = await udpReceiver(ns.name, port);
+      ns.defer(() => receiver.close());
+      await queueUdpTo(ns, 32, port);
+      const queue = await openQueue({ queue: 32, netns: ns.name });
+      ns.defer(() => queue.close());
+      const refused: unknown[] = [];
+      queue.on('packet', (packet) => {
+        const longer = Buffer.from(packet.payload);
+        longer.writeUInt16BE(longer.length + 100, 2); // total length beyond the bytes
+        for (const payload of [Buffer.alloc(0), Buffer.alloc(10, 0x45), longer]) {
+          try {
+            packet.accept({ payload });
+          } catch (error) {
+            refused.push(error);
+          }
+        }
+        packet.accept(); // still waiting: takes its verdict
+      });
+      await udpSend(ns.name, port, [Buffer.from('kept')]);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['kept']);
+      expect(refused).toHaveLength(3);
+      for (const error of refused) expect(error).toBeInstanceOf(InvalidVerdictError);
+      expect(queue.stats().verdicts.accept).toBe(1);
+    }));
+
+  it("refuses copyMode 'none' (the kernel would drop every matched packet) before binding", () =>
+    withNamespace(async (ns) => {
+      const port = 9303;
+      const receiver = await udpReceiver(ns.name, port);
+      ns.defer(() => receiver.close());
+      const error = await openQueue({ queue: 33, netns: ns.name, copyMode: 'none' as 'meta' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toMatch(/'meta' for metadata only/);
+      // Nothing was bound: the queue is free for a consumer with copy mode 'meta'.
+      await queueUdpTo(ns, 33, port);
+      const queue = await openQueue({ queue: 33, netns: ns.name, copyMode: 'meta' });
+      ns.defer(() => queue.close());
+      queue.on('packet', (packet) => packet.accept());
+      await udpSend(ns.name, port, [Buffer.from('meta')]);
+      expect((await receiver.waitFor(1)).map(String)).toEqual(['meta']);
+    }));
+});
+
+describe('kernel: verdicts leave in the order they were given', () => {
+  it('datagrams verdicted three-then-two arrive three-then-two', () =>
+    withNamespace(async (ns) => {
+      const port = 9304;
+      const receiver = await udpReceiver(ns.name, port);
+      ns.defer(() => receiver.close());
+      await queueUdpTo(ns, 34, port);
+      const queue = await openQueue({ queue: 34, netns: ns.name });
+      ns.defer(() => queue.close());
+      const held: Packet[] = [];
+      queue.on('packet', (packet) => held.push(packet));
+      await udpSend(ns.name, port, ['two', 'three'].map((s) => Buffer.from(s)));
+      await until(() => held.length === 2);
+      const [two, three] = held;
+      three!.accept(); // one event-loop turn: three first, then two
+      two!.accept();
+      expect((await receiver.waitFor(2)).map(String)).toEqual(['three', 'two']);
+    }));
+});
+
+describe('kernel: a verdict the kernel refuses', () => {
+  it('after CAP_NET_ADMIN is lost: the default verdict is sent once, its refusal reported, no loop', () =>
+    withNamespace(async (ns) => {
+      const port = 9305;
+      await queueUdpTo(ns, 35, port);
+      const script = `
+        const { openQueue } = await import(${DIST});
+        const queue = await openQueue({ queue: 35, netns: process.argv[1] });
+        queue.on('error', (error) => console.log(JSON.stringify({ name: error.name, code: error.code, outcome: error.outcome, packetIds: error.packetIds })));
+        queue.on('packet', (packet) => packet.accept());
+        process.setgid(65534);
+        process.setuid(65534); // every capability gone: nfnetlink refuses each verdict with EPERM
+        console.log(JSON.stringify({ ready: true }));
+        setInterval(() => console.log(JSON.stringify({ sends: queue.stats().native.verdictSends })), 100);`;
+      const { child, stdout, stderr } = startNode(script, [ns.name]);
+      ns.defer(() => child.kill('SIGKILL'));
+      await until(() => stdout().includes('ready') || child.exitCode !== null);
+      expect(stdout(), stderr()).toContain('ready');
+      await udpSend(ns.name, port, [Buffer.from('x')]);
+      const lines = (): Array<Record<string, unknown>> => stdout().trim().split('\n').map((line) => JSON.parse(line));
+      await until(() => lines().filter((line) => line.name).length >= 2, 10_000);
+      const errors = lines().filter((line) => line.name);
+      expect(errors.map((e) => [e.name, e.code, e.outcome])).toEqual([
+        ['VerdictRejectedError', 'EPERM', 'default-verdict-sent'],
+        ['VerdictRejectedError', 'EPERM', 'default-verdict-refused'],
+      ]);
+      expect(errors[0]!.packetIds).toEqual(errors[1]!.packetIds);
+      // No loop: after the two refusals the number of sends stays put.
+      const sends = (): number => Number(lines().filter((line) => line.sends !== undefined).at(-1)?.sends);
+      const before = lines().length;
+      await until(() => lines().length >= before + 5);
+      const settled = sends();
+      await until(() => lines().length >= before + 10);
+      expect(sends()).toBe(settled);
+      expect(settled).toBe(2);
+      expect(lines().filter((line) => line.name)).toHaveLength(2);
+    }), 30_000);
+});
+
+describe('kernel: a throwing handler with no error listener', () => {
+  it('keeps serving: the process stays alive, a warning goes to stderr, every datagram arrives', () =>
+    withNamespace(async (ns) => {
+      const port = 9306;
+      const receiver = await udpReceiver(ns.name, port);
+      ns.defer(() => receiver.close());
+      await queueUdpTo(ns, 36, port);
+      const script = `
+        const { openQueue } = await import(${DIST});
+        const queue = await openQueue({ queue: 36, netns: process.argv[1] });
+        let n = 0;
+        queue.on('packet', (packet) => {
+          if (++n % 2 === 0) throw new Error('handler bug ' + n); // no 'error' listener anywhere
+          packet.accept();
+        });
+        console.log('ready');
+        setInterval(() => console.log('alive ' + queue.stats().received), 100);`;
+      const { child, stdout, stderr } = startNode(script, [ns.name]);
+      ns.defer(() => child.kill('SIGKILL'));
+      await until(() => stdout().includes('ready') || child.exitCode !== null);
+      expect(stdout(), stderr()).toContain('ready');
+      const payloads = Array.from({ length: 10 }, (_, i) => Buffer.from(`d${i}`));
+      await udpSend(ns.name, port, payloads);
+      // The failing packets got the default verdict (accept): all ten arrive.
+      expect((await receiver.waitFor(10)).map(String).sort()).toEqual(payloads.map(String).sort());
+      await until(() => stdout().includes('alive 10'));
+      expect(child.exitCode).toBeNull(); // still running
+      expect(stderr()).toMatch(/NfqueueWarning: queue 36: PacketHandlerError: the handler failed for packet \d+ \(handler bug 2\)/);
+      await udpSend(ns.name, port, [Buffer.from('later')]);
+      expect((await receiver.waitFor(11)).map(String)).toContain('later');
+      expect(child.exitCode).toBeNull();
+    }));
+});
+
