@@ -80,7 +80,11 @@ export interface QueueCounters {
   defaultVerdicts: { handlerError: number; timeout: number; close: number; truncated: number; rejected: number };
   /** Packets whose verdict timeout passed (also counted in defaultVerdicts.timeout). */
   timeouts: number;
-  /** Socket overruns (ENOBUFS): the kernel dropped (or, with failOpen, accepted) packets unseen. */
+  /**
+   * Socket overruns: the times a receive failed with ENOBUFS because the socket buffer was full.
+   * Each may stand for many packets the kernel dropped (or, with failOpen, accepted) unseen: the
+   * packets are counted by the kernel, in {@link Queue.kernelStats}'s `userDropped`.
+   */
   overruns: number;
   /** Verdicts the kernel refused. */
   verdictsRejected: number;
@@ -102,7 +106,10 @@ export interface QueueEvents {
   packet: [packet: Packet];
   /** A handler failed, the kernel refused a verdict, or receiving failed. Without a listener: a rate-limited process warning. */
   error: [error: Error];
-  /** The socket overflowed (ENOBUFS): `count` more overruns, `total` so far. The queue keeps running. */
+  /**
+   * The socket overflowed: `count` more ENOBUFS events, `total` so far (events, not packets: the
+   * kernel counts the packets lost, see {@link Queue.kernelStats}'s `userDropped`). The queue keeps running.
+   */
   overrun: [info: { count: number; total: number }];
   /** A packet waited longer than `verdictTimeout` and got the default verdict. */
   timeout: [packet: Packet];
