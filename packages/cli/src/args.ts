@@ -6,7 +6,8 @@ export const USAGE = `Usage: nf-queue [options] [QUEUE]
 Binds NFQUEUE queue QUEUE (default 0), prints one line per packet, as libnetfilter_queue's
 examples/nf-queue.c does, and gives each packet a verdict (accept unless told otherwise).
 On exit (--count reached, Ctrl-C, SIGTERM) every held packet gets its verdict, the queue is
-unbound and one summary line goes to stderr. Exit status: 0 done, 1 could not run, 2 bad usage.
+unbound and one summary line goes to stderr; so too when stdout's reader closes it (exit 0) or an
+output fails (exit 1). Exit status: 0 done, 1 could not run or an output failed, 2 bad usage.
 
 Verdicts:
       --verdict accept|drop  the verdict for every packet (default accept)
@@ -21,12 +22,14 @@ Output (stdout; the summary and errors go to stderr):
                              present; payload as hex) instead of the nf-queue.c line; not with
                              --quiet (that combination is refused)
   -w, --pcap FILE            also write every packet to FILE in pcap format (raw IP, link type
-                             101), readable by tcpdump -r and Wireshark
+                             101), readable by tcpdump -r and Wireshark; a FIFO waits for its reader
+  Output never holds up verdicts: what a slow stdout or FILE cannot take is dropped and counted
+  in the summary.
   On a terminal, a status line on stderr shows packets/s, totals, overruns and kernel drops
   (refreshed every 500 ms; never when stderr is not a terminal, never with --quiet).
 
 Queue:
-      --copy-mode none|meta|packet  what the kernel copies (default packet)
+      --copy-mode meta|packet  what the kernel copies (default packet; meta: metadata only)
       --copy-range N         copy at most N bytes of each packet (0..65535, default 65535)
       --maxlen N             packets the kernel queue holds before it drops (kernel default 1024)
       --fail-open            accept packets, instead of dropping them, when the kernel queue is full
@@ -89,7 +92,7 @@ export interface CliOptions {
   /** Connection mark to set with each verdict. */
   connmark: number | undefined;
   /** What the kernel copies. */
-  copyMode: 'none' | 'meta' | 'packet';
+  copyMode: 'meta' | 'packet';
   /** Most payload bytes copied per packet; undefined for the library's default. */
   copyRange: number | undefined;
   /** Kernel queue length; undefined for the kernel's. */
@@ -292,6 +295,9 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
   for (const name of ['netns', 'user', 'pcap']) {
     if (text(name) === '') throw new UsageError(`--${name} needs a ${name === 'pcap' ? 'file name' : name === 'user' ? 'user name' : 'namespace name or path'}`);
   }
+  if (text('copy-mode') === 'none') {
+    throw new UsageError("--copy-mode none makes the kernel queue nothing and drop every matched packet; use --copy-mode meta for metadata only");
+  }
   const verdict = text('verdict') === undefined ? 'accept' : oneOf(text('verdict')!, '--verdict', ['accept', 'drop'] as const);
   if (verdict === 'drop' && (text('mark') !== undefined || text('connmark') !== undefined)) {
     throw new UsageError('--mark and --connmark go with --verdict accept: a dropped packet keeps no mark');
@@ -306,7 +312,7 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
     verdict,
     mark: number('mark', 0, 0xffffffff),
     connmark: number('connmark', 0, 0xffffffff),
-    copyMode: text('copy-mode') === undefined ? 'packet' : oneOf(text('copy-mode')!, '--copy-mode', ['none', 'meta', 'packet'] as const),
+    copyMode: text('copy-mode') === undefined ? 'packet' : oneOf(text('copy-mode')!, '--copy-mode', ['meta', 'packet'] as const),
     copyRange: number('copy-range', 0, 65535),
     maxLen: number('maxlen', 1, 0xffffffff),
     failOpen: flag('fail-open'),

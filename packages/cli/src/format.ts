@@ -66,8 +66,26 @@ export interface RunCounters {
     readonly close?: number;
     readonly truncated?: number;
   };
-  /** Socket overruns (ENOBUFS). */
+  /** Socket overrun events (ENOBUFS): times the kernel told the socket lost packets; not a packet count. */
   readonly overruns: number;
+}
+
+/** Packets the kernel dropped for a queue (its line of /proc/net/netfilter/nfnetlink_queue). */
+export interface KernelDrops {
+  /** Dropped because the queue was full (`--maxlen`). */
+  readonly queueFull: number;
+  /** Dropped because the socket's receive buffer was full (the reader behind; `--rcvbuf`). */
+  readonly socketFull: number;
+}
+
+/** What else a summary tells, when it happened. */
+export interface SummaryExtras {
+  /** The kernel's drops, read just before the queue unbound; undefined when /proc did not tell. */
+  readonly kernelDrops?: KernelDrops | undefined;
+  /** Lines not printed because standard output was behind (a slow reader). */
+  readonly linesDropped?: number;
+  /** The `--pcap` file, and records not written to it: dropped while it was behind, lost at a write error or the close deadline. */
+  readonly pcap?: { readonly path: string; readonly dropped: number; readonly lost: number } | undefined;
 }
 
 const verdictWords: ReadonlyArray<[keyof RunCounters['verdicts'], string]> = [
@@ -78,11 +96,14 @@ const verdictWords: ReadonlyArray<[keyof RunCounters['verdicts'], string]> = [
 ];
 
 /**
- * The line `nf-queue` prints to stderr on exit, e.g.
- * `nf-queue: 3 packets: 3 accepted, 0 dropped, 1 by default (close 1); 0 overruns; 1.52 s, 1.97 packets/s`.
- * Default verdicts are also counted as accepted or dropped; only the causes that happened are named.
+ * The line `nf-queue` prints to stderr on exit, e.g. `nf-queue: 3 packets: 3 accepted, 0 dropped,
+ * 1 by default (close 1); 0 dropped by the kernel (0 queue full, 0 socket full); 0 overrun events;
+ * 1.52 s, 1.97 packets/s`. Default verdicts are also counted as accepted or dropped; only the
+ * causes that happened are named. "dropped" alone is the drop verdict; the kernel's drops (when
+ * known) are packets that never reached nf-queue; overrun events (ENOBUFS) are how often the
+ * socket said it lost some. Lines and pcap records not written are named at the end when there are any.
  */
-export function formatSummary(counters: RunCounters, seconds: number): string {
+export function formatSummary(counters: RunCounters, seconds: number, extras: SummaryExtras = {}): string {
   const { verdicts } = counters;
   let line = `nf-queue: ${counters.received} packets: ${verdicts.accept} accepted, ${verdicts.drop} dropped`;
   for (const [kind, word] of verdictWords) {
@@ -97,8 +118,19 @@ export function formatSummary(counters: RunCounters, seconds: number): string {
   }).filter(([, value]) => value > 0);
   const defaults = causes.reduce((sum, [, value]) => sum + value, 0);
   if (defaults > 0) line += `, ${defaults} by default (${causes.map(([cause, value]) => `${cause} ${value}`).join(', ')})`;
+  const kernel = extras.kernelDrops;
+  if (kernel !== undefined) {
+    line += `; ${kernel.queueFull + kernel.socketFull} dropped by the kernel (${kernel.queueFull} queue full, ${kernel.socketFull} socket full)`;
+  }
   const rate = seconds > 0 ? counters.received / seconds : 0;
-  return `${line}; ${counters.overruns} overruns; ${seconds.toFixed(2)} s, ${rate.toFixed(rate >= 100 ? 0 : 2)} packets/s`;
+  line += `; ${counters.overruns} overrun ${counters.overruns === 1 ? 'event' : 'events'}; ${seconds.toFixed(2)} s, ${rate.toFixed(rate >= 100 ? 0 : 2)} packets/s`;
+  if ((extras.linesDropped ?? 0) > 0) line += `; ${extras.linesDropped} lines not printed (stdout was behind)`;
+  const pcap = extras.pcap;
+  if (pcap !== undefined && pcap.dropped + pcap.lost > 0) {
+    const parts = [pcap.dropped > 0 ? `${pcap.dropped} dropped while it was behind` : '', pcap.lost > 0 ? `${pcap.lost} lost unwritten` : ''];
+    line += `; ${pcap.dropped + pcap.lost} pcap records not in ${pcap.path} (${parts.filter(Boolean).join(', ')})`;
+  }
+  return line;
 }
 
 /** What the live status line shows. */
@@ -111,7 +143,7 @@ export interface StatusSnapshot {
   readonly accepted: number;
   /** Packets dropped so far. */
   readonly dropped: number;
-  /** Socket overruns so far. */
+  /** Socket overrun events (ENOBUFS) so far. */
   readonly overruns: number;
   /** Packets the kernel dropped (queue full + socket full), when /proc tells. */
   readonly kernelDrops: number | undefined;
@@ -119,13 +151,13 @@ export interface StatusSnapshot {
 
 /**
  * The live status line (without the terminal control characters), e.g.
- * `nf-queue: 120 packets/s, 1234 packets, 1200 accepted, 34 dropped, 0 overruns, 0 kernel drops`.
+ * `nf-queue: 120 packets/s, 1234 packets, 1200 accepted, 34 dropped, 0 dropped by the kernel, 0 overrun events`.
  */
 export function formatStatus(status: StatusSnapshot): string {
-  const kernel = status.kernelDrops === undefined ? '' : `, ${status.kernelDrops} kernel drops`;
+  const kernel = status.kernelDrops === undefined ? '' : `, ${status.kernelDrops} dropped by the kernel`;
   return (
     `nf-queue: ${Math.round(status.rate)} packets/s, ${status.received} packets, ` +
-    `${status.accepted} accepted, ${status.dropped} dropped, ${status.overruns} overruns${kernel}`
+    `${status.accepted} accepted, ${status.dropped} dropped${kernel}, ${status.overruns} overrun events`
   );
 }
 

@@ -13,6 +13,8 @@ export {
   type JsonPacket,
   type RunCounters,
   type StatusSnapshot,
+  type KernelDrops,
+  type SummaryExtras,
 } from './format.js';
 export {
   runCli,
@@ -23,6 +25,8 @@ export {
   EXIT_OPEN_FAILED,
   STATUS_INTERVAL_MS,
   CLEAR_LINE,
+  STDOUT_BUFFER_BYTES,
+  STDOUT_CLOSE_DEADLINE_MS,
   type CliEnvironment,
   type PacketRecorder,
 } from './main.js';
@@ -37,6 +41,10 @@ export {
   LINKTYPE_RAW,
   PCAP_GLOBAL_HEADER_LENGTH,
   PCAP_RECORD_HEADER_LENGTH,
+  PCAP_BUFFER_BYTES,
+  PCAP_CLOSE_DEADLINE_MS,
+  FIFO_POLL_MS,
   type PcapTimestamp,
+  type PcapWriterOptions,
 } from './pcap.js';
 export { addRule, iptablesCommand, type RuleSpec, type AddedRule } from './rule.js';

@@ -15,13 +15,19 @@ import {
   queueStats,
 } from '@nfq/nfqueue';
 import { type CliOptions, USAGE, parseCommandLine } from './args.js';
-import { type RunCounters, formatStatus, formatSummary } from './format.js';
-import { type PcapTimestamp, openPcapWriter } from './pcap.js';
+import { type KernelDrops, type RunCounters, formatStatus, formatSummary } from './format.js';
+import { type PcapTimestamp, type PcapWriterOptions, openPcapWriter } from './pcap.js';
 import { type AddedRule, type RuleSpec, addRule } from './rule.js';
 import {
+  COUNTER_IN_FLIGHT,
+  COUNTER_LINES_DROPPED,
+  COUNTER_PCAP_CLOSED,
+  COUNTER_RECORDS_DROPPED,
   COUNTER_SLOTS,
+  COUNTER_STDOUT_CLOSED,
   COUNTER_VERDICTED,
   type RangeMessage,
+  outputChannelName,
   type ServeSettings,
   verdictGiver,
   packetOutput,
@@ -37,14 +43,27 @@ export const EXIT_OPEN_FAILED = 1;
 export const STATUS_INTERVAL_MS = 500;
 /** Erases the terminal line the cursor is on: carriage return, then ECMA-48 "erase in line" (whole line). */
 export const CLEAR_LINE = '\r\x1b[2K';
+/** Bytes standard output may hold while its reader is behind (1 MiB); lines beyond are dropped and counted. */
+export const STDOUT_BUFFER_BYTES = 1024 * 1024;
+/** How long, at the end of a run, standard output's reader gets to take what is held: 2 s. */
+export const STDOUT_CLOSE_DEADLINE_MS = 2000;
 
-/** Where packets are recorded for `--pcap` (normally a `PcapWriter`, from pcap.ts). */
+/**
+ * Where packets are recorded for `--pcap` (normally a `PcapWriter`, from pcap.ts). It never
+ * blocks: what does not fit while the file is behind is dropped and counted.
+ */
 export interface PacketRecorder {
   /** Appends one packet (see `PcapWriter.write`). */
   write(payload: Uint8Array, originalLength: number | undefined, timestamp: PcapTimestamp | undefined): void;
-  /** The file descriptor that `--queue-balance` workers append records to. */
-  readonly fd: number;
-  /** Flushes and closes the file. */
+  /** Appends `count` whole records made by a `--queue-balance` worker. */
+  appendRecords(bytes: Uint8Array, count: number): void;
+  /** Calls `handler` on the first write error. */
+  onError(handler: (error: Error) => void): void;
+  /** Records dropped while the file was behind. */
+  readonly dropped: number;
+  /** Records accepted but never written (a write error, or the close deadline). */
+  readonly lost: number;
+  /** Writes what is held (within a deadline) and closes the file; never rejects. */
   close(): Promise<void>;
 }
 
@@ -60,10 +79,23 @@ export interface CliEnvironment {
   dropPrivileges(user: string): { uid: number; gid: number };
   /** Adds the `--rule` iptables rule; its `remove()` deletes it. */
   addRule(spec: RuleSpec): Promise<AddedRule>;
-  /** Creates the `--pcap` file and writes its header. */
-  openPcap(path: string): Promise<PacketRecorder>;
-  /** Writes one line to standard output. */
-  printLine(line: string): void;
+  /** Creates the `--pcap` file and writes its header (waiting for a FIFO's reader until `options.signal` aborts). */
+  openPcap(path: string, options: PcapWriterOptions): Promise<PacketRecorder>;
+  /**
+   * Writes one line to standard output (or `lines` lines, joined by newlines, without the last).
+   * Never throws nor blocks: while the reader is behind, what does not fit is dropped and counted.
+   */
+  printLine(line: string, lines?: number): void;
+  /** Calls `handler` once when writing to standard output fails (EPIPE: its reader closed it; EIO, ENOSPC...). */
+  onStdoutError(handler: (error: NodeJS.ErrnoException) => void): void;
+  /** Lines not printed because standard output was behind. */
+  stdoutDropped(): number;
+  /**
+   * At the end of a run: waits at most `deadlineMs` for standard output's reader to take what is
+   * held, then gives it up (so that a reader that never reads cannot keep the process alive);
+   * resolves with the number of lines given up.
+   */
+  finishOutput(deadlineMs: number): Promise<number>;
   /** Writes one line to standard error. */
   printError(line: string): void;
   /** Writes to standard error as is (the status line: no newline). */
@@ -82,6 +114,25 @@ export interface CliEnvironment {
 
 /** The environment of a real run: the real binding, process streams, signals, iptables. */
 export function processEnvironment(): CliEnvironment {
+  const stdout = process.stdout;
+  let stdoutError: NodeJS.ErrnoException | undefined;
+  let stdoutDropped = 0;
+  let linesWritten = 0;
+  let linesTaken = 0;
+  let abandoned = false;
+  const stdoutHandlers: Array<(error: NodeJS.ErrnoException) => void> = [];
+  const taken = (lines: number) => (): void => void (linesTaken += lines);
+  // A closed pipe (EPIPE) or a failing device is reported once, never thrown.
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (stdoutError || abandoned) return;
+    stdoutError = error;
+    for (const handler of stdoutHandlers) handler(error);
+  });
+  let stderrFailed = false;
+  process.stderr.on('error', () => (stderrFailed = true));
+  const writeStderr = (text: string): void => {
+    if (!stderrFailed && !process.stderr.destroyed) process.stderr.write(text);
+  };
   return {
     openQueue: (options) => openQueue(options),
     openQueueRange: (options) => openQueueRange(options),
@@ -89,9 +140,40 @@ export function processEnvironment(): CliEnvironment {
     dropPrivileges: (user) => dropPrivileges(user),
     addRule,
     openPcap: openPcapWriter,
-    printLine: (line) => process.stdout.write(`${line}\n`),
-    printError: (line) => process.stderr.write(`${line}\n`),
-    writeStatus: (text) => process.stderr.write(text),
+    printLine(line, lines = 1) {
+      if (stdoutError || stdout.destroyed) return;
+      if (stdout.writableLength > STDOUT_BUFFER_BYTES) {
+        stdoutDropped += lines;
+        return;
+      }
+      linesWritten += lines;
+      stdout.write(`${line}\n`, taken(lines));
+    },
+    async finishOutput(deadlineMs) {
+      if (stdoutError || stdout.writableLength === 0) return 0;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadlineMs);
+        stdout.once('drain', done);
+        function done(): void {
+          clearTimeout(timer);
+          stdout.off('drain', done);
+          resolve();
+        }
+      });
+      if (stdout.writableLength === 0) return 0;
+      // Writes still queued for a pipe keep the event loop alive: closing the handle cancels them.
+      abandoned = true;
+      const given = linesWritten - linesTaken;
+      (stdout as unknown as { _handle?: { close(): void } })._handle?.close();
+      return given;
+    },
+    onStdoutError(handler) {
+      stdoutHandlers.push(handler);
+      if (stdoutError) handler(stdoutError);
+    },
+    stdoutDropped: () => stdoutDropped,
+    printError: (line) => writeStderr(`${line}\n`),
+    writeStatus: (text) => writeStderr(text),
     stderrIsTerminal: process.stderr.isTTY === true,
     stdoutIsTerminal: process.stdout.isTTY === true,
     onTerminationSignal(handler) {
@@ -146,8 +228,21 @@ interface Served {
   counters(): Promise<RunCounters>;
   /** The kernel's drops for the served queues, when /proc tells. */
   kernelDrops(): number | undefined;
-  /** Closes gracefully; resolves with the final counters. */
-  close(): Promise<RunCounters>;
+  /** Stops making lines (standard output failed) or pcap records (the file failed, or closes). */
+  stopOutput(what: 'stdout' | 'pcap'): void;
+  /** Lines and pcap records dropped before they reached the main thread (a range's workers; 0 for one queue). */
+  outputDropped(): { lines: number; records: number };
+  /** Closes gracefully; resolves with the final counters and the kernel's drops read just before unbinding. */
+  close(): Promise<{ counters: RunCounters; kernelDrops: KernelDrops | undefined }>;
+}
+
+/** The kernel's drops summed over `rows`; undefined when there is none (no /proc line). */
+function sumKernelDrops(rows: readonly KernelQueueStats[]): KernelDrops | undefined {
+  if (rows.length === 0) return undefined;
+  return {
+    queueFull: rows.reduce((sum, row) => sum + row.queueDropped, 0),
+    socketFull: rows.reduce((sum, row) => sum + row.userDropped, 0),
+  };
 }
 
 /** The live status line on a terminal: redrawn every interval, erased before anything else is printed. */
@@ -229,15 +324,28 @@ function serveQueue(
     verdicted++;
     if (options.count !== undefined && verdicted >= options.count) stop('count');
   });
+  const kernelRows = (): KernelQueueStats[] => {
+    const row = queue.kernelStats();
+    return row === undefined ? [] : [row];
+  };
   const served: Served = {
     counters: async () => queue.stats(),
     kernelDrops() {
-      const row = queue.kernelStats();
-      return row === undefined ? undefined : row.queueDropped + row.userDropped;
+      const drops = sumKernelDrops(kernelRows());
+      return drops === undefined ? undefined : drops.queueFull + drops.socketFull;
     },
+    stopOutput: () => undefined, // printLine and the recorder stop by themselves
+    outputDropped: () => ({ lines: 0, records: 0 }),
     async close() {
+      // Read before unbinding: the queue's line leaves /proc with it.
+      let kernelDrops: KernelDrops | undefined;
+      try {
+        kernelDrops = sumKernelDrops(kernelRows());
+      } catch {
+        kernelDrops = undefined;
+      }
       await queue.close();
-      return queue.stats();
+      return { counters: queue.stats(), kernelDrops };
     },
   };
   return {
@@ -251,6 +359,7 @@ function serveQueue(
 async function openRange(
   options: CliOptions,
   settings: ServeSettings,
+  print: (text: string, lines: number) => void,
   recorder: PacketRecorder | undefined,
   stop: (reason: string) => void,
   environment: CliEnvironment,
@@ -259,13 +368,23 @@ async function openRange(
   const counters = new Int32Array(new SharedArrayBuffer(COUNTER_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   const channelName = `nf-queue-${process.pid}-${randomBytes(6).toString('hex')}`;
   const channel = new BroadcastChannel(channelName);
+  const output = new BroadcastChannel(outputChannelName(channelName));
   const finals = new Map<number, RunCounters>();
   channel.onmessage = (event) => {
     const message = (event as { data: RangeMessage }).data;
     if (message.type === 'hello') channel.postMessage({ type: 'setup', counters: counters.buffer as SharedArrayBuffer } satisfies RangeMessage);
-    else if (message.type === 'final') finals.set(message.queue, message.stats);
   };
-  const query = workerHandlerQuery({ ...settings, channel: channelName, count: options.count, pcapFd: recorder?.fd });
+  // The workers' lines and records: taken at once (the bound of what is in flight is freed), then
+  // printed or written by the main thread's bounded writers.
+  output.onmessage = (event) => {
+    const message = (event as { data: RangeMessage }).data;
+    if (message.type === 'final') finals.set(message.queue, message.stats);
+    if (message.type !== 'output') return;
+    Atomics.sub(counters, COUNTER_IN_FLIGHT, message.size);
+    if (message.text !== undefined) print(message.text, message.lines ?? 1);
+    if (message.records !== undefined) recorder?.appendRecords(message.records, message.count ?? 0);
+  };
+  const query = workerHandlerQuery({ ...settings, channel: channelName, count: options.count, pcap: recorder !== undefined });
   let range: QueueRange;
   try {
     range = await environment.openQueueRange({
@@ -276,6 +395,7 @@ async function openRange(
     });
   } catch (error) {
     channel.close();
+    output.close();
     throw error;
   }
   range.on('error', (error) => {
@@ -299,23 +419,37 @@ async function openRange(
     const stats = await range.stats();
     return stats;
   };
+  const kernelRows = (): KernelQueueStats[] =>
+    environment.kernelQueueStats(options.netns).filter((row) => row.queue >= balance.from && row.queue <= balance.to);
   const served: Served = {
     counters: merged,
     kernelDrops() {
-      const rows = environment.kernelQueueStats(options.netns).filter((row) => row.queue >= balance.from && row.queue <= balance.to);
-      return rows.length === 0 ? undefined : rows.reduce((sum, row) => sum + row.queueDropped + row.userDropped, 0);
+      const drops = sumKernelDrops(kernelRows());
+      return drops === undefined ? undefined : drops.queueFull + drops.socketFull;
     },
+    stopOutput(what) {
+      Atomics.store(counters, what === 'stdout' ? COUNTER_STDOUT_CLOSED : COUNTER_PCAP_CLOSED, 1);
+    },
+    outputDropped: () => ({ lines: Atomics.load(counters, COUNTER_LINES_DROPPED), records: Atomics.load(counters, COUNTER_RECORDS_DROPPED) }),
     async close() {
       waiting = false;
       const before = await range.stats();
+      // Read before unbinding: the queues' lines leave /proc with them.
+      let kernelDrops: KernelDrops | undefined;
+      try {
+        kernelDrops = sumKernelDrops(kernelRows());
+      } catch {
+        kernelDrops = undefined;
+      }
       await range.close();
       // Each worker posts its final counters as its queue closes; give them a moment to arrive.
       for (let waited = 0; finals.size < range.queues.length && waited < 500; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       channel.close();
+      output.close();
       const perQueue = range.queues.map((queue) => finals.get(queue) ?? before.perQueue.get(queue)).filter((stats) => stats !== undefined);
-      return sumCounters(perQueue);
+      return { counters: sumCounters(perQueue), kernelDrops };
     },
   };
   return {
@@ -349,9 +483,10 @@ function sumCounters(all: readonly RunCounters[]): RunCounters {
 
 /**
  * Runs `nf-queue` with `argv` (without node and script paths); resolves with the exit status:
- * 0 after a graceful end (`--count` reached, SIGINT, SIGTERM, SIGHUP), 1 when it could not run
- * (no CAP_NET_ADMIN, queue taken, rule refused...), 2 for a bad command line, refused with one
- * line on stderr before any socket opens.
+ * 0 after a graceful end (`--count` reached, SIGINT, SIGTERM, SIGHUP, stdout's reader closed it),
+ * 1 when it could not run or an output failed (no CAP_NET_ADMIN, queue taken, rule refused, a
+ * write error on stdout or the pcap file...), 2 for a bad command line, refused with one line on
+ * stderr before any socket opens. Every way out gives every held packet its verdict first.
  */
 export async function runCli(argv: readonly string[], environment: CliEnvironment = processEnvironment()): Promise<number> {
   const commandLine = parseCommandLine(argv);
@@ -370,8 +505,10 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   let stopReason: string | undefined;
   let wake: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const opening = new AbortController();
   const stop = (reason: string): void => {
     stopReason ??= reason;
+    opening.abort();
     wake?.();
   };
   const stopListening = environment.onTerminationSignal((signal) => stop(signal));
@@ -381,15 +518,48 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   let rule: AddedRule | undefined;
   let status: StatusLine | undefined;
   let exitCode = 0;
+  // An output fault ends the run as a signal does (every packet gets its verdict, then the
+  // summary): a closed stdout (EPIPE, as `nf-queue | head`) quietly with 0, as tcpdump; any other
+  // write error with one line naming what failed, and 1.
+  environment.onStdoutError((error) => {
+    session?.served.stopOutput('stdout');
+    if (error.code !== 'EPIPE') {
+      environment.printError(`nf-queue: cannot write to standard output: ${error.message}`);
+      exitCode = EXIT_OPEN_FAILED;
+    }
+    stop('stdout');
+  });
   try {
     try {
-      if (options.pcap !== undefined) recorder = await environment.openPcap(options.pcap);
-      const print = (line: string): void => {
+      if (options.pcap !== undefined) {
+        const path = options.pcap;
+        try {
+          recorder = await environment.openPcap(path, {
+            signal: opening.signal,
+            onWaitingForReader: () => environment.printError(`nf-queue: ${path} is a FIFO that nobody reads yet: waiting for a reader (Ctrl-C to give up)`),
+          });
+        } catch (error) {
+          if (!opening.signal.aborted) throw error;
+          environment.printError(`nf-queue: nobody opened ${path} for reading; stopped (${stopReason}) before binding`);
+          return exitCode;
+        }
+        recorder.onError((error) => {
+          session?.served.stopOutput('pcap');
+          if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+            environment.printError(`nf-queue: the reader of ${path} closed it; stopping`);
+          } else {
+            environment.printError(`nf-queue: cannot write the pcap file ${path}: ${error.message}`);
+            exitCode = EXIT_OPEN_FAILED;
+          }
+          stop('pcap');
+        });
+      }
+      const print = (text: string, lines = 1): void => {
         status?.clear();
-        environment.printLine(line);
+        environment.printLine(text, lines);
       };
       if (options.queueBalance) {
-        session = await openRange(options, settings, recorder, stop, environment);
+        session = await openRange(options, settings, print, recorder, stop, environment);
       } else {
         const queue = await environment.openQueue({ queue: options.queue, ...queueOptionsOf(options) });
         // The receiving thread took --nice itself (readerNice); the main thread (the same one, unless
@@ -415,9 +585,20 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
           exitCode = EXIT_OPEN_FAILED;
         });
       }
-      const final = await session.served.close();
+      const served = session.served;
+      const final = await served.close();
       session = undefined;
-      environment.printError(formatSummary(final, (environment.now() - started) / 1000));
+      const seconds = (environment.now() - started) / 1000;
+      // The file is complete (or given up on at its deadline), and stdout too, before the summary counts what is missing.
+      const [linesGivenUp] = await Promise.all([environment.finishOutput(STDOUT_CLOSE_DEADLINE_MS), recorder?.close()]);
+      const dropped = served.outputDropped();
+      environment.printError(
+        formatSummary(final.counters, seconds, {
+          kernelDrops: final.kernelDrops,
+          linesDropped: environment.stdoutDropped() + dropped.lines + linesGivenUp,
+          pcap: recorder && options.pcap !== undefined ? { path: options.pcap, dropped: recorder.dropped + dropped.records, lost: recorder.lost } : undefined,
+        }),
+      );
     } catch (error) {
       status?.stop();
       environment.printError(describeError(error));
@@ -432,12 +613,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         exitCode = EXIT_OPEN_FAILED;
       });
     }
-    if (recorder) {
-      await recorder.close().catch((error: unknown) => {
-        environment.printError(describeError(error));
-        exitCode = EXIT_OPEN_FAILED;
-      });
-    }
+    await recorder?.close();
     stopListening();
   }
   return exitCode;

@@ -61,8 +61,8 @@ export interface WorkerHandlerSetup extends ServeSettings {
   readonly channel: string;
   /** Stop verdicting after this many packets over all workers (the rest get the default at close). */
   readonly count: number | undefined;
-  /** File descriptor of the open pcap file to append records to (its global header written). */
-  readonly pcapFd: number | undefined;
+  /** Send pcap records to the main thread (which writes the `--pcap` file). */
+  readonly pcap: boolean;
 }
 
 /** The query string carrying `setup` to the worker handler module (`worker-handler.js?...`). */
@@ -71,7 +71,7 @@ export function workerHandlerQuery(setup: WorkerHandlerSetup): string {
   if (setup.mark !== undefined) query.set('mark', String(setup.mark));
   if (setup.connmark !== undefined) query.set('connmark', String(setup.connmark));
   if (setup.count !== undefined) query.set('count', String(setup.count));
-  if (setup.pcapFd !== undefined) query.set('pcapFd', String(setup.pcapFd));
+  if (setup.pcap) query.set('pcap', '1');
   return query.toString();
 }
 
@@ -85,7 +85,7 @@ export function parseWorkerHandlerQuery(query: URLSearchParams): WorkerHandlerSe
     mark: number('mark'),
     connmark: number('connmark'),
     count: number('count'),
-    pcapFd: number('pcapFd'),
+    pcap: query.get('pcap') === '1',
   };
 }
 
@@ -96,8 +96,25 @@ export function parseWorkerHandlerQuery(query: URLSearchParams): WorkerHandlerSe
 export const COUNTER_CLAIMED = 0;
 /** See {@link COUNTER_CLAIMED}. */
 export const COUNTER_VERDICTED = 1;
+/** 1 once standard output failed (a closed pipe...): the workers stop printing. Set by the main thread. */
+export const COUNTER_STDOUT_CLOSED = 2;
+/** 1 once the pcap file failed or is closing: the workers stop recording. Set by the main thread. */
+export const COUNTER_PCAP_CLOSED = 3;
+/** Bytes of output posted by the workers and not yet taken by the main thread (bounded by {@link OUTPUT_IN_FLIGHT_BYTES}). */
+export const COUNTER_IN_FLIGHT = 4;
+/** Lines the workers dropped because the main thread (standard output) was behind. */
+export const COUNTER_LINES_DROPPED = 5;
+/** Pcap records the workers dropped because the main thread (the pcap file) was behind. */
+export const COUNTER_RECORDS_DROPPED = 6;
 /** Number of counter slots. */
-export const COUNTER_SLOTS = 2;
+export const COUNTER_SLOTS = 7;
+/** Most bytes of lines and records on their way from the workers to the main thread: 4 MiB. */
+export const OUTPUT_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
+/** The name of the channel on which workers post their output and final counters (only the main thread listens). */
+export function outputChannelName(channel: string): string {
+  return `${channel}.output`;
+}
 
 /** Messages on the range's BroadcastChannel. */
 export type RangeMessage =
@@ -105,5 +122,10 @@ export type RangeMessage =
   | { type: 'hello' }
   /** The main thread's answer: the shared counters. */
   | { type: 'setup'; counters: SharedArrayBuffer }
-  /** A worker's queue closed: its final counters (every packet has its verdict). */
-  | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']> };
+  /** A worker's queue closed: its final counters (every packet has its verdict). On the output channel, after the last output. */
+  | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']> }
+  /**
+   * A worker's lines (`text`: `lines` lines joined by newlines, no last newline) or pcap records
+   * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}. On the output channel.
+   */
+  | { type: 'output'; size: number; text?: string; lines?: number; records?: Uint8Array; count?: number };

@@ -1,29 +1,44 @@
 /**
  * The handler module of `nf-queue --queue-balance A:B`: each worker thread of
  * `openQueueRange` imports it (as `worker-handler.js?<settings>`, see `serve.ts`) and serves
- * its queue with it: the configured verdict for every packet, its line written to standard
- * output (which Node pipes to the main thread's), its pcap record appended to the shared file.
+ * its queue with it: the configured verdict for every packet, its line and its pcap record
+ * posted (in batches) to the main thread, which prints and writes them.
  *
  * The main thread hands out shared counters on a BroadcastChannel: with them the workers stop
- * at exactly `--count` packets over all queues, and the main thread sees progress.
+ * at exactly `--count` packets over all queues, the main thread sees progress, and output is
+ * bounded: while the main thread is behind (a slow reader of stdout or of a FIFO), lines and
+ * records beyond {@link OUTPUT_IN_FLIGHT_BYTES} are dropped and counted, never held; once
+ * stdout is closed or the pcap file failed, nothing more is made for them. A verdict never
+ * waits for output.
  */
-import { writeSync } from 'node:fs';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Packet, Queue } from '@nfq/nfqueue';
-import { pcapNow, pcapRecordHeader, PCAP_SNAPLEN } from './pcap.js';
+import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
 import {
   COUNTER_CLAIMED,
+  COUNTER_IN_FLIGHT,
+  COUNTER_LINES_DROPPED,
+  COUNTER_PCAP_CLOSED,
+  COUNTER_RECORDS_DROPPED,
+  COUNTER_STDOUT_CLOSED,
   COUNTER_VERDICTED,
+  OUTPUT_IN_FLIGHT_BYTES,
   type RangeMessage,
   verdictGiver,
+  outputChannelName,
   packetOutput,
   parseWorkerHandlerQuery,
 } from './serve.js';
+
+/** A batch is posted at the latest once it holds this many bytes (else on the next turn of the event loop). */
+const BATCH_BYTES = 256 * 1024;
 
 const setup = parseWorkerHandlerQuery(new URL(import.meta.url).searchParams);
 const giveVerdict = verdictGiver(setup);
 const channel = new BroadcastChannel(setup.channel);
 channel.unref();
+const output = new BroadcastChannel(outputChannelName(setup.channel));
+output.unref();
 let counters: Int32Array | undefined;
 let announceReady!: () => void;
 const ready = new Promise<void>((resolve) => (announceReady = resolve));
@@ -37,19 +52,71 @@ channel.onmessage = (event) => {
 channel.postMessage({ type: 'hello' } satisfies RangeMessage);
 
 let served: Queue | undefined;
+let lines: string[] = [];
+let lineBytes = 0;
+let records: Buffer[] = [];
+let recordBytes = 0;
+let flushQueued = false;
+
+/** Reserves `size` bytes of the in-flight budget; false (nothing reserved) when it is spent. */
+function reserve(shared: Int32Array, size: number): boolean {
+  if (Atomics.add(shared, COUNTER_IN_FLIGHT, size) + size <= OUTPUT_IN_FLIGHT_BYTES) return true;
+  Atomics.sub(shared, COUNTER_IN_FLIGHT, size);
+  return false;
+}
+
+/** Posts the batched lines and records to the main thread, or drops (and counts) what does not fit. */
+function flush(): void {
+  flushQueued = false;
+  const shared = counters!;
+  if (lines.length > 0) {
+    const size = lineBytes + lines.length;
+    if (Atomics.load(shared, COUNTER_STDOUT_CLOSED) !== 0) {
+      // stdout is gone: nothing to count, as tcpdump on a closed pipe
+    } else if (reserve(shared, size)) {
+      output.postMessage({ type: 'output', size, text: lines.join('\n'), lines: lines.length } satisfies RangeMessage);
+    } else {
+      Atomics.add(shared, COUNTER_LINES_DROPPED, lines.length);
+    }
+    lines = [];
+    lineBytes = 0;
+  }
+  if (records.length > 0) {
+    if (Atomics.load(shared, COUNTER_PCAP_CLOSED) === 0 && reserve(shared, recordBytes)) {
+      const bytes = Buffer.concat(records, recordBytes);
+      output.postMessage({ type: 'output', size: recordBytes, records: bytes, count: records.length } satisfies RangeMessage);
+    } else {
+      Atomics.add(shared, COUNTER_RECORDS_DROPPED, records.length);
+    }
+    records = [];
+    recordBytes = 0;
+  }
+}
+
+function queueFlush(): void {
+  if (lineBytes + recordBytes >= BATCH_BYTES) flush();
+  else if (!flushQueued) {
+    flushQueued = true;
+    setImmediate(flush);
+  }
+}
 
 function watch(queue: Queue): void {
   served = queue;
-  // The queue's last counters, once every packet has its verdict, for the summary.
-  queue.once('close', () => channel.postMessage({ type: 'final', queue: queue.queueNum, stats: queue.stats() } satisfies RangeMessage));
+  // The queue's last counters, once every packet has its verdict, for the summary (after the last output).
+  queue.once('close', () => {
+    flush();
+    output.postMessage({ type: 'final', queue: queue.queueNum, stats: queue.stats() } satisfies RangeMessage);
+  });
 }
 
-function appendPcap(fd: number, packet: Packet): void {
+function pcapRecord(packet: Packet): Buffer {
   const payload = packet.payload;
   const length = Math.min(payload.length, PCAP_SNAPLEN);
-  const header = pcapRecordHeader(packet.timestamp ?? pcapNow(), length, packet.capLen ?? payload.length);
-  // One write per record: the workers share the file offset, and each write() appends whole.
-  writeSync(fd, Buffer.concat([header, payload.subarray(0, length)]));
+  const record = Buffer.allocUnsafe(PCAP_RECORD_HEADER_LENGTH + length);
+  pcapRecordHeader(packet.timestamp ?? pcapNow(), length, packet.capLen ?? payload.length).copy(record, 0);
+  record.set(payload.subarray(0, length), PCAP_RECORD_HEADER_LENGTH);
+  return record;
 }
 
 /** Serves one packet of this worker's queue (the default export `openQueueRange` calls). */
@@ -59,9 +126,19 @@ export default function servePacket(packet: Packet, queue: Queue): void | Promis
   if (setup.count !== undefined && Atomics.add(counters, COUNTER_CLAIMED, 1) >= setup.count) {
     return; // beyond --count: the default verdict at close
   }
-  const line = packetOutput(packet, setup);
-  if (line !== undefined) process.stdout.write(`${line}\n`);
-  if (setup.pcapFd !== undefined) appendPcap(setup.pcapFd, packet);
+  if (setup.output !== 'none' && Atomics.load(counters, COUNTER_STDOUT_CLOSED) === 0) {
+    const line = packetOutput(packet, setup);
+    if (line !== undefined) {
+      lines.push(line);
+      lineBytes += line.length;
+    }
+  }
+  if (setup.pcap && Atomics.load(counters, COUNTER_PCAP_CLOSED) === 0) {
+    const record = pcapRecord(packet);
+    records.push(record);
+    recordBytes += record.length;
+  }
+  if (lines.length > 0 || records.length > 0) queueFlush();
   giveVerdict(packet);
   Atomics.add(counters, COUNTER_VERDICTED, 1);
   Atomics.notify(counters, COUNTER_VERDICTED);

@@ -77,6 +77,10 @@ export class FakeNative implements NativeQueue {
 export interface FakeRecorder extends PacketRecorder {
   readonly records: Array<{ payload: Buffer; originalLength: number | undefined }>;
   closed: boolean;
+  dropped: number;
+  lost: number;
+  /** Makes the recorder fail as a write error would. */
+  fail(error: Error): void;
 }
 
 /** A fake environment and what it recorded. */
@@ -98,11 +102,16 @@ export interface FakeEnvironment {
   recorders: FakeRecorder[];
   /** Sends SIGTERM to the run. */
   signal: () => void;
+  /** Fails standard output as a write would (e.g. an EPIPE error). */
+  failStdout: (error: NodeJS.ErrnoException) => void;
+  /** What `stdoutDropped()` answers. */
+  stdoutDropped: number;
 }
 
 /** A fresh fake environment; `overrides` replace parts of it (e.g. `stderrIsTerminal: true`). */
 export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEnvironment {
-  const fake: Omit<FakeEnvironment, 'environment' | 'signal'> = {
+  const fake: Omit<FakeEnvironment, 'environment' | 'signal' | 'failStdout'> = {
+    stdoutDropped: 0,
     lines: [],
     errors: [],
     status: [],
@@ -115,6 +124,8 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
     recorders: [],
   };
   let signalHandler: ((signal: string) => void) | undefined;
+  const stdoutHandlers: Array<(error: NodeJS.ErrnoException) => void> = [];
+  let stdoutFailed = false;
   const binding: NativeBinding = {
     NativeQueue: {
       open: (options) => {
@@ -142,13 +153,18 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
       return { description: spec.words.join(' '), remove: async () => void fake.rulesRemoved.push(spec) };
     },
     openPcap: async () => {
+      const errorHandlers: Array<(error: Error) => void> = [];
       const recorder: FakeRecorder = {
         records: [],
         closed: false,
-        fd: -1,
+        dropped: 0,
+        lost: 0,
         write(payload, originalLength) {
           this.records.push({ payload: Buffer.from(payload), originalLength });
         },
+        appendRecords() {},
+        onError: (handler) => void errorHandlers.push(handler),
+        fail: (error) => errorHandlers.forEach((handler) => handler(error)),
         async close() {
           this.closed = true;
         },
@@ -156,7 +172,12 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
       fake.recorders.push(recorder);
       return recorder;
     },
-    printLine: (line) => fake.lines.push(line),
+    printLine: (line) => {
+      if (!stdoutFailed) fake.lines.push(line);
+    },
+    onStdoutError: (handler) => void stdoutHandlers.push(handler),
+    stdoutDropped: () => fake.stdoutDropped,
+    finishOutput: async () => 0,
     printError: (line) => {
       fake.errors.push(line);
       fake.stderr.push(`${line}\n`);
@@ -174,5 +195,16 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
     now: () => (clock += 250),
     ...overrides,
   };
-  return { ...fake, environment, signal: () => signalHandler?.('SIGTERM') };
+  const result: FakeEnvironment = {
+    ...fake,
+    environment,
+    signal: () => signalHandler?.('SIGTERM'),
+    failStdout: (error) => {
+      stdoutFailed = true;
+      for (const handler of stdoutHandlers) handler(error);
+    },
+  };
+  // stdoutDropped() reads the field the test sets on the returned object.
+  environment.stdoutDropped = overrides.stdoutDropped ?? (() => result.stdoutDropped);
+  return result;
 }

@@ -1,9 +1,13 @@
 /** The pcap writer of `--pcap`, byte by byte: written to a temporary file and read back. */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LINKTYPE_RAW, PCAP_MAGIC, openPcapWriter, pcapGlobalHeader, pcapNow } from '../src/index.js';
+
+const mkfifo = (path: string): void => void execFileSync('mkfifo', [path]);
 
 let directory: string;
 beforeEach(async () => {
@@ -75,5 +79,66 @@ describe('pcap writer', () => {
 
   it('turns milliseconds into seconds and microseconds', () => {
     expect(pcapNow(1_700_000_000_250)).toEqual({ sec: 1_700_000_000, usec: 250_000 });
+  });
+
+  it('rejects a device that is full at the header, naming it', async () => {
+    await expect(openPcapWriter('/dev/full')).rejects.toThrow('cannot write the pcap file /dev/full: ENOSPC');
+  });
+
+  it('waits for the reader of a FIFO without blocking the event loop, and gives up when aborted', async () => {
+    const path = join(directory, 'fifo');
+    mkfifo(path);
+    const controller = new AbortController();
+    let waiting = 0;
+    const opened = openPcapWriter(path, { signal: controller.signal, onWaitingForReader: () => waiting++ });
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 10);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clearInterval(ticking);
+    expect(waiting).toBe(1);
+    expect(ticks).toBeGreaterThan(5); // timers ran meanwhile
+    controller.abort();
+    await expect(opened).rejects.toThrow(/abort/i);
+  });
+
+  it('to a FIFO whose reader does not read: holds at most bufferBytes, drops and counts the rest, closes by its deadline counting what is lost', async () => {
+    const path = join(directory, 'fifo');
+    mkfifo(path);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const writer = await openPcapWriter(path, { bufferBytes: 64 * 1024 });
+      const payload = Buffer.alloc(1000, 0x45);
+      for (let i = 0; i < 1000; i++) writer.write(payload, undefined, { sec: 1, usec: i });
+      expect(writer.records + writer.dropped).toBe(1000);
+      expect(writer.dropped).toBeGreaterThan(800); // ~64 KiB of the 1 MB held, plus what the pipe took
+      const started = performance.now();
+      await writer.close(200);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(writer.lost).toBeGreaterThan(0);
+      expect(writer.error).toBeUndefined();
+      // What reached the pipe starts with the global header, then whole records.
+      const head = Buffer.alloc(24 + 16);
+      expect(readSync(reader, head)).toBe(40);
+      expect(head.subarray(0, 24)).toEqual(pcapGlobalHeader());
+      expect(head.readUInt32LE(24 + 8)).toBe(1000);
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('reports EPIPE once when the reader of a FIFO goes away, and writes nothing after', async () => {
+    const path = join(directory, 'fifo');
+    mkfifo(path);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = await openPcapWriter(path);
+    closeSync(reader);
+    const errors: string[] = [];
+    writer.onError((error) => errors.push((error as NodeJS.ErrnoException).code ?? error.message));
+    writer.write(Buffer.alloc(100), undefined, undefined);
+    for (let waited = 0; errors.length === 0 && waited < 2_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    writer.write(Buffer.alloc(100), undefined, undefined);
+    await writer.close();
+    expect(errors).toEqual(['EPIPE']);
+    expect(writer.lost).toBe(1);
   });
 });

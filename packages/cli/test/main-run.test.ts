@@ -6,7 +6,7 @@ import { CLEAR_LINE, runCli } from '../src/index.js';
 import { fakeEnvironment } from './fake-environment.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const SUMMARY = /^nf-queue: \d+ packets: \d+ accepted, \d+ dropped.*; \d+ overruns; \d+\.\d\d s, [\d.]+ packets\/s$/;
+const SUMMARY = /^nf-queue: \d+ packets: \d+ accepted, \d+ dropped.*; \d+ overrun events?; \d+\.\d\d s, [\d.]+ packets\/s$/;
 
 describe('runCli verdicts and output', () => {
   it('--verdict drop drops every packet and the summary counts them', async () => {
@@ -22,7 +22,7 @@ describe('runCli verdicts and output', () => {
     expect(fake.lines).toEqual([]);
     expect(fake.errors).toHaveLength(1);
     expect(fake.errors[0]).toMatch(SUMMARY);
-    expect(fake.errors[0]).toMatch(/^nf-queue: 2 packets: 0 accepted, 2 dropped; 0 overruns; /);
+    expect(fake.errors[0]).toMatch(/^nf-queue: 2 packets: 0 accepted, 2 dropped; 0 overrun events; /);
   });
 
   it('--mark sets the mark with each accept; packets beyond --count get the default at close, counted in the summary', async () => {
@@ -35,7 +35,7 @@ describe('runCli verdicts and output', () => {
       [1, NF_ACCEPT, 42],
       [2, NF_ACCEPT],
     ]);
-    expect(fake.errors).toEqual([expect.stringMatching(/^nf-queue: 2 packets: 2 accepted, 0 dropped, 1 by default \(close 1\); 0 overruns; /)]);
+    expect(fake.errors).toEqual([expect.stringMatching(/^nf-queue: 2 packets: 2 accepted, 0 dropped, 1 by default \(close 1\); 0 overrun events; /)]);
   });
 
   it('--json prints one JSON object per packet per line, with id, hook and the attributes present', async () => {
@@ -123,7 +123,7 @@ describe('runCli status line', () => {
     fake.natives[0]!.push(1);
     await new Promise((resolve) => setTimeout(resolve, 40));
     const drawn = fake.status.find((text) => text.length > CLEAR_LINE.length);
-    expect(drawn).toMatch(/^\r\x1b\[2Knf-queue: \d+ packets\/s, 1 packets, 1 accepted, 0 dropped, 0 overruns$/);
+    expect(drawn).toMatch(/^\r\x1b\[2Knf-queue: \d+ packets\/s, 1 packets, 1 accepted, 0 dropped, 0 overrun events$/);
     fake.natives[0]!.push(2); // a packet line erases the status first
     fake.signal();
     expect(await exit).toBe(0);
@@ -222,5 +222,76 @@ describe('runCli errors', () => {
     const fake = fakeEnvironment({ openQueue: () => Promise.reject(new Error('nope')) });
     expect(await runCli(['-w', 'x.pcap'], fake.environment)).toBe(1);
     expect(fake.recorders[0]!.closed).toBe(true);
+  });
+});
+
+describe('runCli on output faults', () => {
+  const fault = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`write ${code}`), { code });
+
+  it('a closed stdout (EPIPE) ends the run as a signal does: every held packet accepted, the summary, exit 0, no other line', async () => {
+    const fake = fakeEnvironment();
+    const exit = runCli(['5'], fake.environment);
+    await settle();
+    fake.natives[0]!.push(1, 2);
+    fake.failStdout(fault('EPIPE'));
+    expect(await exit).toBe(0);
+    expect(fake.natives[0]!.verdicts).toEqual([
+      [1, NF_ACCEPT],
+      [2, NF_ACCEPT],
+    ]);
+    expect(fake.natives[0]!.closed).toBe(true);
+    expect(fake.errors).toEqual([expect.stringMatching(/^nf-queue: 2 packets: 2 accepted, 0 dropped; /)]);
+  });
+
+  it('any other stdout error (ENOSPC) ends the run with one line saying so, the summary, exit 1', async () => {
+    const fake = fakeEnvironment();
+    const exit = runCli(['-q', '5'], fake.environment);
+    await settle();
+    fake.natives[0]!.push(1);
+    fake.failStdout(fault('ENOSPC'));
+    expect(await exit).toBe(1);
+    expect(fake.natives[0]!.verdicts).toEqual([[1, NF_ACCEPT]]);
+    expect(fake.errors).toEqual(['nf-queue: cannot write to standard output: write ENOSPC', expect.stringMatching(SUMMARY)]);
+  });
+
+  it('lines dropped while stdout was behind are counted in the summary', async () => {
+    const fake = fakeEnvironment();
+    const exit = runCli(['--count', '1'], fake.environment);
+    await settle();
+    fake.stdoutDropped = 12;
+    fake.natives[0]!.push(1);
+    expect(await exit).toBe(0);
+    expect(fake.errors).toEqual([expect.stringMatching(/; 12 lines not printed \(stdout was behind\)$/)]);
+  });
+
+  it('a pcap write error ends the run with one line naming the file, every packet verdicted, exit 1', async () => {
+    const fake = fakeEnvironment();
+    const exit = runCli(['-w', '/tmp/x.pcap', '-q', '5'], fake.environment);
+    await settle();
+    fake.natives[0]!.push(1, 2);
+    fake.recorders[0]!.fail(fault('ENOSPC'));
+    expect(await exit).toBe(1);
+    expect(fake.natives[0]!.verdicts).toHaveLength(2);
+    expect(fake.recorders[0]!.closed).toBe(true);
+    expect(fake.errors).toEqual(['nf-queue: cannot write the pcap file /tmp/x.pcap: write ENOSPC', expect.stringMatching(SUMMARY)]);
+  });
+
+  it('a signal while waiting for a FIFO reader ends the run before binding, with one line, exit 0', async () => {
+    const fake = fakeEnvironment({
+      openPcap: (_path, options) =>
+        new Promise((_resolve, reject) => {
+          options.onWaitingForReader?.();
+          options.signal?.addEventListener('abort', () => reject(options.signal!.reason));
+        }),
+    });
+    const exit = runCli(['-w', '/tmp/fifo', '5'], fake.environment);
+    await settle();
+    fake.signal();
+    expect(await exit).toBe(0);
+    expect(fake.natives).toHaveLength(0);
+    expect(fake.errors).toEqual([
+      'nf-queue: /tmp/fifo is a FIFO that nobody reads yet: waiting for a reader (Ctrl-C to give up)',
+      'nf-queue: nobody opened /tmp/fifo for reading; stopped (SIGTERM) before binding',
+    ]);
   });
 });

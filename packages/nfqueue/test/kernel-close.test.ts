@@ -105,7 +105,14 @@ describe('kernel: close() after a backlog of held packets', () => {
       for (const packet of held) packet.accept(); // the handlers finish: close() goes on
       await closing;
       expect(await arrived(ns)).toBe(COUNT + late);
-      expect(queue.stats().defaultVerdicts.close).toBe(COUNT - held.length);
+      // The kernel takes the stop only once it has read the request, which waits behind the
+      // backlog in the socket: a few late datagrams may still be queued. Those got their verdict
+      // from the queue too (the default), none was left to the kernel's flush.
+      const stats = queue.stats();
+      expect(stats.received).toBeGreaterThanOrEqual(COUNT);
+      expect(stats.received).toBeLessThanOrEqual(COUNT + late);
+      expect(stats.defaultVerdicts.close).toBe(stats.received - held.length);
+      expect(stats.verdicts.accept).toBe(stats.received);
       expectUnbound(ns, 22);
     }), 120_000);
 
@@ -118,8 +125,12 @@ describe('kernel: close() after a backlog of held packets', () => {
       await late;
       expect(await arrived(ns)).toBe(0);
       const stats = queue.stats();
-      expect(stats.verdicts.drop).toBe(COUNT); // every queued packet was dropped by the queue's verdict
-      expect(stats.defaultVerdicts.close).toBe(COUNT);
+      // Every queued packet was dropped by the queue's verdict: the backlog, and the few late
+      // datagrams queued before the kernel read the stop (it waits behind the backlog).
+      expect(stats.received).toBeGreaterThanOrEqual(COUNT);
+      expect(stats.received).toBeLessThanOrEqual(COUNT + 1_000);
+      expect(stats.verdicts.drop).toBe(stats.received);
+      expect(stats.defaultVerdicts.close).toBe(stats.received);
       expectUnbound(ns, 23);
     }), 120_000);
 });
