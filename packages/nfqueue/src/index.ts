@@ -42,6 +42,7 @@ export {
   UnknownUserError,
   NamespaceError,
   type VerdictSource,
+  type VerdictRejectionOutcome,
 } from './errors.js';
 export {
   loadNativeBinding,
