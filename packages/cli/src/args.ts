@@ -51,7 +51,7 @@ Environment:
   -n, --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
   -u, --user NAME            after binding, switch to user NAME keeping only CAP_NET_ADMIN
                              (which the kernel checks on every verdict), on every worker thread too
-  -r, --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE\`
+  -r, --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE --queue-bypass\`
                              (or --queue-balance A:B) after binding, in the queue's namespace,
                              and delete it on every kind of exit, e.g. --rule 'OUTPUT -p udp --dport 53'
                              (IPv4 iptables; give the table inside the rule: 'PREROUTING -t mangle ...')

@@ -38,13 +38,13 @@ export interface AddedRule {
  *
  * ```ts
  * iptablesCommand('-A', { words: ['OUTPUT', '-p', 'udp'], queue: 3, netns: 'lab' });
- * // ['ip', 'netns', 'exec', 'lab', 'iptables', '-w', '-A', 'OUTPUT', '-p', 'udp', '-j', 'NFQUEUE', '--queue-num', '3']
+ * // ['ip', 'netns', 'exec', 'lab', 'iptables', '-w', '-A', 'OUTPUT', '-p', 'udp', '-j', 'NFQUEUE', '--queue-num', '3', '--queue-bypass']
  * ```
  */
 export function iptablesCommand(action: '-A' | '-D', spec: RuleSpec): string[] {
   const target = spec.queueBalance
-    ? ['-j', 'NFQUEUE', '--queue-balance', `${spec.queueBalance.from}:${spec.queueBalance.to}`]
-    : ['-j', 'NFQUEUE', '--queue-num', String(spec.queue)];
+    ? ['-j', 'NFQUEUE', '--queue-balance', `${spec.queueBalance.from}:${spec.queueBalance.to}`, '--queue-bypass']
+    : ['-j', 'NFQUEUE', '--queue-num', String(spec.queue), '--queue-bypass'];
   const iptables = ['iptables', '-w', action, ...spec.words, ...target];
   if (spec.netns === undefined) return iptables;
   if (spec.netns.includes('/')) return ['nsenter', `--net=${spec.netns}`, ...iptables];

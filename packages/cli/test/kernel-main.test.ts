@@ -181,7 +181,7 @@ it('--pcap: a pcap file with one record per packet, which tcpdump reads', { time
 
 it('--rule: the rule exists while running and is gone after SIGTERM (exit 0, summary) and after --count', { timeout: 30_000 }, () =>
   inNamespace(async (ns) => {
-    const added = `-A OUTPUT -p udp -m udp --dport ${PORT} -j NFQUEUE --queue-num 7`;
+    const added = `-A OUTPUT -p udp -m udp --dport ${PORT} -j NFQUEUE --queue-num 7 --queue-bypass`;
     const rules = async (): Promise<string[]> => (await iptables(ns, '-S', 'OUTPUT')).stdout.trim().split('\n');
     const cli = startCli(['--netns', ns, '--rule', `OUTPUT -p udp --dport ${PORT}`, '7']);
     await waitBound(ns, cli, 7);
@@ -210,7 +210,7 @@ it('--rule: the rule exists while running and is gone after SIGTERM (exit 0, sum
 
 it('--rule with --user nobody: the rule is deleted even after SIGKILL (its keeper kept root)', { timeout: 20_000 }, () =>
   inNamespace(async (ns) => {
-    const added = `-A OUTPUT -p udp -m udp --dport ${PORT} -j NFQUEUE --queue-num 10`;
+    const added = `-A OUTPUT -p udp -m udp --dport ${PORT} -j NFQUEUE --queue-num 10 --queue-bypass`;
     const rules = async (): Promise<string[]> => (await iptables(ns, '-S', 'OUTPUT')).stdout.trim().split('\n');
     const cli = startCli(['--netns', ns, '--rule', `OUTPUT -p udp --dport ${PORT}`, '--user', 'nobody', '-q', '10']);
     await waitBound(ns, cli, 10);

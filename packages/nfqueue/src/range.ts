@@ -531,7 +531,7 @@ function handlerHref(handler: unknown): string {
  * or `'Open'`, `code` e.g. 'EPERM').
  *
  * ```ts
- * // iptables -A INPUT -p tcp --dport 443 -j NFQUEUE --queue-balance 0:3
+ * // iptables -A INPUT -p tcp --dport 443 -j NFQUEUE --queue-balance 0:3 --queue-bypass
  * // handler.js: export default (packet) => packet.accept();
  * const range = await openQueueRange({ from: 0, to: 3, handler: new URL('./handler.js', import.meta.url) });
  * range.on('error', (error) => console.error(error));
