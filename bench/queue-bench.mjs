@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The queue benchmark: every contender verdicts the same UDP flood in a private network
 // namespace, alternated over several rounds; medians, ratios to the C consumers (a) and (b) of the
-// same run, the performance targets as PASS/FAIL lines, a JSON file and an SVG chart.
+// same run, PASS/FAIL lines for the performance targets; with --save, a JSON file and an SVG chart.
 //
 //   node bench/queue-bench.mjs [--quick] [--packets N] [--rounds N] [--only a,b,d] [--queue N]
-//                              [--scenarios LIST] [--no-cargo] [--no-tweaks]
+//                              [--scenarios LIST] [--no-cargo] [--no-tweaks] [--save | --out DIR]
 //
 //   --quick       one round, fewer packets: a smoke run
 //   --packets N   packets per run of the 64-byte accept scenario (default 200000; the drop and
@@ -17,10 +17,14 @@
 //   --scenarios L scenarios by name (accept-64, drop-64, accept-1400, latency-10k; default all)
 //   --no-cargo    do not run `cargo build` for the Rust example: use the binary that is there
 //   --no-tweaks   leave out the tweak runs (nf-queue --quiet with one option each, 64-byte accept)
+//   --save        also write the results to bench/results/ (queue-bench.json, .svg, .md); without
+//                 it (or --out) the tables go to stdout only and no file is touched
+//   --out DIR     write the same three files to DIR instead
 //
 // Needs root (namespaces, iptables, binding a queue), gcc, libnetfilter-queue-dev and libmnl-dev
 // (bash scripts/setup.sh), the built packages (npm run build) and optionally go and python3.
-// See bench/README.md for the method. Writes bench/results/queue-bench.{json,svg,md}.
+// See bench/README.md for the method. Prints the tables; with --save writes
+// bench/results/queue-bench.{json,svg,md}.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -41,7 +45,7 @@ const LATENCY_RATE = 10_000;
 
 /** Reads the command line into the harness options. */
 function parseOptions(argv) {
-  const options = { quick: false, packets: 200_000, rounds: 5, only: null, scenarios: null, queue: 6, cargo: true, tweaks: true };
+  const options = { quick: false, packets: 200_000, rounds: 5, only: null, scenarios: null, queue: 6, cargo: true, tweaks: true, out: null };
   let packetsGiven = false;
   let roundsGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -63,8 +67,12 @@ function parseOptions(argv) {
     else if (arg === '--queue') options.queue = whole(value());
     else if (arg === '--no-cargo') options.cargo = false;
     else if (arg === '--no-tweaks') options.tweaks = false;
+    else if (arg === '--save') options.out ??= RESULTS_DIR;
+    else if (arg === '--out') options.out = value();
     else if (arg === '--help' || arg === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(4, 20).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+      const usage = lines.slice(5, lines.findIndex((l) => l.startsWith('// Needs root')) - 1);
+      console.log(usage.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else fail(`unknown option '${arg}' (see --help)`);
   }
@@ -797,14 +805,19 @@ async function main() {
 
   const text = report.join('\n');
   console.log(`\n${text}`);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, 'queue-bench.md'), text + '\n');
+  if (!options.out) {
+    console.log('\nnot saved (--save writes bench/results/queue-bench.json, .svg and .md)');
+    return;
+  }
+  const { out } = options;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'queue-bench.md'), text + '\n');
   writeFileSync(
-    join(RESULTS_DIR, 'queue-bench.json'),
+    join(out, 'queue-bench.json'),
     JSON.stringify({ date: new Date().toISOString(), machine, options, unavailable, seconds, results, targets }, null, 2) + '\n',
   );
-  writeFileSync(join(RESULTS_DIR, 'queue-bench.svg'), svgChart(results['accept-64']?.summaries ?? {}, labels, machineLine));
-  console.log(`\nwrote bench/results/queue-bench.json, queue-bench.svg, queue-bench.md`);
+  writeFileSync(join(out, 'queue-bench.svg'), svgChart(results['accept-64']?.summaries ?? {}, labels, machineLine));
+  console.log(`\nwrote ${join(out, 'queue-bench.json')}, queue-bench.svg, queue-bench.md`);
 }
 
 await main();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A DNS query logger and blocker: prints the question of every DNS query, and drops the queries
 // for blocked names (and their subdomains). Queue outgoing DNS first, e.g.
-//   iptables -A OUTPUT -p udp --dport 53 -j NFQUEUE --queue-num 0
+//   iptables -A OUTPUT -p udp --dport 53 -j NFQUEUE --queue-num 0 --queue-bypass
 //   node examples/dns-filter.mjs --block ads.example,tracker.test
 import { UdpHeader, openQueue, parseIp } from '@nfq/nfqueue';
 import { closeOnSignal, exampleArgs } from './common.mjs';

@@ -2,7 +2,7 @@
 // A latency injector: every packet waits --delay ms (plus up to --jitter ms at random) before it
 // is accepted, to test how an application copes with a slow network. Packets still waiting when
 // it stops are accepted at once. E.g.
-//   iptables -A OUTPUT -p tcp --dport 443 -j NFQUEUE --queue-num 0
+//   iptables -A OUTPUT -p tcp --dport 443 -j NFQUEUE --queue-num 0 --queue-bypass
 //   node examples/latency.mjs --delay 200 --jitter 50
 import { openQueue } from '@nfq/nfqueue';
 import { closeOnSignal, exampleArgs } from './common.mjs';

@@ -2,7 +2,7 @@
 // Many cores: serves the queues of an `iptables ... -j NFQUEUE --queue-balance FROM:TO` rule, one
 // worker thread per queue, each running multi-core-handler.mjs; prints each queue's counters
 // when it stops. E.g.
-//   iptables -A INPUT -j NFQUEUE --queue-balance 0:3 --queue-cpu-fanout
+//   iptables -A INPUT -p tcp --dport 443 -j NFQUEUE --queue-balance 0:3 --queue-cpu-fanout --queue-bypass
 //   node examples/multi-core.mjs --from 0 --to 3
 import { openQueueRange } from '@nfq/nfqueue';
 import { exampleArgs } from './common.mjs';

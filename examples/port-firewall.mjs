@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // A port firewall: TCP and UDP packets to an allowed destination port are accepted, everything
-// else is dropped (and printed). Queue the traffic to guard first, e.g.
-//   iptables -A INPUT -j NFQUEUE --queue-num 0
-//   node examples/port-firewall.mjs --allow 22,80,443
+// else is dropped (and printed). Queue the traffic to guard first: new connections from outside,
+// never SSH (a wrong --allow cannot lock you out), passed on while this program is not running
+// (--queue-bypass; leave it out to fail closed), e.g.
+//   iptables -A INPUT ! -i lo -p tcp ! --dport 22 -m conntrack --ctstate NEW -j NFQUEUE --queue-num 0 --queue-bypass
+//   iptables -A INPUT ! -i lo -p udp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 0 --queue-bypass
+//   node examples/port-firewall.mjs --allow 80,443
 import { TcpHeader, UdpHeader, openQueue, parseIp } from '@nfq/nfqueue';
 import { closeOnSignal, exampleArgs } from './common.mjs';
 

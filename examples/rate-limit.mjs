@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A per-source rate limiter: each source address gets a token bucket of --burst packets, refilled
 // at --rate packets per second; a packet finding its bucket empty is dropped. E.g.
-//   iptables -A INPUT -p udp --dport 53 -j NFQUEUE --queue-num 0
+//   iptables -A INPUT -p udp --dport 53 -j NFQUEUE --queue-num 0 --queue-bypass
 //   node examples/rate-limit.mjs --rate 50 --burst 100
 import { openQueue, parseIpHeader } from '@nfq/nfqueue';
 import { closeOnSignal, exampleArgs } from './common.mjs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A payload rewriter: in UDP and TCP payloads, replaces the first occurrence of --from with --to
 // (any length: the IP and UDP/TCP lengths and checksums are fixed by `mangle`). E.g.
-//   iptables -A OUTPUT -p udp --dport 9999 -j NFQUEUE --queue-num 0
+//   iptables -A OUTPUT -p udp --dport 9999 -j NFQUEUE --queue-num 0 --queue-bypass
 //   node examples/rewrite.mjs --from hello --to 'hello, world'
 // (Changing a TCP payload's length desynchronises the sequence numbers of the rest of the
 // connection: fine for a test, not for a live TCP stream.)
