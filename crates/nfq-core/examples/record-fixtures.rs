@@ -121,7 +121,7 @@ fn is_packet(m: &Message) -> bool {
 
 fn main() {
     let out = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
     });
 
     {

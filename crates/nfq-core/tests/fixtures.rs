@@ -13,7 +13,7 @@ use nfq_core::{ConfigFlags, ConntrackUpdate, CopyMode, Verdict, VerdictOptions};
 use serde_json::Value;
 
 fn fixtures() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

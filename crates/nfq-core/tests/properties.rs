@@ -63,7 +63,7 @@ fn fixture_bytes() -> &'static [Vec<u8>] {
 }
 
 fn read_fixture_bytes() -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()

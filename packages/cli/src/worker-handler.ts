@@ -11,7 +11,7 @@
  * stdout is closed or the pcap file failed, nothing more is made for them. A verdict never
  * waits for output.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import type { Packet, Queue } from '@nfq/nfqueue';
 import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
 import {
@@ -33,7 +33,13 @@ import {
 /** A batch is posted at the latest once it holds this many bytes (else on the next turn of the event loop). */
 const BATCH_BYTES = 256 * 1024;
 
-const setup = parseWorkerHandlerQuery(new URL(import.meta.url).searchParams);
+// The settings are this module's query. Bun leaves the query out of import.meta.url: there it
+// is read from the URL that openQueueRange gave the worker (its workerData.handler).
+const moduleUrl = new URL(import.meta.url);
+const givenUrl = (workerData as { handler?: unknown } | null)?.handler;
+const setup = parseWorkerHandlerQuery(
+  moduleUrl.search === '' && typeof givenUrl === 'string' ? new URL(givenUrl).searchParams : moduleUrl.searchParams,
+);
 const giveVerdict = verdictGiver(setup);
 const channel = new BroadcastChannel(setup.channel);
 channel.unref();

@@ -34,7 +34,8 @@ export interface NativeQueueOptions {
   /**
    * Receive on a thread of its own instead of the JavaScript thread (default false). The default
    * is faster (one thread, like a batched C consumer: no hand-over between threads); a reader
-   * thread keeps draining the socket while a synchronous handler runs long.
+   * thread keeps draining the socket while a synchronous handler runs long. On Bun and Deno,
+   * whose N-API cannot drive the event-loop receiver, the default is true and false is refused.
    */
   readerThread?: boolean;
   /**

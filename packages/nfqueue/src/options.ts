@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors.js';
 import type { QueueOptions } from './queue.js';
+import { eventLoopReaderProblem } from './runtime.js';
 
 type Check = (value: unknown) => string | undefined;
 
@@ -53,7 +54,7 @@ const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(nu
     typeof value === 'string' && value.length > 0 && !value.includes('\0')
       ? undefined
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
-  readerThread: boolean,
+  readerThread: (value) => boolean(value) ?? (value === false ? eventLoopReaderProblem() : undefined),
   readerCpus: (value) =>
     Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024)
       ? undefined

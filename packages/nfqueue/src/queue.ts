@@ -28,6 +28,7 @@ import {
   fromNativeError,
 } from './errors.js';
 import { type NativeBinding, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
+import { effectiveReaderThread } from './runtime.js';
 import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
 import { validateQueueOptions } from './options.js';
 import { checkKeys, checkPacketId, checkVerdictValue, checkedQueueVerdict } from './verdict-checks.js';
@@ -82,8 +83,8 @@ export interface QueueCounters {
   timeouts: number;
   /**
    * Socket overruns: the times a receive failed with ENOBUFS because the socket buffer was full.
-   * Each may stand for many packets the kernel dropped (or, with failOpen, accepted) unseen: the
-   * packets are counted by the kernel, in {@link Queue.kernelStats}'s `userDropped`.
+   * Each may stand for many packets the kernel dropped unseen, which it counts in
+   * {@link Queue.kernelStats}'s `userDropped` (with failOpen it accepts them instead, uncounted).
    */
   overruns: number;
   /** Verdicts the kernel refused. */
@@ -907,6 +908,9 @@ export async function openQueue(options: QueueOptions, dependencies: QueueDepend
     signal: _signal,
     ...nativeOptions
   } = options;
+  // Bun and Deno receive on a reader thread only (see runtime.ts).
+  const readerThread = effectiveReaderThread(nativeOptions.readerThread);
+  if (readerThread !== undefined) nativeOptions.readerThread = readerThread;
   let native: NativeQueue;
   try {
     native = binding.NativeQueue.open(nativeOptions);
