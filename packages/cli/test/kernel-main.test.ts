@@ -11,11 +11,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
+import { summaryOf } from './summary.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/nf-queue.js', import.meta.url));
 const PORT = '9999';
-const SUMMARY = /^nf-queue: (\d+) packets: (\d+) accepted, (\d+) dropped.*; \d+ overrun events?; \d+\.\d\d s, [\d.]+ packets\/s$/;
 
 /**
  * Sends `count` datagrams to 127.0.0.1:`port` (from each source address in turn, when given)
@@ -88,14 +88,6 @@ async function sendUdp(ns: string, count: number, sources: string[] = []): Promi
 const iptables = (ns: string, ...args: string[]): Promise<{ stdout: string }> => run('ip', ['netns', 'exec', ns, 'iptables', '-w', ...args]);
 const queueRule = (queue: number): string[] => ['OUTPUT', '-p', 'udp', '--dport', PORT, '-j', 'NFQUEUE', '--queue-num', String(queue)];
 
-/** The one summary line on stderr, parsed. */
-function summaryOf(stderr: string): { packets: number; accepted: number; dropped: number } {
-  const lines = stderr.trim().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  const match = SUMMARY.exec(lines[0]!);
-  expect(match, stderr).not.toBeNull();
-  return { packets: Number(match![1]), accepted: Number(match![2]), dropped: Number(match![3]) };
-}
 
 it('--count with --json: valid JSON lines with id, hook and payload, every packet accepted, exit 0 with a summary', { timeout: 20_000 }, () =>
   inNamespace(async (ns) => {

@@ -18,12 +18,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { summaryOf } from './summary.js';
 import { iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../nfqueue/test/netns.js';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const PORT = 9999;
-const SUMMARY = /^nf-queue: (\d+) packets: (\d+) accepted, (\d+) dropped.*; \d+ overrun events?; \d+\.\d\d s, [\d.]+ packets\/s$/;
 
 /** The folder the tarballs are installed in, and the environment programs run with there. */
 let folder: string;
@@ -195,14 +195,6 @@ async function waitBound(ns: string, program: Started, ...queues: number[]): Pro
 const datagrams = (count: number): Buffer[] => Array.from({ length: count }, (_, i) => Buffer.from(`datagram ${i}`));
 const queueRule = (queue: number): string[] => ['-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(queue)];
 
-/** The one summary line nf-queue prints on stderr, parsed. */
-function summaryOf(stderr: string): { packets: number; accepted: number; dropped: number } {
-  const lines = stderr.trim().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  const match = SUMMARY.exec(lines[0]!);
-  expect(match, stderr).not.toBeNull();
-  return { packets: Number(match![1]), accepted: Number(match![2]), dropped: Number(match![3]) };
-}
 
 describe.each(['node', 'bun', 'deno'] as const)('CommonJS on %s', (runtime) => {
   it('require() loads @nfq/netlink and @nfq/nfqueue, and the queue it opens verdicts real packets', { timeout: 30_000 }, () =>

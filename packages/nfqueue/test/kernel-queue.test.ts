@@ -2,7 +2,6 @@
  * Kernel tests of the high-level API: every verdict kind and option on real packets, each test in
  * its own network namespace (made and always removed by withNamespace). Never skipped.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   type Packet,
@@ -13,7 +12,7 @@ import {
   openQueue,
   queueStats,
 } from '../src/index.js';
-import { type TestNamespace, iptables, ruleCounter, run, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, ruleCounter, run, sleep, startProcess, udpReceiver, udpSend, withNamespace } from './netns.js';
 
 const PORT = 9999;
 
@@ -28,26 +27,6 @@ async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'>
   const queue = await openQueue({ ...options, netns: ns.name });
   ns.defer(() => queue.close());
   return queue;
-}
-
-/** A child process and what it printed so far. */
-interface Started {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout(): string;
-  stderr(): string;
-  /** Its exit code. */
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts `command args` with its stdin, stdout and stderr piped, collecting what it prints. */
-function startProcess(command: string, args: readonly string[]): Started {
-  const child = spawn(command, args, { stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 const text = (packet: Packet): string => {

@@ -5,10 +5,9 @@
  * listener not taking the traffic down, copy mode 'none' refused. Real packets, each test in its
  * own network namespace. Never skipped.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, InvalidVerdictError, type Packet, openQueue } from '../src/index.js';
-import { type TestNamespace, iptables, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, sleep, startProcess, udpReceiver, udpSend, withNamespace } from './netns.js';
 
 const DIST = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
 
@@ -22,17 +21,6 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
     if (waited > ms) throw new Error('timed out waiting');
     await sleep(20);
   }
-}
-
-/** A node child running `script` (an ES module) with `args`, collecting what it prints. */
-function startNode(script: string, args: readonly string[]) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 describe('kernel: verdicts are checked before anything is sent', () => {
@@ -140,7 +128,7 @@ describe('kernel: a verdict the kernel refuses', () => {
         process.setuid(65534); // every capability gone: nfnetlink refuses each verdict with EPERM
         console.log(JSON.stringify({ ready: true }));
         setInterval(() => console.log(JSON.stringify({ sends: queue.stats().native.verdictSends })), 100);`;
-      const { child, stdout, stderr } = startNode(script, [ns.name]);
+      const { child, stdout, stderr } = startProcess(process.execPath, ['--input-type=module', '-e', script, ns.name]);
       ns.defer(() => child.kill('SIGKILL'));
       await until(() => stdout().includes('ready') || child.exitCode !== null);
       expect(stdout(), stderr()).toContain('ready');
@@ -182,7 +170,7 @@ describe('kernel: a throwing handler with no error listener', () => {
         });
         console.log('ready');
         setInterval(() => console.log('alive ' + queue.stats().received), 100);`;
-      const { child, stdout, stderr } = startNode(script, [ns.name]);
+      const { child, stdout, stderr } = startProcess(process.execPath, ['--input-type=module', '-e', script, ns.name]);
       ns.defer(() => child.kill('SIGKILL'));
       await until(() => stdout().includes('ready') || child.exitCode !== null);
       expect(stdout(), stderr()).toContain('ready');

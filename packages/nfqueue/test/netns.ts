@@ -222,3 +222,23 @@ export function udpSend(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** A child process and what it printed so far. */
+export interface Started {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Its exit code. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `command args` with its stdin, stdout and stderr piped, collecting what it prints. */
+export function startProcess(command: string, args: readonly string[]): Started {
+  const child = spawn(command, args, { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
