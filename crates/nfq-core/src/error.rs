@@ -251,7 +251,8 @@ impl Error {
             Error::Closed => ErrorKind::Closed,
             Error::UserNotFound { .. } => ErrorKind::UserNotFound,
             Error::Namespace { source, .. } => match source.raw_os_error() {
-                Some(libc::ENOENT) => ErrorKind::NamespaceNotFound,
+                // ENOENT: no such file; EINVAL: a file that is not a network namespace.
+                Some(libc::ENOENT | libc::EINVAL) => ErrorKind::NamespaceNotFound,
                 Some(libc::EPERM | libc::EACCES) => ErrorKind::NamespacePermissionDenied,
                 _ => ErrorKind::Io,
             },
@@ -353,6 +354,11 @@ impl fmt::Display for Error {
                     Err(_) => path.display().to_string(),
                 };
                 match self.kind() {
+                    ErrorKind::NamespaceNotFound if source.raw_os_error() == Some(libc::EINVAL) => write!(
+                        f,
+                        "{operation}: {name} is not a network namespace (EINVAL): give a name from `ip netns list`, \
+                         or the path of a namespace file such as /run/netns/NAME or /proc/PID/ns/net"
+                    ),
                     ErrorKind::NamespaceNotFound => write!(
                         f,
                         "{operation}: network namespace {name} does not exist (ENOENT): list them with `ip netns list`, \

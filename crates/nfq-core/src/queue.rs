@@ -88,9 +88,9 @@ impl Queue<KernelTransport> {
         options.validate()?;
         let netns = options.netns_path();
         let transport = KernelTransport::open(netns.as_deref()).map_err(|e| match &netns {
-            // Opening the namespace file (ENOENT, EACCES) or setns (EPERM without CAP_SYS_ADMIN):
-            // socket(2) itself fails with neither.
-            Some(path) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EPERM | libc::EACCES)) => {
+            // Opening the namespace file (ENOENT, EACCES) or setns (EPERM without CAP_SYS_ADMIN,
+            // EINVAL when the file is not a network namespace): socket(2) itself fails with none.
+            Some(path) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EPERM | libc::EACCES | libc::EINVAL)) => {
                 Error::Namespace { operation: "open netlink socket".into(), path: path.clone(), source: e }
             }
             _ if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => Error::Unsupported {

@@ -82,6 +82,31 @@ it('stats in an empty namespace lists nothing and says so, exit 0', { timeout: 2
   expect(gone.stderr).toBe(`nf-queue stats: no network namespace nfqt-cmd-absent-${process.pid} (see ip netns list)\n`);
 });
 
+it('stats without root says in one line what it needs, exit 1, no stack trace (host and --netns)', { timeout: 20_000 }, async () => {
+  const unprivileged = (args: string[]) =>
+    run('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', process.execPath, bin, ...args], { timeout: 15_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    );
+  await inNamespace(async (ns) => {
+    const queue = await openQueue({ queue: 5, netns: ns }); // a queue is bound: the command must not say there is none
+    try {
+      const host = await unprivileged(['stats']);
+      expect(host.code, host.stderr).toBe(1);
+      expect(host.stdout).toBe('');
+      expect(host.stderr).toMatch(/^nf-queue stats: \/proc\/net\/netfilter\/nfnetlink_queue is readable by root only: run as root[^\n]*\n$/);
+      for (const args of [['stats', '--netns', ns], ['stats', '--netns', ns, '--json']]) {
+        const inside = await unprivileged(args);
+        expect(inside.code, inside.stderr).toBe(1);
+        expect(inside.stdout).toBe('');
+        expect(inside.stderr).toMatch(new RegExp(`^nf-queue stats: [^\\n]*entering network namespace ${ns} needs CAP_SYS_ADMIN[^\\n]*\\n$`));
+      }
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
 it('doctor --json reports what this kernel does, the conntrack flag as openQueue itself finds it, exit 0', { timeout: 30_000 }, async () => {
   await inNamespace(async (ns) => {
     let conntrackSupported: boolean;

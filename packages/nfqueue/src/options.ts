@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { InvalidOptionError } from './errors.js';
 import type { QueueOptions } from './queue.js';
 import { eventLoopReaderProblem } from './runtime.js';
@@ -55,10 +56,14 @@ const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(nu
       ? undefined
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
   readerThread: (value) => boolean(value) ?? (value === false ? eventLoopReaderProblem() : undefined),
-  readerCpus: (value) =>
-    Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024)
-      ? undefined
-      : `must be a non-empty array of CPU numbers (0..1023), got ${describe(value)}`,
+  readerCpus: (value) => {
+    if (!(Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024))) {
+      return `must be a non-empty array of CPU numbers (0..1023), got ${describe(value)}`;
+    }
+    const count = cpus().length; // 0 where the system does not tell: the kernel then decides
+    const missing = (value as number[]).find((cpu) => count > 0 && cpu >= count);
+    return missing === undefined ? undefined : `CPU ${missing} does not exist: this machine has CPUs 0 to ${count - 1}`;
+  },
   readerNice: integer(-20, 19, 'a nice value from -20 to 19'),
   defaultVerdict: oneOf('accept', 'drop'),
   verdictTimeout: milliseconds(1),
@@ -71,7 +76,7 @@ const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(nu
  * Checks every option of {@link openQueue} before any system call; throws {@link InvalidOptionError}
  * naming the first bad one (an unknown name too: a typo must not pass silently).
  */
-export function validateQueueOptions(options: unknown): asserts options is QueueOptions {
+export function validateQueueOptions(options: unknown, caller = 'openQueue'): asserts options is QueueOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', `must be an object such as { queue: 0 }, got ${describe(options)}`);
   }
@@ -82,10 +87,22 @@ export function validateQueueOptions(options: unknown): asserts options is Queue
   for (const [name, value] of Object.entries(given)) {
     const check = Object.hasOwn(checks, name) ? checks[name as keyof QueueOptions] : undefined;
     if (!check) {
-      throw new InvalidOptionError(name, `is not an option of openQueue (known: ${Object.keys(checks).join(', ')})`);
+      throw new InvalidOptionError(name, `is not an option of ${caller} (known: ${Object.keys(checks).join(', ')})`);
     }
     if (value === undefined) continue;
     const problem = check(value);
+    if (problem) throw new InvalidOptionError(name, problem);
+  }
+}
+
+/** Checks the options of `queueStats`: an object whose only option is `netns`. @internal */
+export function validateQueueStatsOptions(options: unknown): asserts options is { netns?: string } {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', `must be an object such as { netns: 'lab' }, got ${describe(options)}`);
+  }
+  for (const [name, value] of Object.entries(options)) {
+    if (name !== 'netns') throw new InvalidOptionError(name, 'is not an option of queueStats (known: netns)');
+    const problem = value === undefined ? undefined : checks.netns(value);
     if (problem) throw new InvalidOptionError(name, problem);
   }
 }

@@ -20,6 +20,7 @@ import {
 import {
   InvalidOptionError,
   InvalidVerdictError,
+  KernelError,
   PacketHandlerError,
   QueueClosedError,
   VerdictRejectedError,
@@ -30,7 +31,7 @@ import {
 import { type NativeBinding, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
 import { effectiveReaderThread } from './runtime.js';
 import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
-import { validateQueueOptions } from './options.js';
+import { validateQueueOptions, validateQueueStatsOptions } from './options.js';
 import { checkKeys, checkPacketId, checkVerdictValue, checkedQueueVerdict } from './verdict-checks.js';
 import { reportUnheard } from './warnings.js';
 
@@ -863,6 +864,15 @@ function readKernelQueueStats(binding: NativeBinding, netns: string | undefined)
   } catch (error) {
     const failure = error as { kind?: string; code?: string };
     if (failure.kind === 'Io' && failure.code === 'ENOENT') return []; // nfnetlink_queue not loaded
+    if (failure.code === 'EACCES') {
+      throw new KernelError(
+        'EACCES',
+        13,
+        '/proc/net/netfilter/nfnetlink_queue is readable by root only: run as root to read the kernel\'s queue table ' +
+          "(a process without root still has its own queues' counters in queue.stats())",
+        { cause: error },
+      );
+    }
     throw fromNativeError(error);
   }
   return parseKernelQueueStats(text);
@@ -882,6 +892,7 @@ export interface QueueHealth extends KernelQueueStats {
  * cannot be entered (CAP_SYS_ADMIN), `KernelError` when the table cannot be read.
  */
 export function queueStats(options: { netns?: string } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
+  validateQueueStatsOptions(options);
   const binding = dependencies.binding ?? loadNativeBinding();
   return readKernelQueueStats(binding, options.netns).map((row) => {
     const own = [...openQueues].find((q) => q.netns === options.netns && q.queueNum === row.queue && q.portId === row.portId);

@@ -574,7 +574,7 @@ export async function openQueueRange(options: QueueRangeOptions): Promise<QueueR
       throw new InvalidOptionError(name, `cannot be passed to a worker thread (a ${typeof value}); only plain values can`);
     }
   }
-  validateQueueOptions({ ...queueOptions, queue: from });
+  validateQueueOptions({ ...queueOptions, queue: from }, 'openQueueRange');
   try {
     structuredClone(queueOptions);
   } catch (cause) {

@@ -47,6 +47,16 @@ describe('kernel: errors name the problem', () => {
     expect((listed as Error).message).toContain('ip netns list');
   });
 
+  it('a path that is not a network namespace says so, for openQueue and queueStats', async () => {
+    for (const path of ['/tmp', '/etc/hostname']) {
+      const opened = await openQueue({ queue: 33, netns: path }).catch((error: unknown) => error);
+      expect(opened).toBeInstanceOf(NamespaceError);
+      expect(opened).toMatchObject({ code: 'EINVAL' });
+      expect((opened as Error).message).toContain(`${path} is not a network namespace`);
+      expect(() => queueStats({ netns: path })).toThrow(/is not a network namespace/);
+    }
+  });
+
   it('without CAP_SYS_ADMIN, entering a namespace is named as what needs the capability', () =>
     withNamespace(async (ns) => {
       const output = await withoutSysAdmin(

@@ -4,7 +4,7 @@
  * tells, as a table or a JSON array.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { type KernelQueueStats, loadNativeBinding, queueStats } from '@nfq/nfqueue';
+import { type KernelQueueStats, NfqueueError, loadNativeBinding, queueStats } from '@nfq/nfqueue';
 import { type CommandOutput, EXIT_FAILED, EXIT_OK, parseOptionsOrExit, processOutput } from './shared.js';
 
 /** `nf-queue stats --help`. */
@@ -204,7 +204,15 @@ export async function main(args: readonly string[], dependencies: StatsDependenc
   }
   const readProcNet =
     dependencies.readProcNet ?? ((file: 'netfilter/nfnetlink_queue' | 'netlink', netns: string | undefined) => loadNativeBinding().readProcNet(file, netns ?? null));
-  const queues = (dependencies.queueStats ?? queueStats)(options.netns === undefined ? {} : { netns: options.netns });
+  let queues: KernelQueueStats[];
+  try {
+    queues = (dependencies.queueStats ?? queueStats)(options.netns === undefined ? {} : { netns: options.netns });
+  } catch (error) {
+    // The table is root's to read, or the namespace cannot be entered: the library says which.
+    if (!(error instanceof NfqueueError)) throw error;
+    output.err(`nf-queue stats: ${error.message}`);
+    return EXIT_FAILED;
+  }
   let inodeOfPort = new Map<number, string>();
   let holders = new Map<string, SocketHolder>();
   if (queues.length > 0) {
