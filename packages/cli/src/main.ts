@@ -337,14 +337,14 @@ function serveQueue(
     stopOutput: () => undefined, // printLine and the recorder stop by themselves
     outputDropped: () => ({ lines: 0, records: 0 }),
     async close() {
-      // Read before unbinding: the queue's line leaves /proc with it.
+      await queue.close();
+      // After close, the queue's last line, read as it unbound: it counts the drops of the shutdown too.
       let kernelDrops: KernelDrops | undefined;
       try {
         kernelDrops = sumKernelDrops(kernelRows());
       } catch {
         kernelDrops = undefined;
       }
-      await queue.close();
       return { counters: queue.stats(), kernelDrops };
     },
   };
@@ -370,6 +370,8 @@ async function openRange(
   const channel = new BroadcastChannel(channelName);
   const output = new BroadcastChannel(outputChannelName(channelName));
   const finals = new Map<number, RunCounters>();
+  /** Each worker's kernel line, read just before its queue unbound. */
+  const finalKernelRows = new Map<number, KernelQueueStats>();
   channel.onmessage = (event) => {
     const message = (event as { data: RangeMessage }).data;
     if (message.type === 'hello') channel.postMessage({ type: 'setup', counters: counters.buffer as SharedArrayBuffer } satisfies RangeMessage);
@@ -378,7 +380,10 @@ async function openRange(
   // printed or written by the main thread's bounded writers.
   output.onmessage = (event) => {
     const message = (event as { data: RangeMessage }).data;
-    if (message.type === 'final') finals.set(message.queue, message.stats);
+    if (message.type === 'final') {
+      finals.set(message.queue, message.stats);
+      if (message.kernel) finalKernelRows.set(message.queue, message.kernel);
+    }
     if (message.type !== 'output') return;
     Atomics.sub(counters, COUNTER_IN_FLIGHT, message.size);
     if (message.text !== undefined) print(message.text, message.lines ?? 1);
@@ -434,12 +439,12 @@ async function openRange(
     async close() {
       waiting = false;
       const before = await range.stats();
-      // Read before unbinding: the queues' lines leave /proc with them.
-      let kernelDrops: KernelDrops | undefined;
+      // The lines as they are now, for a queue whose worker posts none (it was lost).
+      let rowsBefore: KernelQueueStats[] = [];
       try {
-        kernelDrops = sumKernelDrops(kernelRows());
+        rowsBefore = kernelRows();
       } catch {
-        kernelDrops = undefined;
+        rowsBefore = [];
       }
       await range.close();
       // Each worker posts its final counters as its queue closes; give them a moment to arrive.
@@ -449,7 +454,11 @@ async function openRange(
       channel.close();
       output.close();
       const perQueue = range.queues.map((queue) => finals.get(queue) ?? before.perQueue.get(queue)).filter((stats) => stats !== undefined);
-      return { counters: sumCounters(perQueue), kernelDrops };
+      // Each worker's last line, read as its queue unbound, counts the drops of the shutdown too.
+      const lastRows = range.queues
+        .map((queue) => finalKernelRows.get(queue) ?? rowsBefore.find((row) => row.queue === queue))
+        .filter((row) => row !== undefined);
+      return { counters: sumCounters(perQueue), kernelDrops: sumKernelDrops(lastRows) };
     },
   };
   return {

@@ -3,7 +3,7 @@
  * travel to a worker (the query string of the handler module's URL), and the messages on the
  * range's BroadcastChannel.
  */
-import type { Packet, Queue, VerdictChanges } from '@nfq/nfqueue';
+import type { KernelQueueStats, Packet, Queue, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
 import { formatPacketJson } from './format.js';
 
@@ -122,8 +122,11 @@ export type RangeMessage =
   | { type: 'hello' }
   /** The main thread's answer: the shared counters. */
   | { type: 'setup'; counters: SharedArrayBuffer }
-  /** A worker's queue closed: its final counters (every packet has its verdict). On the output channel, after the last output. */
-  | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']> }
+  /**
+   * A worker's queue closed: its final counters (every packet has its verdict) and its kernel line
+   * read just before it unbound (absent when /proc could not tell). On the output channel, after the last output.
+   */
+  | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']>; kernel?: KernelQueueStats }
   /**
    * A worker's lines (`text`: `lines` lines joined by newlines, no last newline) or pcap records
    * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}. On the output channel.

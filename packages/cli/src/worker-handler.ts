@@ -12,7 +12,7 @@
  * waits for output.
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads';
-import type { Packet, Queue } from '@nfq/nfqueue';
+import type { KernelQueueStats, Packet, Queue } from '@nfq/nfqueue';
 import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
 import {
   COUNTER_CLAIMED,
@@ -112,7 +112,13 @@ function watch(queue: Queue): void {
   // The queue's last counters, once every packet has its verdict, for the summary (after the last output).
   queue.once('close', () => {
     flush();
-    output.postMessage({ type: 'final', queue: queue.queueNum, stats: queue.stats() } satisfies RangeMessage);
+    let kernel: KernelQueueStats | undefined;
+    try {
+      kernel = queue.kernelStats(); // after close: the line read just before the queue unbound
+    } catch {
+      kernel = undefined;
+    }
+    output.postMessage({ type: 'final', queue: queue.queueNum, stats: queue.stats(), ...(kernel ? { kernel } : {}) } satisfies RangeMessage);
   });
 }
 

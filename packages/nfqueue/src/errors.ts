@@ -172,25 +172,45 @@ export type VerdictRejectionOutcome =
   | 'default-verdict-sent'
   /** The refused message was itself that default verdict: not sent again; the packets wait in the kernel until the queue closes. */
   | 'default-verdict-refused'
+  /**
+   * EPERM: the process lacks CAP_NET_ADMIN, and the kernel refused every message of the send (it
+   * answers only the first one). Nothing was resent; the packets wait in the kernel until the queue
+   * closes, when the kernel drops them.
+   */
+  | 'send-refused'
   /** No such packet was waiting (ENOENT): nothing to resend. */
   | 'not-waiting'
   /** Which packets the message covered is not known (not a message this queue sent): nothing was resent. */
   | 'unknown';
 
+/** Most packet ids a {@link VerdictRejectedError} message lists (`packetIds` has them all). */
+const LISTED_IDS = 20;
+
+/** "packet 7", "packets 1, 2, 3", or the first ids and how many more. */
+function describePackets(ids: readonly number[]): string {
+  if (ids.length === 1) return `packet ${ids[0]}`;
+  if (ids.length <= LISTED_IDS) return `packets ${ids.join(', ')}`;
+  return `packets ${ids.slice(0, LISTED_IDS).join(', ')} and ${ids.length - LISTED_IDS} more`;
+}
+
 /**
- * The kernel refused a verdict message (an NLMSG_ERROR came back), e.g. ENOENT for an unknown
- * packet id, or EPERM after the process lost CAP_NET_ADMIN. The packets it covered did not get
- * that verdict: they got the default verdict instead (once; `outcome` says).
+ * The kernel refused a verdict message (an NLMSG_ERROR came back), e.g. EINVAL, or ENOENT for an
+ * unknown packet id: the packets it covered did not get that verdict, so they got the default
+ * verdict instead (once). EPERM means the process lacks CAP_NET_ADMIN: the kernel then refuses the
+ * whole send (every verdict message of it, answering only the first), nothing is resent, and one
+ * error names every packet of the send. `outcome` says which.
  */
 export class VerdictRejectedError extends NfqueueError {
   /** Positive errno. */
   readonly errno: number;
   /** Id the refused message named (the highest id, for a VERDICT_BATCH), when the kernel echoed it. */
   readonly packetId: number | undefined;
-  /** The packets the refused message covered, as far as known (one for a VERDICT message). */
+  /** The packets the refused messages covered, as far as known (one for a VERDICT message). */
   readonly packetIds: readonly number[];
-  /** True when the refused message was a VERDICT_BATCH. */
+  /** True when the message the kernel answered was a VERDICT_BATCH. */
   readonly batch: boolean;
+  /** Verdict messages this refusal stands for: every message of the send for `'send-refused'`, else 1. */
+  readonly refusedMessages: number;
   /** What became of the packets. */
   readonly outcome: VerdictRejectionOutcome;
 
@@ -200,37 +220,62 @@ export class VerdictRejectedError extends NfqueueError {
     code: string,
     packetId: number | undefined,
     detail: string | undefined,
-    rejection: { packetIds?: readonly number[]; batch?: boolean; outcome?: VerdictRejectionOutcome; defaultVerdict?: string } = {},
+    rejection: {
+      packetIds?: readonly number[];
+      batch?: boolean;
+      outcome?: VerdictRejectionOutcome;
+      defaultVerdict?: string;
+      /** For `'send-refused'`: the messages of the send, when the send is still known. */
+      refusedMessages?: number;
+    } = {},
   ) {
     const packetIds = rejection.packetIds ?? (packetId === undefined ? [] : [packetId]);
     const batch = rejection.batch ?? false;
     const outcome = rejection.outcome ?? (code === 'ENOENT' ? 'not-waiting' : 'unknown');
     const fallback = rejection.defaultVerdict ?? 'default';
-    const packets = packetIds.length === 1 ? `packet ${packetIds[0]}` : `packets ${packetIds.join(', ')}`;
+    const refusedMessages = rejection.refusedMessages ?? 1;
+    const packets = describePackets(packetIds);
+    const one = packetIds.length === 1;
     let about: string;
-    if (outcome === 'default-verdict-refused') about = `the default verdict (${fallback}) for ${packets}`;
-    else if (batch) about = packetIds.length > 0 ? `the verdict batch for ${packets}` : `a verdict batch up to id ${packetId}`;
+    if (outcome === 'send-refused') {
+      const message = packetIds.length === 0 ? 'a verdict' : batch ? `the verdict batch for ${packets}` : `the verdict for ${packets}`;
+      if (rejection.refusedMessages === undefined) about = `the send that carried ${message} (its other messages are no longer remembered)`;
+      else if (refusedMessages === 1) about = message;
+      else about = `a whole send of ${refusedMessages} verdict messages (${packetIds.length > 0 ? packets : 'which packets is not known'})`;
+    } else if (outcome === 'default-verdict-refused') about = `the default verdict (${fallback}) for ${packets}`;
+    else if (batch) about = packetIds.length > 0 ? `the verdict batch for ${packets}` : packetId === undefined ? 'a verdict batch' : `a verdict batch up to id ${packetId}`;
     else about = packetId === undefined ? 'a verdict' : `the verdict for packet ${packetId}`;
     const hint =
       code === 'EPERM'
-        ? ': the process lost CAP_NET_ADMIN, which nfnetlink checks on every message; keep it when dropping privileges'
+        ? ': this process lacks CAP_NET_ADMIN, which nfnetlink checks on every message; keep it when dropping privileges (e.g. with dropPrivileges())'
         : code === 'ENOENT'
-          ? ': no packet with that id is waiting (already verdicted, or the queue was rebound)'
+          ? batch
+            ? ': no packet up to that id is waiting (already verdicted, or the queue was rebound)'
+            : ': no packet with that id is waiting (already verdicted, or the queue was rebound)'
           : '';
-    const them = packetIds.length === 1 ? 'it' : 'they';
-    const result =
-      outcome === 'default-verdict-sent'
-        ? `; ${them} got the default verdict (${fallback}) instead`
-        : outcome === 'default-verdict-refused'
-          ? `; not sent again: ${them} wait in the kernel until the queue closes`
-          : outcome === 'unknown' && batch
-            ? '; which packets it covered is not known, nothing was resent'
-            : '';
+    const stay = packetIds.length === 0 ? 'its packets stay' : one ? 'the packet stays' : 'the packets stay';
+    const them = one ? 'it' : 'them';
+    let result: string;
+    if (outcome === 'default-verdict-sent') {
+      result = `; ${one ? 'it' : 'they'} got the default verdict (${fallback}) instead`;
+    } else if (outcome === 'default-verdict-refused') {
+      result = `; it was not sent again: ${one ? 'the packet waits' : 'the packets wait'} in the kernel until the queue closes`;
+    } else if (outcome === 'send-refused') {
+      const unremembered = rejection.refusedMessages === undefined;
+      result =
+        '; nothing was resent, since without the capability every verdict is refused: ' +
+        `${unremembered ? 'its packets stay' : stay} queued in the kernel until the queue closes, when the kernel drops ${unremembered ? 'them' : them}`;
+    } else if (outcome === 'unknown') {
+      result = batch ? '; which packets it covered is not known, so nothing was resent' : '; nothing was resent';
+    } else {
+      result = '';
+    }
     super(code, `the kernel refused ${about} with ${code}${hint}${detail ? ` (${detail})` : ''}${result}`);
     this.errno = errno;
     this.packetId = packetId;
     this.packetIds = packetIds;
     this.batch = batch;
+    this.refusedMessages = refusedMessages;
     this.outcome = outcome;
   }
 }

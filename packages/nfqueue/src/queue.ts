@@ -88,8 +88,16 @@ export interface QueueCounters {
    * {@link Queue.kernelStats}'s `userDropped` (with failOpen it accepts them instead, uncounted).
    */
   overruns: number;
-  /** Verdicts the kernel refused. */
+  /**
+   * Verdict messages the kernel refused. An EPERM refusal counts every message of its send: the
+   * kernel answers only the first one when the process lacks CAP_NET_ADMIN.
+   */
   verdictsRejected: number;
+  /**
+   * Packets whose verdict the kernel refused and that were not resent (EPERM, or a refused default
+   * verdict), as far as known: they wait in the kernel until the queue closes.
+   */
+  packetsRejected: number;
   /** Messages of a type the queue does not expect (the kernel never sends them), ignored. */
   otherMessages: number;
   /** Packets waiting for a verdict now. */
@@ -145,6 +153,12 @@ const countVerdict = (counts: QueueCounters['verdicts'], verdict: number): void 
 const RESENT_SEQ = 0x80000000;
 /** Most packet ids remembered for the VERDICT_BATCH messages in flight. */
 const MAX_RECORDED_IDS = 16384;
+/** Highest sequence number (then 1 again). */
+const MAX_SEQ = 0x7fffffff;
+/** Recent sends whose sequence numbers are remembered, to account for a send the kernel refuses whole. */
+const SEND_RECORDS = 256;
+/** Recent VERDICT messages whose packet id is remembered, by sequence number (a power of two). */
+const SEQ_RECORDS = 16384;
 
 const checkVerdictMark = (id: number, mark: unknown): void => {
   if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
@@ -161,7 +175,8 @@ export const openQueues: Set<Queue> = new Set();
  * packet exactly one verdict, at once or later.
  *
  * Nothing is lost: a packet whose handler throws or rejects, whose `verdictTimeout` passes, whose
- * verdict the kernel refuses, or that is still waiting when the queue closes gets `defaultVerdict`.
+ * verdict the kernel refuses, or that is still waiting when the queue closes gets `defaultVerdict`
+ * (except after EPERM: without CAP_NET_ADMIN every verdict is refused, so nothing is resent).
  * Verdicts are checked before anything is sent, collected, and sent in the order they were given,
  * in one native call per received batch (and once per event-loop turn for verdicts given later).
  *
@@ -200,6 +215,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     timeouts: 0,
     overruns: 0,
     verdictsRejected: 0,
+    packetsRejected: 0,
     otherMessages: 0,
     held: 0,
     batches: 0,
@@ -225,6 +241,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #seq = 0;
   /** The packet ids each VERDICT_BATCH message covered, by its sequence number, to resend them when the kernel refuses it (the most recent ones). */
   readonly #batchRecords = new Map<number, number[]>();
+  /** The packet id of each recent VERDICT message at `seq % SEQ_RECORDS`, and that message's seq (to tell a stale slot). */
+  readonly #seqPacketIds = new Uint32Array(SEQ_RECORDS);
+  readonly #seqOfSlot = new Int32Array(SEQ_RECORDS);
+  /** The first and last sequence number of each recent send (a ring of pairs; 0 0: none), and which were refused whole. */
+  readonly #sendSeqs = new Int32Array(SEND_RECORDS * 2);
+  readonly #sendRefused = new Uint8Array(SEND_RECORDS);
+  #nextSendRecord = 0;
+  /** Sequence number of the last message of the last send. */
+  #sentSeq = 0;
   #recordedIds = 0;
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
@@ -236,6 +261,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
+  /** True once the native close() ran: the queue's /proc line is gone. */
+  #unbound = false;
+  /** The queue's /proc line read just before it unbound. */
+  #finalKernelStats: KernelQueueStats | undefined;
 
   /** Wraps an opened native queue and starts receiving; use {@link openQueue}. @internal */
   constructor(native: NativeQueue, binding: NativeBinding, options: QueueOptions) {
@@ -346,6 +375,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
     if (this.#writer.byteLength === 0) return;
     const messages = this.#writer.bytes();
+    this.#recordSend();
     try {
       this.#native.sendVerdicts(messages);
     } catch (error) {
@@ -424,11 +454,19 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
     clearTimeout(this.#timeoutTimer);
     openQueues.delete(this);
+    // The queue's line leaves /proc as it unbinds: keep its last counters (the kernel queues
+    // nothing more to this socket now, so its drops are final) for kernelStats() after close.
+    try {
+      this.#finalKernelStats = this.#readKernelStats();
+    } catch {
+      this.#finalKernelStats = undefined;
+    }
     try {
       this.#native.close(); // gives whatever still waits the default verdict, then unbinds
     } catch (error) {
       throw fromNativeError(error);
     } finally {
+      this.#unbound = true;
       this.emit('close');
     }
   }
@@ -507,15 +545,59 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const marks = this.#stagedMarks;
     for (let i = 0; i < ids.length; i++) {
       const mark = marks[i]!;
-      this.#writer.appendVerdict({ queue: this.queueNum, id: ids[i]!, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark, seq: this.#nextSeq() });
+      const id = ids[i]!;
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark, seq: this.#verdictSeq(id) });
     }
     this.#clearStaged();
   }
 
   /** The next sequence number for a verdict message: 1..2^31-1, wrapping (RESENT_SEQ stays clear). */
   #nextSeq(): number {
-    this.#seq = this.#seq >= 0x7fffffff ? 1 : this.#seq + 1;
+    this.#seq = this.#seq >= MAX_SEQ ? 1 : this.#seq + 1;
     return this.#seq;
+  }
+
+  /** Takes a sequence number for a VERDICT message about packet `id`, remembering the id. */
+  #verdictSeq(id: number): number {
+    const seq = this.#nextSeq();
+    const slot = seq & (SEQ_RECORDS - 1);
+    this.#seqPacketIds[slot] = id;
+    this.#seqOfSlot[slot] = seq;
+    return seq;
+  }
+
+  /** Remembers the sequence numbers the send being made carries: every message written since the last send. */
+  #recordSend(): void {
+    const slot = this.#nextSendRecord;
+    this.#sendSeqs[slot * 2] = this.#sentSeq >= MAX_SEQ ? 1 : this.#sentSeq + 1;
+    this.#sendSeqs[slot * 2 + 1] = this.#seq;
+    this.#sendRefused[slot] = 0;
+    this.#nextSendRecord = (slot + 1) % SEND_RECORDS;
+    this.#sentSeq = this.#seq;
+  }
+
+  /** The record of the recent send that carried sequence number `seq` (newest first), or -1. */
+  #sendOf(seq: number): number {
+    for (let back = 1; back <= SEND_RECORDS; back++) {
+      const slot = (this.#nextSendRecord - back + SEND_RECORDS) % SEND_RECORDS;
+      const first = this.#sendSeqs[slot * 2]!;
+      const last = this.#sendSeqs[slot * 2 + 1]!;
+      if (first === 0) return -1; // the ring is not full yet: no older send
+      if (first <= last ? seq >= first && seq <= last : seq >= first || seq <= last) return slot; // or it wrapped
+    }
+    return -1;
+  }
+
+  /** Adds the packets message `seq` covered, as far as remembered, to `ids` (a VERDICT_BATCH record is used up). */
+  #takePacketIds(seq: number, ids: number[]): void {
+    const covered = this.#batchRecords.get(seq);
+    if (covered !== undefined) {
+      this.#batchRecords.delete(seq);
+      this.#recordedIds -= covered.length;
+      for (const id of covered) ids.push(id);
+    } else if (this.#seqOfSlot[seq & (SEQ_RECORDS - 1)] === seq) {
+      ids.push(this.#seqPacketIds[seq & (SEQ_RECORDS - 1)]!);
+    }
   }
 
   /** Takes a sequence number for a VERDICT_BATCH message and remembers the packets it covers. */
@@ -552,7 +634,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     } else {
       this.#encodeStaged();
       const { mark, payload, connmark } = changes;
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, seq: this.#nextSeq() });
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, seq: this.#verdictSeq(id) });
     }
     countVerdict(this.#counters.verdicts, verdict);
     this.#release(id);
@@ -703,8 +785,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       countVerdict(this.#counters.verdicts, this.#defaultVerdict);
       this.#counters.defaultVerdicts.truncated++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
-      this.#counters.verdictsRejected++;
-      this.#collectError(this.#onRejected(message));
+      const rejected = this.#onRejected(message); // counts what the refusal stands for
+      if (rejected !== undefined) this.#collectError(rejected);
     } else if (message.type === 'other') {
       this.#counters.otherMessages++; // counted and ignored: never fatal
     }
@@ -763,11 +845,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /**
    * What a refusal by the kernel means for the packets the refused message covered (read from the
-   * echoed request: its type, its sequence number, its verdict header): they did not get that
-   * verdict, so they get the default verdict now, once. A refused default verdict is reported and
-   * not resent; ENOENT (no such packet waiting) needs nothing.
+   * echoed request: its type, its sequence number, its verdict header), and counts it. Most errors
+   * refuse one message: its packets did not get that verdict, so they get the default verdict now,
+   * once. A refused default verdict is reported and not resent; ENOENT (no such packet waiting)
+   * needs nothing. EPERM is different: nfnetlink checks CAP_NET_ADMIN once per send and, when it
+   * is missing, answers only the send's first message and drops the others unanswered. So every
+   * message of that send was refused: one error names them all, and nothing is resent (it would be
+   * refused too). Undefined for a refusal already counted with its send.
    */
-  #onRejected(message: Extract<DecodedMessage, { type: 'error' }>): VerdictRejectedError {
+  #onRejected(message: Extract<DecodedMessage, { type: 'error' }>): VerdictRejectedError | undefined {
     const decoded = message.error;
     const code = decoded.code ?? errnoName(decoded.errno);
     const { type, seq } = decoded.request;
@@ -780,6 +866,9 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       });
     }
     const batch = type === nfqMessageType(NFQNL_MSG_VERDICT_BATCH);
+    const counters = this.#counters;
+    if (code === 'EPERM') return this.#onSendRefused(decoded, packetId, batch);
+    counters.verdictsRejected++;
     const resent = (seq & RESENT_SEQ) !== 0;
     let packetIds: number[] | undefined;
     if (batch) {
@@ -795,19 +884,65 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const refusal = (outcome: VerdictRejectionOutcome): VerdictRejectedError =>
       new VerdictRejectedError(decoded.errno, code, packetId, decoded.extAckMessage, { ...details, outcome });
     if (code === 'ENOENT') return refusal('not-waiting');
-    if (resent) return refusal('default-verdict-refused');
+    if (resent) {
+      if (packetIds !== undefined) counters.packetsRejected += packetIds.length;
+      return refusal('default-verdict-refused');
+    }
     if (packetIds === undefined || packetIds.length === 0 || (seq === 0 && !batch)) return refusal('unknown');
     for (const id of packetIds) {
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: this.#defaultVerdict, seq: (RESENT_SEQ | this.#nextSeq()) >>> 0 });
-      countVerdict(this.#counters.verdicts, this.#defaultVerdict);
-      this.#counters.defaultVerdicts.rejected++;
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: this.#defaultVerdict, seq: (RESENT_SEQ | this.#verdictSeq(id)) >>> 0 });
+      countVerdict(counters.verdicts, this.#defaultVerdict);
+      counters.defaultVerdicts.rejected++;
     }
     this.#scheduleFlush();
     return refusal('default-verdict-sent');
   }
 
-  /** This queue's line of `/proc/net/netfilter/nfnetlink_queue` (waiting packets, kernel drops...). */
+  /**
+   * An EPERM refusal: every message of the send that carried the answered one was refused. Counts
+   * them and the packets they covered (as far as remembered) once; a later answer about the same
+   * send (the kernel answers each message when the refusal is per message) is already counted.
+   */
+  #onSendRefused(decoded: Extract<DecodedMessage, { type: 'error' }>['error'], packetId: number | undefined, batch: boolean): VerdictRejectedError | undefined {
+    const seq = decoded.request.seq & MAX_SEQ;
+    const send = seq === 0 ? -1 : this.#sendOf(seq);
+    const packetIds: number[] = [];
+    let refusedMessages: number | undefined;
+    if (send >= 0) {
+      if (this.#sendRefused[send] !== 0) return undefined;
+      this.#sendRefused[send] = 1;
+      const last = this.#sendSeqs[send * 2 + 1]!;
+      refusedMessages = 0;
+      for (let s = this.#sendSeqs[send * 2]!; ; s = s >= MAX_SEQ ? 1 : s + 1) {
+        refusedMessages++;
+        this.#takePacketIds(s, packetIds);
+        if (s === last) break;
+      }
+    } else {
+      if (seq !== 0) this.#takePacketIds(seq, packetIds); // a send no longer remembered: this message only
+      if (packetIds.length === 0 && !batch && packetId !== undefined) packetIds.push(packetId);
+    }
+    this.#counters.verdictsRejected += refusedMessages ?? 1;
+    this.#counters.packetsRejected += packetIds.length;
+    return new VerdictRejectedError(decoded.errno, 'EPERM', packetId, decoded.extAckMessage, {
+      packetIds,
+      batch,
+      outcome: 'send-refused',
+      defaultVerdict: this.#defaultVerdictName,
+      refusedMessages,
+    });
+  }
+
+  /**
+   * This queue's line of `/proc/net/netfilter/nfnetlink_queue` (waiting packets, kernel drops...);
+   * after close(), the queue's last line, read just before it unbound (undefined if that read failed).
+   */
   kernelStats(): KernelQueueStats | undefined {
+    if (this.#unbound) return this.#finalKernelStats;
+    return this.#readKernelStats();
+  }
+
+  #readKernelStats(): KernelQueueStats | undefined {
     return readKernelQueueStats(this.#binding, this.netns).find((row) => row.queue === this.queueNum);
   }
 }

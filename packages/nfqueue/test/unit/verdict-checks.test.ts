@@ -369,16 +369,35 @@ describe('a verdict the kernel refuses', () => {
       [VERDICT, 3, NF_DROP],
     ]);
     expect(queue.stats()).toMatchObject({ verdictsRejected: 1, defaultVerdicts: { rejected: 3 } });
-    // The default verdict refused too (EPERM: the capability is gone): reported, not resent.
-    native.deliver(...resent.map((message) => refusal(message, 1)));
+    // The default verdicts refused too (each message answered): reported, not resent.
+    native.deliver(...resent.map((message) => refusal(message, 22)));
     expect(errors.slice(1).map((e) => (e as VerdictRejectedError).outcome)).toEqual([
       'default-verdict-refused',
       'default-verdict-refused',
       'default-verdict-refused',
     ]);
-    expect(errors[1]!.message).toMatch(/default verdict \(drop\) for packet 1 with EPERM.*CAP_NET_ADMIN.*not sent again/);
+    expect(errors[1]!.message).toBe(
+      'the kernel refused the default verdict (drop) for packet 1 with EINVAL; it was not sent again: the packet waits in the kernel until the queue closes',
+    );
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 4, packetsRejected: 3 });
     await settle();
     expect(sentMessages(native)).toHaveLength(4); // nothing after the three resent verdicts
+  });
+
+  it('counts a refused send of default verdicts answered with EPERM once, whole, and does not resend it', async () => {
+    const { queue, native, errors } = await open();
+    queue.on('packet', (packet) => packet.drop());
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    native.deliver(refusal(sentMessages(native)[0]!, 22)); // the VERDICT_BATCH: defaults resent in one send
+    expect(decodeVerdicts(native.sent[1]!).map((v) => [v.type, v.id])).toEqual([1, 2, 3].map((id) => [VERDICT, id]));
+    const answers = withoutCapability(native);
+    native.deliver(refusal([...iterateMessages(native.sent[1]!)][0]!.bytes, 1)); // EPERM for its first message only
+    expect(errors.slice(1)).toHaveLength(1);
+    expect(errors[1]).toMatchObject({ code: 'EPERM', outcome: 'send-refused', refusedMessages: 3, packetIds: [1, 2, 3] });
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 4, packetsRejected: 3, defaultVerdicts: { rejected: 3 } });
+    await settle();
+    expect(native.sent).toHaveLength(2);
+    expect(answers).toHaveLength(0);
   });
 
   it('gives a packet whose VERDICT was refused the default verdict; ENOENT needs nothing', async () => {
@@ -395,6 +414,121 @@ describe('a verdict the kernel refuses', () => {
     expect(errors[1]).toMatchObject({ code: 'ENOENT', packetId: 8, outcome: 'not-waiting' });
     await settle();
     expect(sentMessages(native)).toHaveLength(3);
+  });
+});
+
+/**
+ * Makes the fake answer as the kernel does once the process lacks CAP_NET_ADMIN: nfnetlink refuses
+ * every message of a send but answers only the first, with EPERM (`everyMessage`: answers each, as
+ * for a refusal per message). The answers are returned for the test to deliver.
+ */
+function withoutCapability(native: FakeNativeQueue, everyMessage = false): Uint8Array[] {
+  const answers: Uint8Array[] = [];
+  native.sendVerdicts = (messages: Uint8Array): void => {
+    native.sent.push(Uint8Array.from(messages));
+    const refused = [...iterateMessages(messages)].map((message) => refusal(message.bytes, 1));
+    answers.push(...(everyMessage ? refused : refused.slice(0, 1)));
+  };
+  return answers;
+}
+
+describe('a send the kernel refuses with EPERM (CAP_NET_ADMIN missing)', () => {
+  const held = async (count: number) => {
+    const opened = await open();
+    opened.queue.on('packet', (packet) => opened.held.push(packet));
+    const answers = withoutCapability(opened.native);
+    opened.native.deliver(...Array.from({ length: count }, (_, i) => packetMessage(i + 1)));
+    return { ...opened, answers };
+  };
+
+  it('counts and names every verdict message of the send from the one EPERM, and resends nothing', async () => {
+    const { queue, native, errors, held: packets, answers } = await held(5);
+    for (const packet of [...packets].reverse()) packet.accept(); // out of id order: five VERDICT messages
+    await settle();
+    expect(native.sent).toHaveLength(1);
+    expect(decodeVerdicts(native.sent[0]!).map((v) => [v.type, v.id])).toEqual([5, 4, 3, 2, 1].map((id) => [VERDICT, id]));
+    expect(answers).toHaveLength(1); // the kernel answers the first message only
+    native.deliver(...answers.splice(0));
+    expect(errors).toHaveLength(1);
+    const error = errors[0] as VerdictRejectedError;
+    expect(error).toBeInstanceOf(VerdictRejectedError);
+    expect(error).toMatchObject({ code: 'EPERM', errno: 1, outcome: 'send-refused', refusedMessages: 5, packetIds: [5, 4, 3, 2, 1], packetId: 5, batch: false });
+    expect(error.message).toBe(
+      'the kernel refused a whole send of 5 verdict messages (packets 5, 4, 3, 2, 1) with EPERM: this process lacks CAP_NET_ADMIN, ' +
+        'which nfnetlink checks on every message; keep it when dropping privileges (e.g. with dropPrivileges()); nothing was resent, ' +
+        'since without the capability every verdict is refused: the packets stay queued in the kernel until the queue closes, when the kernel drops them',
+    );
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 5, packetsRejected: 5, defaultVerdicts: { rejected: 0 } });
+    await settle();
+    await settle();
+    expect(native.sent).toHaveLength(1); // no default verdict resent: no loop
+    expect(answers).toHaveLength(0);
+  });
+
+  it('accounts for every packet when verdicts are given while the refusal of a VERDICT_BATCH arrives', async () => {
+    const { queue, native, errors } = await open();
+    const answers = withoutCapability(native);
+    queue.on('packet', (packet) => packet.accept());
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3)); // one VERDICT_BATCH
+    native.deliver(...answers.splice(0), packetMessage(4), packetMessage(5)); // its refusal, then two more packets
+    expect(native.sent).toHaveLength(2);
+    expect(decodeVerdicts(native.sent[1]!).map((v) => [v.type, v.id])).toEqual([[BATCH, 5]]); // nothing resent with them
+    native.deliver(...answers.splice(0));
+    expect(errors.map((e) => [e.name, (e as VerdictRejectedError).outcome, (e as VerdictRejectedError).packetIds])).toEqual([
+      ['VerdictRejectedError', 'send-refused', [1, 2, 3]],
+      ['VerdictRejectedError', 'send-refused', [4, 5]],
+    ]);
+    expect(errors[0]!.message).toMatch(/^the kernel refused the verdict batch for packets 1, 2, 3 with EPERM: this process lacks CAP_NET_ADMIN/);
+    expect(errors[0]!.message).toMatch(/the packets stay queued in the kernel until the queue closes, when the kernel drops them$/);
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 2, packetsRejected: 5, defaultVerdicts: { rejected: 0 } });
+    await settle();
+    expect(native.sent).toHaveLength(2);
+    expect(answers).toHaveLength(0);
+  });
+
+  it('counts a send once when the kernel answers each of its messages with EPERM', async () => {
+    const { queue, native, errors, held: packets } = await open();
+    queue.on('packet', (packet) => packets.push(packet));
+    const answers = withoutCapability(native, true);
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3));
+    for (const packet of [...packets].reverse()) packet.accept();
+    await settle();
+    expect(answers).toHaveLength(3);
+    native.deliver(...answers.splice(0));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ outcome: 'send-refused', refusedMessages: 3, packetIds: [3, 2, 1] });
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 3, packetsRejected: 3 });
+    await settle();
+    expect(native.sent).toHaveLength(1);
+  });
+
+  it('lists the first 20 packets in the message and every packet in packetIds', async () => {
+    const { queue, native, errors, held: packets, answers } = await held(30);
+    for (const packet of [...packets].reverse()) packet.accept();
+    await settle();
+    native.deliver(...answers.splice(0));
+    const error = errors[0] as VerdictRejectedError;
+    expect(error.packetIds).toEqual(Array.from({ length: 30 }, (_, i) => 30 - i));
+    expect(error.message).toContain(`a whole send of 30 verdict messages (packets ${Array.from({ length: 20 }, (_, i) => 30 - i).join(', ')} and 10 more) with EPERM`);
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 30, packetsRejected: 30 });
+    expect(native.sent).toHaveLength(1);
+  });
+
+  it('reports a refused send no longer remembered by the message answered, and resends nothing', async () => {
+    const { queue, native, errors } = await open();
+    const answers = withoutCapability(native);
+    queue.on('packet', (packet) => packet.accept());
+    for (let id = 1; id <= 300; id++) native.deliver(packetMessage(id)); // 300 sends of one VERDICT each
+    expect(native.sent).toHaveLength(300);
+    native.deliver(answers[0]!); // the answer about the first send, long after
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'EPERM', outcome: 'send-refused', refusedMessages: 1, packetIds: [1] });
+    expect(errors[0]!.message).toMatch(
+      /^the kernel refused the send that carried the verdict for packet 1 \(its other messages are no longer remembered\) with EPERM: .*its packets stay queued in the kernel until the queue closes, when the kernel drops them$/,
+    );
+    expect(queue.stats()).toMatchObject({ verdictsRejected: 1, packetsRejected: 1 });
+    await settle();
+    expect(native.sent).toHaveLength(300);
   });
 });
 
