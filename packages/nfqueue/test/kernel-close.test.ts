@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Packet, type Queue, openQueue, queueStats } from '../src/index.js';
-import { type TestNamespace, iptables, ruleCounter, run, sleep, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, ruleCounter, run, until, withNamespace } from './netns.js';
 
 const PORT = 9870;
 const COUNT = 50_000;
@@ -41,12 +41,6 @@ function flood(ns: TestNamespace, count: number, paceMs = 0): Promise<string> {
   return run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script, String(count), String(paceMs)]);
 }
 
-async function until(condition: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  for (const started = Date.now(); !(await condition()); ) {
-    if (Date.now() - started > ms) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 /** Datagrams to PORT that reached the namespace's INPUT chain, i.e. that passed the queue. */
 const arrived = (ns: TestNamespace): Promise<number> => ruleCounter(ns.name, 'filter', 'INPUT', `udp dpt:${PORT}`);
@@ -66,7 +60,7 @@ async function backlogged(
   queue.on('error', () => {});
   await flood(ns, COUNT);
   // Every datagram is queued: held by the handler, or waiting in the socket (reading paused).
-  await until(() => (queue.kernelStats()?.waiting ?? 0) === COUNT);
+  await until(() => (queue.kernelStats()?.waiting ?? 0) === COUNT, 20_000);
   expect(await arrived(ns)).toBe(0);
   return { queue, held };
 }

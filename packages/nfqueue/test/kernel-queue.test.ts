@@ -12,18 +12,16 @@ import {
   openQueue,
   queueStats,
 } from '../src/index.js';
-import { type TestNamespace, iptables, ruleCounter, run, sleep, startProcess, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, queueUdpTo, ruleCounter, run, sleep, startProcess, udpReceiver, udpSend, until, withNamespace } from './netns.js';
 
 const PORT = 9999;
 
 /** Queues local UDP to PORT on queue `queueNum` inside `ns` and opens that queue there. */
 /** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
-function queueUdpTo(ns: TestNamespace, queue: number, port = PORT): Promise<string> {
-  return iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', '--queue-num', String(queue));
-}
+const queueUdp = (ns: TestNamespace, queue: number, port = PORT): Promise<string> => queueUdpTo(ns, queue, port);
 
 async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'> = { queue: 1 }): Promise<Queue> {
-  await queueUdpTo(ns, options.queue);
+  await queueUdp(ns, options.queue);
   const queue = await openQueue({ ...options, netns: ns.name });
   ns.defer(() => queue.close());
   return queue;
@@ -43,12 +41,6 @@ function rewritten(packet: Packet, replacement: string): Buffer {
   return copy;
 }
 
-async function until(condition: () => boolean, ms = 5_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > ms) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 describe('kernel: the high-level queue API', () => {
   it('runs the README script unchanged: for await, drop, accept with mark or payload, late verdicts, break and close', () =>
@@ -56,7 +48,7 @@ describe('kernel: the high-level queue API', () => {
       await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '42');
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 7);
+      await queueUdp(ns, 7);
       const sent = ['bad-1', 'mark', 'swap', 'late', 'plain', 'stop'];
       const sending = udpSend(ns.name, PORT, sent.map((s) => Buffer.from(s)));
 
@@ -235,7 +227,7 @@ describe('kernel: the high-level queue API', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 15);
+      await queueUdp(ns, 15);
       // The consumer, in a process of its own: a 4 KB socket buffer (a few messages) and no
       // NO_ENOBUFS, so a flood overflows it again and again. It answers each line on stdin with
       // 'stop' with its counters. (Memory under load is measured by bench/soak.mjs over millions
@@ -300,8 +292,8 @@ describe('kernel: the high-level queue API', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 10);
-      await queueUdpTo(ns, 11, PORT + 1);
+      await queueUdp(ns, 10);
+      await queueUdp(ns, 11, PORT + 1);
       const open = await openQueue({ queue: 10, netns: ns.name, failOpen: true, maxLen: 5, drainTimeout: 0 });
       const closed = await openQueue({ queue: 11, netns: ns.name, maxLen: 5, drainTimeout: 0 });
       ns.defer(() => open.close());
@@ -345,7 +337,7 @@ describe('kernel: least privilege', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 12);
+      await queueUdp(ns, 12);
       const script = `
         const { openQueue, dropPrivileges } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
         const queue = await openQueue({ queue: 12, netns: process.argv[1] });
@@ -373,7 +365,7 @@ describe('kernel: tuning the receiving thread', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 13);
+      await queueUdp(ns, 13);
       // In a process of its own: the settings stay with the thread that opened the queue.
       const script = `
         const { readFileSync } = await import('node:fs');
@@ -419,7 +411,7 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 14);
+      await queueUdp(ns, 14);
       const script = `
         const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
         const queue = await openQueue({ queue: 14 });
@@ -456,7 +448,7 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
       execFileSync('setcap', ['cap_net_admin+ep', binary]);
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 15);
+      await queueUdp(ns, 15);
       const { child, stderr, exited } = startProcess('ip', [
         'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15',
       ]);

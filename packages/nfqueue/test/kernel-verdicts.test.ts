@@ -7,21 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, InvalidVerdictError, type Packet, openQueue, queueStats } from '../src/index.js';
-import { type TestNamespace, iptables, sleep, startProcess, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { queueUdpTo, startProcess, udpReceiver, udpSend, until, withNamespace } from './netns.js';
 
 const DIST = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
 
 /** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
-function queueUdpTo(ns: TestNamespace, queue: number, port: number): Promise<string> {
-  return iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', '--queue-num', String(queue));
-}
 
-async function until(condition: () => boolean, ms = 5_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > ms) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 describe('kernel: verdicts are checked before anything is sent', () => {
   it('refuses verdictBatch(id, 99 / NF_STOLEN / 6): the packets keep waiting, then pass by the default verdict', () =>

@@ -242,3 +242,16 @@ export function startProcess(command: string, args: readonly string[]): Started 
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
+
+/** Polls `condition` every 20 ms until it holds; throws after `ms` (default 5 s). */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  for (const started = Date.now(); !(await condition()); ) {
+    if (Date.now() - started > ms) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+/** Queues the UDP datagrams to `port` that leave in `ns` (its OUTPUT chain) to queue `queue`. */
+export function queueUdpTo(ns: TestNamespace, queue: number, port: number): Promise<string> {
+  return iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', '--queue-num', String(queue));
+}
