@@ -8,7 +8,7 @@
 //
 // Usage: npm run build -w @nfq/netlink && npm run bench
 // Environment: BENCH_SECONDS (time per run, default 0.5), BENCH_RUNS (default 5), BENCH_BATCH (default 64).
-// Writes bench/results/netlink-decode.json.
+// With --save, writes bench/results/netlink-decode.json.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -135,13 +135,16 @@ const result = {
   date: new Date().toISOString(),
 };
 
-const resultsDirectory = new URL('./results/', import.meta.url);
-mkdirSync(resultsDirectory, { recursive: true });
-writeFileSync(new URL('netlink-decode.json', resultsDirectory), `${JSON.stringify(result, null, 2)}\n`);
+const save = process.argv.includes('--save');
+if (save) {
+  const resultsDirectory = new URL('./results/', import.meta.url);
+  mkdirSync(resultsDirectory, { recursive: true });
+  writeFileSync(new URL('netlink-decode.json', resultsDirectory), `${JSON.stringify(result, null, 2)}\n`);
+}
 
 const millions = (value) => `${(value / 1e6).toFixed(2)} M/s`;
 console.log(`netlink-decode: forEachPacket ${millions(median)} packet views (median of ${RUNS}), ${nsPerPacket.toFixed(1)} ns per packet`);
 console.log(`  runs: ${runs.forEachPacket.map(millions).join(', ')}`);
 console.log(`  decodeMessages (iterator): ${millions(iteratorMedian)}; runs: ${runs.decodeMessages.map(millions).join(', ')}`);
 console.log(`  target ${millions(TARGET_PER_SECOND)}: ${result.meetsTarget ? 'met' : 'NOT met'}`);
-console.log(`  written to bench/results/netlink-decode.json`);
+console.log(save ? '  written to bench/results/netlink-decode.json' : '  not saved (--save writes bench/results/netlink-decode.json)');

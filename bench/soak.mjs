@@ -2,7 +2,7 @@
 // Soak: PACKETS (default 10 million) 64-byte UDP datagrams through `nf-queue --quiet` in a private
 // network namespace. Reports the CLI's RSS after warm-up (the first 10% of the packets) and at the
 // end, and its open file descriptors at both points: the reliability target is at most 5 MB of RSS
-// growth after warm-up and no descriptor leaked. Writes bench/results/soak.json.
+// growth after warm-up and no descriptor leaked. With --save, writes bench/results/soak.json.
 //
 // Usage: node bench/soak.mjs [--packets N]   (needs root, and the bench tools: npm run bench -- --quick builds them)
 import { execFileSync, spawn } from 'node:child_process';
@@ -97,8 +97,10 @@ try {
     summary: stderr.trim(),
     date: new Date().toISOString(),
   };
-  mkdirSync(`${root}bench/results`, { recursive: true });
-  writeFileSync(`${root}bench/results/soak.json`, `${JSON.stringify(result, null, 2)}\n`);
+  if (process.argv.includes('--save')) {
+    mkdirSync(`${root}bench/results`, { recursive: true });
+    writeFileSync(`${root}bench/results/soak.json`, `${JSON.stringify(result, null, 2)}\n`);
+  }
   console.log(JSON.stringify(result, null, 2));
   const ok = code === 0 && result.rssGrowthAfterWarmUpMb !== undefined && result.rssGrowthAfterWarmUpMb <= 5 && result.fdsLeaked === 0;
   console.log(`soak: ${ok ? 'PASS' : 'FAIL'} (target: exit 0, RSS growth after warm-up <= 5 MB, no descriptor leaked)`);
