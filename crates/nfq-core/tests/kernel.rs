@@ -341,21 +341,28 @@ fn input_count(ns: &Netns, port: u16) -> u64 {
     line.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-#[test]
-fn shutdown_verdicts_the_whole_backlog_and_lets_late_traffic_pass() {
+/// A queue in a namespace of its own, with `count` datagrams to `port` queued to it and none read
+/// yet (room for all: max length 10,000, a 64 MB receive buffer); INPUT counts what arrives.
+fn backlogged(port: u16, queue_num: u16, count: u32) -> (Netns, Queue) {
     let ns = Netns::new();
-    ns.iptables("-A INPUT -p udp --dport 7020");
-    ns.queue_udp(7020, 20);
-    let mut options = ns.options(20);
+    ns.iptables(&format!("-A INPUT -p udp --dport {port}"));
+    ns.queue_udp(port, queue_num);
+    let mut options = ns.options(queue_num);
     options.max_len = Some(10_000);
     options.receive_buffer = Some(1 << 26);
     let queue = Queue::open(&options).unwrap();
-    send_many(&ns, 7020, 2_000);
+    send_many(&ns, port, count as usize);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while queue.kernel_stats().map(|r| r.waiting) != Some(2_000) {
+    while queue.kernel_stats().map(|r| r.waiting) != Some(count) {
         assert!(Instant::now() < deadline, "queued: {:?}", queue.kernel_stats());
         std::thread::sleep(Duration::from_millis(10));
     }
+    (ns, queue)
+}
+
+#[test]
+fn shutdown_verdicts_the_whole_backlog_and_lets_late_traffic_pass() {
+    let (ns, queue) = backlogged(7020, 20, 2_000);
     // One batch of 64 read and held by the program, the rest still in the socket.
     let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
     let held = queue.receive(&mut buffers, false).unwrap();
@@ -373,19 +380,7 @@ fn shutdown_verdicts_the_whole_backlog_and_lets_late_traffic_pass() {
 
 #[test]
 fn close_drops_the_backlog_when_stop_queueing_chose_drop() {
-    let ns = Netns::new();
-    ns.iptables("-A INPUT -p udp --dport 7021");
-    ns.queue_udp(7021, 21);
-    let mut options = ns.options(21);
-    options.max_len = Some(10_000);
-    options.receive_buffer = Some(1 << 26);
-    let queue = Queue::open(&options).unwrap();
-    send_many(&ns, 7021, 1_000);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while queue.kernel_stats().map(|r| r.waiting) != Some(1_000) {
-        assert!(Instant::now() < deadline, "queued: {:?}", queue.kernel_stats());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let (ns, queue) = backlogged(7021, 21, 1_000);
     queue.stop_queueing(Verdict::Drop).unwrap();
     send_many(&ns, 7021, 20); // dropped by the kernel: the queue is full at length 0
     let row = queue.kernel_stats().unwrap();
