@@ -334,16 +334,8 @@ export class UnknownUserError extends NfqueueError {
 }
 
 /**
- * A network namespace could not be entered: it does not exist (`code` 'ENOENT'), or entering it
- * needs CAP_SYS_ADMIN, which the process lacks ('EPERM'). The message names the namespace.
+ * A network namespace could not be entered: it does not exist (`code` 'ENOENT'), the path is not
+ * a network namespace ('EINVAL'), or entering it needs CAP_SYS_ADMIN, which the process lacks
+ * ('EPERM'). The message names the namespace. A kind of {@link KernelError}.
  */
-export class NamespaceError extends NfqueueError {
-  /** The errno. */
-  readonly errno: number | undefined;
-
-  /** Creates the error. */
-  constructor(code: string, errno: number | undefined, message: string, options?: ErrorOptions) {
-    super(code, message, options);
-    this.errno = errno;
-  }
-}
+export class NamespaceError extends KernelError {}
