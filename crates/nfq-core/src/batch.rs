@@ -11,6 +11,26 @@ pub use crate::sys::RecvBuffers;
 /// Only whole attributes are kept; the packet still needs its verdict.
 pub const NLM_F_NFQ_TRUNCATED: u16 = 0x8000;
 
+/// Memory that [`RecvBuffers`] receive into: their own `Vec` by default
+/// ([`RecvBuffers::new`]), or memory a binding shares with another language, which then reads
+/// the datagrams where the kernel wrote them ([`RecvBuffers::with_memory`]).
+pub trait RecvMemory: Send {
+    /// The whole memory.
+    fn bytes(&self) -> &[u8];
+    /// The whole memory, to receive into.
+    fn bytes_mut(&mut self) -> &mut [u8];
+}
+
+impl RecvMemory for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
 /// One received datagram.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
@@ -94,7 +114,7 @@ impl RecvBuffers {
         let start = i * self.slot_size;
         let len = (self.lens[i] as usize).min(self.slot_size);
         Some(Datagram {
-            bytes: &self.storage[start..start + len],
+            bytes: &self.memory.bytes()[start..start + len],
             truncated: self.flags[i] & libc::MSG_TRUNC as u32 != 0,
             sender_port: self.sender_ports[i],
         })
@@ -126,7 +146,7 @@ impl RecvBuffers {
         }
         let len = bytes.len().min(self.slot_size);
         let start = i * self.slot_size;
-        self.storage[start..start + len].copy_from_slice(&bytes[..len]);
+        self.memory.bytes_mut()[start..start + len].copy_from_slice(&bytes[..len]);
         self.lens[i] = len as u32;
         self.flags[i] = if len < bytes.len() { libc::MSG_TRUNC as u32 } else { 0 };
         self.sender_ports[i] = sender_port;
@@ -152,33 +172,67 @@ impl RecvBuffers {
         let mut skipped = 0;
         out.reserve(self.total_bytes());
         for d in self.datagrams() {
-            if d.sender_port != 0 {
+            let Some(kept) = kept_length(&d) else {
                 skipped += 1;
                 continue;
-            }
-            if !d.truncated {
-                out.extend_from_slice(d.bytes);
-                out.resize(align(out.len()), 0);
-                continue;
-            }
-            let header_len = NLMSG_HDRLEN + NFGENMSG_LEN;
-            if d.bytes.len() < header_len || truncated_packet_id(d.bytes).is_none() {
-                skipped += 1;
-                continue;
-            }
-            let kept: usize = Attributes::new(&d.bytes[header_len..], header_len)
-                .map_while(Result::ok)
-                .map(|a| align(NLA_HDRLEN + a.payload.len()))
-                .sum::<usize>()
-                .min(d.bytes.len() - header_len);
+            };
             let start = out.len();
-            out.extend_from_slice(&d.bytes[..header_len + kept]);
-            let len = (header_len + kept) as u32;
-            out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-            let flags = u16::from_ne_bytes([out[start + 6], out[start + 7]]) | NLM_F_NFQ_TRUNCATED;
-            out[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
+            out.extend_from_slice(&d.bytes[..kept]);
+            if d.truncated {
+                mark_cut(&mut out[start..]);
+            }
             out.resize(align(out.len()), 0);
         }
         skipped
     }
+
+    /// The size of slot `i`, in bytes from its start.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// Makes datagram `i` readable where it lies (slot `i`, from byte `i * slot_size` of the
+    /// memory) as [`copy_messages_into`](Self::copy_messages_into) makes it in its copy, and
+    /// returns how many of its bytes hold whole kernel messages: 0 when it is to be skipped (not
+    /// from the kernel, or cut before its packet id). A cut packet message is shortened in place
+    /// to its whole attributes and flagged [`NLM_F_NFQ_TRUNCATED`].
+    pub fn prepare_in_place(&mut self, i: usize) -> usize {
+        let Some(d) = self.datagram(i) else { return 0 };
+        let (truncated, kept) = (d.truncated, kept_length(&d));
+        let Some(kept) = kept else { return 0 };
+        if truncated {
+            let start = i * self.slot_size;
+            mark_cut(&mut self.memory.bytes_mut()[start..start + kept]);
+        }
+        kept
+    }
+}
+
+/// How many bytes of `d` to pass on: all of them, the header and whole attributes of a cut
+/// packet message, or `None` to skip it (not from the kernel, or cut before its packet id).
+fn kept_length(d: &Datagram<'_>) -> Option<usize> {
+    if d.sender_port != 0 {
+        return None;
+    }
+    if !d.truncated {
+        return Some(d.bytes.len());
+    }
+    let header_len = NLMSG_HDRLEN + NFGENMSG_LEN;
+    if d.bytes.len() < header_len || truncated_packet_id(d.bytes).is_none() {
+        return None;
+    }
+    let attributes: usize = Attributes::new(&d.bytes[header_len..], header_len)
+        .map_while(Result::ok)
+        .map(|a| align(NLA_HDRLEN + a.payload.len()))
+        .sum();
+    Some(header_len + attributes.min(d.bytes.len() - header_len))
+}
+
+/// Sets the length of the cut packet message at the start of `message` to `message.len()` and
+/// flags it [`NLM_F_NFQ_TRUNCATED`].
+fn mark_cut(message: &mut [u8]) {
+    let len = message.len() as u32;
+    message[0..4].copy_from_slice(&len.to_ne_bytes());
+    let flags = u16::from_ne_bytes([message[6], message[7]]) | NLM_F_NFQ_TRUNCATED;
+    message[6..8].copy_from_slice(&flags.to_ne_bytes());
 }

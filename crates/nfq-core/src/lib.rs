@@ -18,7 +18,7 @@ pub mod testing;
 pub mod transport;
 pub mod verdict;
 
-pub use batch::{Datagram, Message, RecvBuffers};
+pub use batch::{Datagram, Message, RecvBuffers, RecvMemory};
 pub use config::{ConfigFlags, CopyMode, QueueOptions};
 pub use error::{DecodeError, DecodeErrorKind, Error, ErrorKind, Result};
 pub use netlink::ErrorMessage;

@@ -145,10 +145,11 @@ impl NetlinkSocket {
         batch.count = 0;
         let slots = batch.lens.len();
         let slot_size = batch.slot_size;
-        let base = batch.storage.as_mut_ptr();
+        let base = batch.memory.bytes_mut().as_mut_ptr();
         for i in 0..slots {
             batch.iovecs[i] = libc::iovec {
-                // SAFETY: storage holds `slots * slot_size` bytes, so slot `i` lies inside it.
+                // SAFETY: the memory holds at least `slots * slot_size` bytes (checked when the
+                // buffers were made), so slot `i` lies inside it.
                 iov_base: unsafe { base.add(i * slot_size) } as *mut libc::c_void,
                 iov_len: slot_size,
             };
@@ -163,7 +164,7 @@ impl NetlinkSocket {
         let flags = if wait { libc::MSG_WAITFORONE } else { libc::MSG_DONTWAIT };
         let received = loop {
             // SAFETY: `headers` holds `slots` entries, each pointing at an iovec of `slot_size`
-            // bytes inside `storage` and at a sockaddr_nl in `senders`; all live in `batch`,
+            // bytes inside `memory` and at a sockaddr_nl in `senders`; all live in `batch`,
             // which is borrowed mutably for the call, so nothing else touches them.
             let n = unsafe {
                 libc::recvmmsg(self.fd.as_raw_fd(), batch.headers.as_mut_ptr(), slots as libc::c_uint, flags, std::ptr::null_mut())
@@ -314,7 +315,7 @@ pub fn interfaces() -> io::Result<Vec<(u32, String)>> {
 ///
 /// Allocated once; receiving into them allocates nothing.
 pub struct RecvBuffers {
-    pub(crate) storage: Vec<u8>,
+    pub(crate) memory: Box<dyn crate::batch::RecvMemory>,
     pub(crate) slot_size: usize,
     pub(crate) count: usize,
     pub(crate) lens: Vec<u32>,
@@ -326,7 +327,7 @@ pub struct RecvBuffers {
 }
 
 // SAFETY: the raw pointers inside `headers` and `iovecs` only ever point into this same
-// struct's `storage`, `iovecs` and `senders`; they are rewritten before every use and never
+// struct's `memory`, `iovecs` and `senders`; they are rewritten before every use and never
 // dereferenced outside `NetlinkSocket::receive`, which borrows the whole struct mutably.
 unsafe impl Send for RecvBuffers {}
 
@@ -334,8 +335,24 @@ impl RecvBuffers {
     /// `capacity` slots (datagrams per `recvmmsg`) of `slot_size` bytes each.
     pub fn new(capacity: usize, slot_size: usize) -> Self {
         let capacity = capacity.max(1);
+        Self::with_memory(capacity, slot_size, Box::new(vec![0u8; capacity * slot_size]))
+    }
+
+    /// `capacity` slots of `slot_size` bytes in `memory`, which a binding may share with another
+    /// language that reads the datagrams in place (slot `i` starts at byte `i * slot_size`).
+    ///
+    /// # Panics
+    ///
+    /// When `memory` holds fewer than `capacity * slot_size` bytes (`capacity` is at least 1).
+    pub fn with_memory(capacity: usize, slot_size: usize, memory: Box<dyn crate::batch::RecvMemory>) -> Self {
+        let capacity = capacity.max(1);
+        assert!(
+            memory.bytes().len() >= capacity * slot_size,
+            "receive memory of {} bytes is too small for {capacity} slots of {slot_size} bytes",
+            memory.bytes().len()
+        );
         Self {
-            storage: vec![0; capacity * slot_size],
+            memory,
             slot_size,
             count: 0,
             lens: vec![0; capacity],

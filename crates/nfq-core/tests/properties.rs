@@ -45,6 +45,19 @@ fn decode_everything(bytes: &[u8]) {
     let mut batch = Vec::new();
     buffers.copy_messages_into(&mut batch);
     assert!(decoded <= bytes.len() / 16 + 1);
+    assert_in_place_matches_copy(&mut buffers, &batch);
+}
+
+/// What a binding reads in place (each slot after `prepare_in_place`; a datagram larger than its
+/// slot is cut, as by `MSG_TRUNC`) is what `copy_messages_into` copied (`copied`).
+fn assert_in_place_matches_copy(buffers: &mut RecvBuffers, copied: &[u8]) {
+    let mut in_place = Vec::new();
+    for i in 0..buffers.len() {
+        let kept = buffers.prepare_in_place(i);
+        in_place.extend_from_slice(&buffers.datagram(i).unwrap().bytes[..kept]);
+        in_place.resize(in_place.len().div_ceil(4) * 4, 0);
+    }
+    assert_eq!(in_place, copied);
 }
 
 /// Calls every accessor of a view.

@@ -3,11 +3,23 @@
 //! between threads. All of the binding's `unsafe` lives in this file.
 //!
 //! When the socket is readable, libuv calls [`on_readable`] on the JavaScript thread; it drains
-//! the socket with non-blocking `recvmmsg` calls (up to [`MERGE_LIMIT`] bytes), copies the
-//! messages into one `Vec` and calls `onBatch(null, batch)` through `napi_make_callback`, so that
-//! microtasks and `process.nextTick` callbacks run after it as after any I/O callback. The
-//! verdicts the handlers give are sent (`sendVerdicts`) before it returns, so one wake-up of the
-//! event loop costs one `epoll_wait`, the `recvmmsg` calls and one `sendto`.
+//! the socket with non-blocking `recvmmsg` calls, each straight into a *bank*: memory that
+//! JavaScript owns (an `ArrayBuffer`, made once) and reads in place, so a packet's bytes are
+//! written once, by the kernel, and never copied. After each `recvmmsg` it calls
+//! `onBatch(null, bank bytes, bank index, control)` through `napi_make_callback`, so that
+//! microtasks and `process.nextTick` callbacks run after it as after any I/O callback; the
+//! verdicts the handlers give are sent (`sendVerdicts`) before it returns. One wake-up of the
+//! event loop costs one `epoll_wait` and, per `recvmmsg`, one call into JavaScript and one
+//! `sendto`, as in the batched C consumer.
+//!
+//! Banks and the control array. A bank holds `batchSize` slots of [`DEFAULT_SLOT_SIZE`] bytes;
+//! datagram `i` of a batch starts at byte `i * slotSize`. The control array (an `Int32Array`
+//! shared with JavaScript, the same object on every call) carries, at [`CONTROL_SLOT_SIZE`] the
+//! slot size, at [`CONTROL_COUNT`] the datagrams of this batch, at [`CONTROL_MAX_BANKS`] the
+//! most banks, and from [`CONTROL_LENGTHS`] the bytes of whole messages in each (0: skip it). JavaScript writes at [`CONTROL_NEXT_BANK`] the
+//! bank to receive into next: one none of whose packets it still holds, or the number of banks
+//! made so far to get a new one (up to [`MAX_BANKS`]). A bank is thus never written while a
+//! packet in it waits for its verdict, and the bytes a handler was given stay valid until then.
 //!
 //! Compared with a reader thread this saves, per batch, a `poll`, a futex wake, an eventfd write
 //! and read, and a context switch on each side (measured in `bench/`: see the README's performance
@@ -24,19 +36,39 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::os::fd::AsRawFd as _;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi::sys;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{Queue, RecvBuffers};
+use nfq_core::{Queue, RecvBuffers, RecvMemory};
 
 use crate::{error_object, throw};
 
-/// Bytes of messages after which one wake-up stops draining the socket and hands the batch over.
+/// Bytes of messages after which a reader thread stops merging into the batch JavaScript has not
+/// taken yet, and after which `receivePending` stops reading.
 pub const MERGE_LIMIT: usize = 1 << 20;
+
+/// Most `recvmmsg` calls (each followed by its call into JavaScript) in one wake-up, so that a
+/// flood does not keep timers and other I/O waiting.
+const MAX_ROUNDS: usize = 16;
+
+/// Most banks one queue makes: JavaScript stops reading (pauses) while every one holds a packet
+/// without a verdict.
+pub const MAX_BANKS: usize = 32;
+
+/// Index in the control array of the bank to receive into next (JavaScript writes it).
+pub const CONTROL_NEXT_BANK: usize = 0;
+/// Index in the control array of the slot size in bytes.
+pub const CONTROL_SLOT_SIZE: usize = 1;
+/// Index in the control array of the number of datagrams of the batch being handed over.
+pub const CONTROL_COUNT: usize = 2;
+/// Index in the control array of [`MAX_BANKS`].
+pub const CONTROL_MAX_BANKS: usize = 3;
+/// Index in the control array of the first datagram's length (bytes of whole messages).
+pub const CONTROL_LENGTHS: usize = 4;
 
 /// `UV_POLL` of libuv's `uv_handle_type`.
 const UV_POLL: c_int = 8;
@@ -63,12 +95,67 @@ struct Running {
     context: sys::napi_async_context,
 }
 
+/// Memory of an `ArrayBuffer` that JavaScript reads, received into in place.
+struct SharedMemory {
+    data: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the memory is only touched on the JavaScript thread that made it (the watcher and
+// its banks never leave that thread); `Send` is required by `RecvMemory` for other users.
+unsafe impl Send for SharedMemory {}
+
+impl RecvMemory for SharedMemory {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `data` points at `len` bytes of an ArrayBuffer's backing store, which stays
+        // allocated while the bank's reference to its Uint8Array lives (deleted only after the
+        // bank's RecvBuffers is dropped, in `Watcher::release`); JavaScript runs on this same
+        // thread and never while this borrow is in use (no call into JavaScript happens then).
+        unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; `&mut self` makes this the only borrow on the Rust side.
+        unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr(), self.len) }
+    }
+}
+
+/// One bank: receive buffers over memory JavaScript reads, and the reference to its Uint8Array.
+struct Bank {
+    buffers: RecvBuffers,
+    bytes: sys::napi_ref,
+}
+
+/// The control array shared with JavaScript (see the module documentation).
+struct Control {
+    array: sys::napi_ref,
+    data: NonNull<i32>,
+    len: usize,
+}
+
+impl Control {
+    fn get(&self, index: usize) -> i32 {
+        assert!(index < self.len);
+        // SAFETY: in bounds (checked); the Int32Array's backing store lives while `array` does
+        // (deleted in `Watcher::release`, after the last use); same thread as JavaScript.
+        unsafe { self.data.as_ptr().add(index).read() }
+    }
+
+    fn set(&self, index: usize, value: i32) {
+        assert!(index < self.len);
+        // SAFETY: as in `get`.
+        unsafe { self.data.as_ptr().add(index).write(value) }
+    }
+}
+
 struct Watcher {
     env: sys::napi_env,
     /// Memory of the `uv_poll_t`; its first field (`void *data`) points at this watcher.
     handle: Box<[u64]>,
     running: RefCell<Option<Running>>,
-    buffers: RefCell<RecvBuffers>,
+    banks: RefCell<Vec<Bank>>,
+    batch_size: usize,
+    control: Control,
     /// Whether `uv_poll_start` is in effect.
     polling: Cell<bool>,
     /// Whether JavaScript wants packets (false between `pause` and `resume`).
@@ -88,9 +175,15 @@ pub struct EventLoopReader {
 }
 
 impl EventLoopReader {
-    /// Watches `queue`'s socket on `env`'s event loop and calls `on_batch(err, batch)` with what
-    /// it receives. The socket is switched to non-blocking mode.
-    pub fn start(env: &Env, queue: Arc<Queue>, on_batch: Function<'_, Option<Buffer>, ()>, batch_size: usize) -> Result<Self> {
+    /// Watches `queue`'s socket on `env`'s event loop and calls `on_batch(err, bytes, bank,
+    /// control)` with what it receives (see the module documentation). The socket is switched to
+    /// non-blocking mode.
+    pub fn start<Args: JsValuesTupleIntoVec, Return: FromNapiValue>(
+        env: &Env,
+        queue: Arc<Queue>,
+        on_batch: Function<'_, Args, Return>,
+        batch_size: usize,
+    ) -> Result<Self> {
         queue.set_nonblocking(true).map_err(|e| throw(env, e))?;
         let raw_env = env.raw();
         let event_loop = env.get_uv_event_loop()?;
@@ -106,11 +199,19 @@ impl EventLoopReader {
         let mut context = ptr::null_mut();
         // SAFETY: `name` is a string value of this env; the context is destroyed in `release`.
         check(unsafe { sys::napi_async_init(raw_env, ptr::null_mut(), name, &mut context) })?;
+        let batch_size = batch_size.max(1);
+        let (array, data) = shared_array(raw_env, sys::TypedarrayType::int32_array, CONTROL_LENGTHS + batch_size)?;
+        let control = Control { array, data: data.cast(), len: CONTROL_LENGTHS + batch_size };
+        control.set(CONTROL_NEXT_BANK, 0);
+        control.set(CONTROL_SLOT_SIZE, DEFAULT_SLOT_SIZE as i32);
+        control.set(CONTROL_MAX_BANKS, MAX_BANKS as i32);
         let watcher = Rc::new(Watcher {
             env: raw_env,
             handle: vec![0u64; size.div_ceil(8)].into_boxed_slice(),
             running: RefCell::new(Some(Running { queue: queue.clone(), callback, context })),
-            buffers: RefCell::new(RecvBuffers::new(batch_size, DEFAULT_SLOT_SIZE)),
+            banks: RefCell::new(Vec::new()),
+            batch_size,
+            control,
             polling: Cell::new(false),
             wanted: Cell::new(true),
             hooked: Cell::new(false),
@@ -215,6 +316,16 @@ impl Watcher {
             }
         }
         drop(running);
+        let banks = std::mem::take(&mut *self.banks.borrow_mut());
+        for bank in banks {
+            let Bank { buffers, bytes } = bank;
+            drop(buffers); // before its memory may go: see SharedMemory
+            // SAFETY: made on this env in `bank`, deleted once (the banks were taken out).
+            unsafe { sys::napi_delete_reference(self.env, bytes) };
+        }
+        // SAFETY: made on this env in `start`; `running` was Some until now, so this runs once,
+        // and nothing reads the control array once `running` is None (`on_readable` checks).
+        unsafe { sys::napi_delete_reference(self.env, self.control.array) };
     }
 
     fn delete_callback(&self, callback: sys::napi_ref, context: sys::napi_async_context) {
@@ -226,7 +337,8 @@ impl Watcher {
         }
     }
 
-    /// Drains the socket into one batch and hands it to JavaScript.
+    /// Drains the socket, one `recvmmsg` into the bank JavaScript chose at a time, and hands each
+    /// batch to JavaScript, up to [`MAX_ROUNDS`] times.
     ///
     /// A negative `status` is libuv's report of POLLERR, after which libuv has stopped the
     /// watcher. On a netlink socket that is a pending socket error, almost always ENOBUFS (the
@@ -238,78 +350,141 @@ impl Watcher {
         if status < 0 {
             self.polling.set(false);
         }
-        let mut batch = Vec::new();
-        let mut failure = None;
-        {
-            let mut buffers = self.buffers.borrow_mut();
-            loop {
-                match queue.receive(&mut buffers, false) {
-                    Ok(0) => break,
-                    Ok(received) => {
-                        buffers.copy_messages_into(&mut batch);
-                        if received < buffers.capacity() || batch.len() >= MERGE_LIMIT {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        let overran = queue.stats().overruns != overruns_before;
-        if status < 0 && failure.is_none() && batch.is_empty() && !overran {
-            // POLLERR that no receive explains: polling again would only spin.
-            failure = Some(nfq_core::Error::Io {
-                operation: format!("the queue's socket reports an error that receiving does not clear (libuv status {status})"),
-                source: std::io::Error::from_raw_os_error(libc_eio()),
-            });
-        }
-        drop(queue);
-        if failure.is_none() && !self.polling.get() && self.wanted.get() && self.running.borrow().is_some() {
-            self.set_polling(true); // after POLLERR
-        }
-        if !batch.is_empty() || overran {
-            self.call(None, Some(batch)); // an empty batch still lets JavaScript report the overrun now
-        }
-        if let Some(error) = failure {
-            // Receiving cannot go on (the socket failed): stop polling, say why; close() cleans up.
-            self.wanted.set(false);
-            self.set_polling(false);
-            self.call(Some(error), None);
-        }
-    }
-
-    /// Calls `onBatch(error, batch)` as an I/O callback (`napi_make_callback`).
-    fn call(&self, error: Option<nfq_core::Error>, batch: Option<Vec<u8>>) {
         let env = self.env;
-        let Some((callback, context)) = self.running.borrow().as_ref().map(|r| (r.callback, r.context)) else { return };
         let mut scope = ptr::null_mut();
         // SAFETY: called from a libuv callback on this env's thread, outside any handle scope:
         // opening one is required before making values, and it is closed below.
         if check(unsafe { sys::napi_open_handle_scope(env, &mut scope) }).is_err() {
             return;
         }
+        let mut failure = None;
+        let mut delivered = false;
+        for _ in 0..MAX_ROUNDS {
+            // JavaScript may have paused or stopped the reader in the last call.
+            if self.running.borrow().is_none() || !self.wanted.get() {
+                break;
+            }
+            let Some(bank) = self.bank(self.control.get(CONTROL_NEXT_BANK)) else {
+                // No bank is free: read again once JavaScript resumes.
+                self.wanted.set(false);
+                self.set_polling(false);
+                break;
+            };
+            let received = {
+                let mut banks = self.banks.borrow_mut();
+                let buffers = &mut banks[bank].buffers;
+                match queue.receive(buffers, false) {
+                    Ok(received) => {
+                        for i in 0..received {
+                            self.control.set(CONTROL_LENGTHS + i, buffers.prepare_in_place(i) as i32);
+                        }
+                        self.control.set(CONTROL_COUNT, received as i32);
+                        received
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            };
+            if received == 0 {
+                break;
+            }
+            delivered = true;
+            self.call_with_bank(bank);
+            if received < self.batch_size {
+                break; // the socket is (almost surely) empty
+            }
+        }
+        let overran = queue.stats().overruns != overruns_before;
+        drop(queue);
+        if status < 0 && failure.is_none() && !delivered && !overran {
+            // POLLERR that no receive explains: polling again would only spin.
+            failure = Some(nfq_core::Error::Io {
+                operation: format!("the queue's socket reports an error that receiving does not clear (libuv status {status})"),
+                source: std::io::Error::from_raw_os_error(libc_eio()),
+            });
+        }
+        if failure.is_none() && !self.polling.get() && self.wanted.get() && self.running.borrow().is_some() {
+            self.set_polling(true); // after POLLERR
+        }
+        if overran && !delivered {
+            // SAFETY: a value of this env, in the scope opened above.
+            let null = unsafe { ToNapiValue::to_napi_value(env, Null) };
+            if let Ok(null) = null {
+                self.call(&[null, null]); // lets JavaScript report the overrun now
+            }
+        }
+        if let Some(error) = failure {
+            // Receiving cannot go on (the socket failed): stop polling, say why; close() cleans up.
+            self.wanted.set(false);
+            self.set_polling(false);
+            // SAFETY: as above; the error object is made by error_object.
+            if let (Ok(error), Ok(null)) = unsafe { (ToNapiValue::to_napi_value(env, BatchError(Some(error))), ToNapiValue::to_napi_value(env, Null)) } {
+                self.call(&[error, null]);
+            }
+        }
+        // SAFETY: closes the scope opened above.
+        unsafe { sys::napi_close_handle_scope(env, scope) };
+    }
+
+    /// The bank JavaScript asked for (`next`): one already made, or a new one when `next` is the
+    /// number made so far (below [`MAX_BANKS`]); None when it asked for none (-1) or a new one
+    /// cannot be made. Called inside a handle scope.
+    fn bank(&self, next: i32) -> Option<usize> {
+        let next = usize::try_from(next).ok()?;
+        let mut banks = self.banks.borrow_mut();
+        if next < banks.len() {
+            return Some(next);
+        }
+        if next > banks.len() || next >= MAX_BANKS {
+            return None;
+        }
+        let len = self.batch_size * DEFAULT_SLOT_SIZE;
+        let (bytes, data) = shared_array(self.env, sys::TypedarrayType::uint8_array, len).ok()?;
+        let memory = SharedMemory { data, len };
+        banks.push(Bank { buffers: RecvBuffers::with_memory(self.batch_size, DEFAULT_SLOT_SIZE, Box::new(memory)), bytes });
+        Some(next)
+    }
+
+    /// Calls `onBatch(null, bank bytes, bank, control)`; inside a handle scope.
+    fn call_with_bank(&self, bank: usize) {
+        let env = self.env;
+        let Some(bytes) = self.banks.borrow().get(bank).map(|b| b.bytes) else { return };
+        // SAFETY: the references are live (the bank and `running` are, checked by the caller),
+        // made on this env; values are made in the caller's handle scope.
+        let argv = unsafe {
+            (|| -> Result<[sys::napi_value; 4]> {
+                let null = ToNapiValue::to_napi_value(env, Null)?;
+                let mut array = ptr::null_mut();
+                check(sys::napi_get_reference_value(env, bytes, &mut array))?;
+                let index = ToNapiValue::to_napi_value(env, bank as u32)?;
+                let mut control = ptr::null_mut();
+                check(sys::napi_get_reference_value(env, self.control.array, &mut control))?;
+                Ok([null, array, index, control])
+            })()
+        };
+        if let Ok(argv) = argv {
+            self.call(&argv);
+        }
+    }
+
+    /// Calls `onBatch(...argv)` as an I/O callback (`napi_make_callback`), inside a handle scope.
+    fn call(&self, argv: &[sys::napi_value]) {
+        let env = self.env;
+        let Some((callback, context)) = self.running.borrow().as_ref().map(|r| (r.callback, r.context)) else { return };
         self.calling.set(true);
-        // SAFETY: every value is made in the scope opened above, on the env's own thread; the
-        // function comes from the live reference in `running` (kept until the call returns, see
-        // `retired`); the Buffer takes the Vec's memory; a pending exception is taken (cleared)
-        // before it is handed to napi_fatal_exception.
-        let made = unsafe {
-            (|| -> Result<()> {
-                let mut function = ptr::null_mut();
-                check(sys::napi_get_reference_value(env, callback, &mut function))?;
-                let mut receiver = ptr::null_mut();
-                check(sys::napi_get_global(env, &mut receiver))?;
-                let first = ToNapiValue::to_napi_value(env, BatchError(error))?;
-                let second = match batch {
-                    Some(bytes) => ToNapiValue::to_napi_value(env, Buffer::from(bytes))?,
-                    None => ToNapiValue::to_napi_value(env, Null)?,
-                };
-                let argv = [first, second];
+        // SAFETY: on the env's own thread, in the caller's handle scope; the function comes from
+        // the live reference in `running` (kept until the call returns, see `retired`); a pending
+        // exception is taken (cleared) before it is handed to napi_fatal_exception.
+        unsafe {
+            let mut function = ptr::null_mut();
+            let mut receiver = ptr::null_mut();
+            if check(sys::napi_get_reference_value(env, callback, &mut function)).is_ok()
+                && check(sys::napi_get_global(env, &mut receiver)).is_ok()
+            {
                 let mut result = ptr::null_mut();
-                let status = sys::napi_make_callback(env, context, receiver, function, 2, argv.as_ptr(), &mut result);
+                let status = sys::napi_make_callback(env, context, receiver, function, argv.len(), argv.as_ptr(), &mut result);
                 if status == sys::Status::napi_pending_exception {
                     // Thrown by onBatch: as from any I/O callback, it becomes an uncaught exception.
                     let mut thrown = ptr::null_mut();
@@ -317,17 +492,33 @@ impl Watcher {
                         sys::napi_fatal_exception(env, thrown);
                     }
                 }
-                Ok(())
-            })()
-        };
-        drop(made);
+            }
+        }
         self.calling.set(false);
         if let Some((callback, context)) = self.retired.take() {
             self.delete_callback(callback, context);
         }
-        // SAFETY: closes the scope opened above.
-        unsafe { sys::napi_close_handle_scope(env, scope) };
     }
+}
+
+/// A new typed array of `kind` and `len` elements over a new ArrayBuffer, held by a strong
+/// reference (the caller deletes it), and the address of its memory, which stays put while the
+/// reference lives (a backing store never moves once made by `napi_create_arraybuffer`).
+fn shared_array(env: sys::napi_env, kind: sys::napi_typedarray_type, len: usize) -> Result<(sys::napi_ref, NonNull<u8>)> {
+    let element = if kind == sys::TypedarrayType::int32_array { 4 } else { 1 };
+    let mut data = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut array = ptr::null_mut();
+    let mut reference = ptr::null_mut();
+    // SAFETY: on the env's thread inside a handle scope (a napi call or one opened by the
+    // caller); every out-pointer is valid; the ArrayBuffer is zero-filled by V8.
+    unsafe {
+        check(sys::napi_create_arraybuffer(env, len * element, &mut data, &mut buffer))?;
+        check(sys::napi_create_typedarray(env, kind, len, buffer, 0, &mut array))?;
+        check(sys::napi_create_reference(env, array, 1, &mut reference))?;
+    }
+    let data = NonNull::new(data.cast::<u8>()).ok_or_else(|| Error::new(Status::GenericFailure, "napi_create_arraybuffer gave no memory"))?;
+    Ok((reference, data))
 }
 
 /// The first argument of `onBatch`: null, or the error (made by [`error_object`]); the reader thread passes it too.

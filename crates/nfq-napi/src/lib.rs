@@ -7,9 +7,10 @@
 //! syscall the C library pays per packet, so every crossing here is per batch.
 //!
 //! By default the JavaScript thread receives itself ([`event_loop`]): a libuv poll watcher on
-//! the socket drains it with `recvmmsg` when it is readable and calls JavaScript once per batch,
-//! whose verdicts leave in one `sendto` before the callback returns. That is the batched C
-//! consumer's loop, with no second thread to wake.
+//! the socket drains it with `recvmmsg` when it is readable, straight into memory JavaScript
+//! reads in place (no copy, no object made per batch), and calls JavaScript once per
+//! `recvmmsg`, whose verdicts leave in one `sendto` before the callback returns. That is the
+//! batched C consumer's loop, with no second thread to wake.
 //!
 //! With `readerThread: true` the older design runs, which keeps reading while JavaScript is busy:
 //!
@@ -304,10 +305,12 @@ impl NativeQueue {
         self.queue.as_ref().ok_or_else(|| throw(env, nfq_core::Error::Closed))
     }
 
-    /// Starts receiving. `onBatch(err, batch)` is called on the JavaScript thread with one
-    /// Buffer of netlink messages per received batch; `batch` is null when the batch was
-    /// already returned by `stopReceiving`: ignore those calls.
-    #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Buffer | null) => void")]
+    /// Starts receiving. `onBatch` is called on the JavaScript thread once per received batch:
+    /// with a reader thread, `onBatch(null, batch)` with one Buffer of netlink messages back to
+    /// back (`batch` is null when it was already returned by `stopReceiving`: ignore those
+    /// calls); on the event loop, `onBatch(null, bytes, bank, control)` with the bank's memory
+    /// and the control array (see the `event_loop` module); on a failure, `onBatch(error)`.
+    #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void")]
     pub fn start(&mut self, env: Env, on_batch: Function<'_, Option<Buffer>, ()>) -> Result<()> {
         let queue = self.queue(&env)?.clone();
         if self.reader.is_some() {

@@ -10,6 +10,7 @@ export { readHeader, type NetlinkHeader } from './header.js';
 export {
   decodeMessages,
   forEachPacket,
+  forEachPacketAt,
   iterateMessages,
   type DecodedMessage,
   type DecodedPacket,

@@ -183,17 +183,36 @@ export function forEachPacket(
 ): void {
   const arrayBuffer = batch.buffer;
   const byteOffset = batch.byteOffset;
-  const end = batch.length;
-  let offset = 0;
+  forEachPacketAt(batch, 0, batch.length, (offset) => onPacket(new PacketView(batch, offset, arrayBuffer, byteOffset)), onOther);
+}
+
+/**
+ * {@link forEachPacket} over the messages in `batch[start, end)`, handing over the offset in
+ * `batch` of each packet message rather than a view: for a caller that makes its own object per
+ * packet (a subclass of {@link PacketView}), or reads only a few fields, with no second object.
+ * `onOther` and the errors are as in {@link forEachPacket}; error offsets count from the start of
+ * `batch`.
+ */
+export function forEachPacketAt(
+  batch: Uint8Array,
+  start: number,
+  end: number,
+  onPacketAt: (offset: number) => void,
+  onOther?: (message: DecodedMessage) => void,
+): void {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > batch.length || start > end) {
+    throw new RangeError(`[${start}, ${end}) is not a range of the ${batch.length}-byte batch`);
+  }
+  let offset = start;
   while (offset < end) {
     const length = checkedMessageLength(batch, offset, end);
     if (
       readU16Host(batch, offset + 4) === PACKET_MESSAGE_TYPE &&
       (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) === 0
     ) {
-      onPacket(new PacketView(batch, offset, arrayBuffer, byteOffset));
+      onPacketAt(offset);
     } else if (onOther !== undefined) {
-      onOther(decodeMessageAt(batch, offset, length, arrayBuffer, byteOffset));
+      onOther(decodeMessageAt(batch, offset, length, batch.buffer, batch.byteOffset));
     }
     offset += align4(length);
   }

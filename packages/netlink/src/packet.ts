@@ -132,24 +132,24 @@ export interface UnknownAttribute {
  */
 export class PacketView {
   /** The buffer the message was read from (a batch, or the message alone). */
-  readonly #buffer: Uint8Array;
+  #buffer: Uint8Array;
   /** `#buffer.buffer`, kept: reading it per getter would cost more than the rest of the getter. */
-  readonly #arrayBuffer: ArrayBufferLike;
+  #arrayBuffer: ArrayBufferLike;
   /** `#buffer.byteOffset`, kept for the same reason. */
-  readonly #byteOffset: number;
+  #byteOffset: number;
   /** Where the message starts in `#buffer`. */
-  readonly #start: number;
+  #start: number;
   /** The message's `nlmsg_len`. */
   readonly #length: number;
   /**
    * Offsets in `#buffer` of the attributes most packets need (0 = absent): no array is allocated
    * per view. Other attributes are found on demand by walking the (already checked) attributes.
    */
-  readonly #packetHdrAt: number;
-  readonly #markAt: number;
-  readonly #payloadAt: number;
-  readonly #skbInfoAt: number;
-  readonly #capLenAt: number;
+  #packetHdrAt: number;
+  #markAt: number;
+  #payloadAt: number;
+  #skbInfoAt: number;
+  #capLenAt: number;
   /** How many attributes of unknown type the message holds. */
   readonly #unknownCount: number;
 
@@ -256,6 +256,33 @@ export class PacketView {
     this.#unknownCount = unknownCount;
   }
 
+  /**
+   * Copies the message to `target` at byte `at` (4-aligned, room for {@link bytes}) and reads it
+   * there from now on, so that the buffer it was read from may be reused. Byte views handed out
+   * before still show the old buffer.
+   *
+   * @internal Used by @nfq/nfqueue for packets held past the reuse of their receive memory.
+   */
+  relocate(target: Uint8Array, at: number): void {
+    const length = this.#length;
+    target.set(new Uint8Array(this.#arrayBuffer, this.#byteOffset + this.#start, length), at);
+    const shift = at - this.#start;
+    this.#buffer = target;
+    this.#arrayBuffer = target.buffer;
+    this.#byteOffset = target.byteOffset;
+    this.#start = at;
+    this.#packetHdrAt += shift;
+    if (this.#markAt !== 0) this.#markAt += shift;
+    if (this.#payloadAt !== 0) this.#payloadAt += shift;
+    if (this.#skbInfoAt !== 0) this.#skbInfoAt += shift;
+    if (this.#capLenAt !== 0) this.#capLenAt += shift;
+  }
+
+  /** The message's length in bytes (`nlmsg_len`), header included: {@link bytes}' length. */
+  get messageLength(): number {
+    return this.#length;
+  }
+
   /** Offset of the header of attribute `type` (0..NFQA_MAX) in the buffer; 0 when absent. */
   #at(type: number): number {
     switch (type) {
@@ -334,7 +361,7 @@ export class PacketView {
   }
 
   /** Queue number the packet came from (nfgenmsg.res_id). */
-  get queue(): number {
+  get queueNum(): number {
     return readU16Big(this.#buffer, this.#start + NLMSG_HDRLEN + 2);
   }
 

@@ -171,7 +171,7 @@ describe('buildPacketMessage', () => {
       payload: Uint8Array.of(0x60, 0, 0, 0),
     });
     const packet = parsePacket(message);
-    expect([packet.queue, packet.id, packet.hwProtocol, packet.hook, packet.family]).toEqual([2, 11, 0x86dd, 1, 10]);
+    expect([packet.queueNum, packet.id, packet.hwProtocol, packet.hook, packet.family]).toEqual([2, 11, 0x86dd, 1, 10]);
     expect([packet.mark, packet.capLen, packet.skbInfo, packet.uid, packet.gid, packet.indev]).toEqual([
       9, 3000, 2, 0, 0, 3,
     ]);

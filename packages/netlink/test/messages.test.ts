@@ -128,7 +128,7 @@ describe('decodeMessages', () => {
     const decoded = [...decodeMessages(batch)];
     expect(decoded.map((message) => message.type)).toEqual(['packet', 'done', 'other']);
     const first = decoded[0]!;
-    expect(first.type === 'packet' && [first.packet.queue, first.packet.id, first.packet.mark]).toEqual([3, 41, 7]);
+    expect(first.type === 'packet' && [first.packet.queueNum, first.packet.id, first.packet.mark]).toEqual([3, 41, 7]);
     expect(first.type === 'packet' && first.packet.bytes.buffer).toBe(batch.buffer);
     const other = decoded[2]!;
     expect(other.type === 'other' && [other.messageType, other.length, [...other.bytes.subarray(16)]]).toEqual([

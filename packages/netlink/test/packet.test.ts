@@ -93,7 +93,7 @@ describe('parsePacket', () => {
     expect(packet.hwProtocol).toBe(0x0800);
     expect(packet.hook).toBe(3);
     expect(packet.family).toBe(2);
-    expect(packet.queue).toBe(5);
+    expect(packet.queueNum).toBe(5);
     expect(packet.mark).toBe(42);
     expect(packet.timestamp).toEqual({ sec: 1_700_000_000, usec: 123_456 });
     expect(packet.indev).toBe(1);

@@ -97,7 +97,7 @@ function exercisePacket(packet: PacketView, buffer: Uint8Array): void {
   expectUnsigned(packet.hwProtocol, 16);
   expectUnsigned(packet.hook, 8);
   expectUnsigned(packet.family, 8);
-  expectUnsigned(packet.queue, 16);
+  expectUnsigned(packet.queueNum, 16);
   for (const value of [
     packet.mark, packet.indev, packet.outdev, packet.physindev, packet.physoutdev, packet.ctInfo,
     packet.capLen, packet.skbInfo, packet.uid, packet.gid, packet.priority,

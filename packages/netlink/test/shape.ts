@@ -34,7 +34,7 @@ export interface DecodeShape {
 export function packetShape(packet: PacketView): MessageShape {
   const shape: MessageShape = {
     type: 'packet',
-    queue: packet.queue,
+    queue: packet.queueNum,
     family: packet.family,
     id: packet.id,
     hwProtocol: packet.hwProtocol,

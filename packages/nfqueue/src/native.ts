@@ -68,10 +68,13 @@ export interface NativeQueueStats {
 /** One bound queue on the native side (the napi `NativeQueue` class). */
 export interface NativeQueue {
   /**
-   * Starts receiving; `onBatch` is called on the JavaScript thread with many concatenated
-   * netlink messages. `batch` may be null or undefined (a batch already returned by `stopReceiving`).
+   * Starts receiving; `onBatch` is called on the JavaScript thread once per batch: with netlink
+   * messages back to back in `batch` (a reader thread), or with a receive bank, its index and the
+   * control array that says where its datagrams lie (the event-loop reader; see the binding's
+   * event_loop.rs). `batch` may be null or undefined: a batch already returned by
+   * `stopReceiving`, or an overrun with nothing received.
    */
-  start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void;
+  start(onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void): void;
   /** Sends complete, concatenated VERDICT / VERDICT_BATCH messages in one sendmsg. */
   sendVerdicts(messages: Uint8Array): void;
   /** Counters since the queue was opened. */

@@ -5,9 +5,8 @@ import {
   NF_DROP,
   NF_REPEAT,
   NF_STOP,
-  type PacketTimestamp,
-  type PacketView,
-  type PacketVlan,
+  PacketView,
+  type UnknownAttribute,
   hookName,
 } from '@nfq/netlink';
 import { InvalidOptionError, VerdictAlreadyGivenError, type VerdictSource } from './errors.js';
@@ -43,6 +42,12 @@ export interface VerdictSink {
 
 /** Marks a packet as verdicted without sending anything (the queue sent or covered it). @internal */
 export const markVerdictGiven: unique symbol = Symbol('markVerdictGiven');
+/** The receive bank a packet's bytes lie in (-1: memory of its own), for the queue. @internal */
+export const packetBank: unique symbol = Symbol('packetBank');
+/** True once the packet handed out a view of its bytes (they must then stay where they are). @internal */
+export const packetPinned: unique symbol = Symbol('packetPinned');
+/** Copies the packet's bytes to `target` at `at` and reads them there (see PacketView.relocate). @internal */
+export const movePacket: unique symbol = Symbol('movePacket');
 
 /** Options of {@link Packet.toXml}, after libnetfilter_queue's `NFQ_XML_*` flags (all on by default). */
 export interface PacketXmlOptions {
@@ -75,180 +80,150 @@ const escapeXml = (text: string): string =>
  * {@link repeat}, {@link queue} or {@link stop}. A second verdict throws
  * {@link VerdictAlreadyGivenError}.
  *
- * The accessors read the received bytes on demand; `payload` is a view into them, valid for as
- * long as the packet object is referenced.
+ * The accessors read the received bytes where the kernel wrote them (a {@link PacketView} of
+ * `@nfq/netlink`: no copy). Those bytes stay valid until the packet has its verdict, however long
+ * that takes; after it, the queue may receive new packets into the same memory, so `payload` and
+ * the other byte views must be read (or copied, `Buffer.from(packet.payload)`) before the verdict
+ * if they are needed later. `id` and `verdictSource` stay valid for good.
  */
-export class Packet {
-  readonly #view: PacketView;
+export class Packet extends PacketView {
+  readonly #id: number;
   readonly #sink: VerdictSink;
   #verdictSource: VerdictSource | undefined;
   #payload: Buffer | undefined;
+  #bank: number;
+  #pinned = false;
 
-  /** Wraps a packet view; packets are made by the queue, not by users. @internal */
-  constructor(view: PacketView, sink: VerdictSink) {
-    this.#view = view;
+  /**
+   * Reads the packet message at `start` of `buffer`, received into bank `bank` (-1: memory of its
+   * own); packets are made by the queue, not by users. @internal
+   */
+  constructor(buffer: Uint8Array, start: number, arrayBuffer: ArrayBufferLike, byteOffset: number, sink: VerdictSink, bank: number) {
+    super(buffer, start, arrayBuffer, byteOffset);
+    this.#id = super.id;
     this.#sink = sink;
+    this.#bank = bank;
   }
 
   /** Packet id (unique among the queue's waiting packets). */
-  get id(): number {
-    return this.#view.id;
-  }
-
-  /** Queue the packet came from. */
-  get queueNum(): number {
-    return this.#view.queue;
-  }
-
-  /** Protocol family, e.g. 2 for IPv4, 10 for IPv6. */
-  get family(): number {
-    return this.#view.family;
-  }
-
-  /** Netfilter hook number, e.g. 3 for OUTPUT. */
-  get hook(): number {
-    return this.#view.hook;
+  override get id(): number {
+    return this.#id;
   }
 
   /** Netfilter hook name as iptables spells the chain, e.g. 'OUTPUT'. */
   get hookName(): string | undefined {
-    return hookName(this.#view.family, this.#view.hook);
-  }
-
-  /** EtherType of the packet, e.g. 0x0800 for IPv4. */
-  get hwProtocol(): number {
-    return this.#view.hwProtocol;
+    return hookName(this.family, this.hook);
   }
 
   /** Packet bytes from the network header on (a view, no copy); empty in copy mode 'meta'. */
-  get payload(): Buffer {
+  override get payload(): Buffer {
     if (this.#payload === undefined) {
-      const bytes = this.#view.payload;
+      const bytes = super.payload;
+      this.#pinned = true;
       this.#payload =
         bytes === undefined ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
     return this.#payload;
   }
 
-  /** Length of the whole packet when the payload was cut to the copy range; undefined when not cut. */
-  get capLen(): number | undefined {
-    return this.#view.capLen;
-  }
-
   /** True when the payload is only the first part of the packet (copy range reached). */
   get truncated(): boolean {
-    const capLen = this.#view.capLen;
-    return capLen !== undefined && capLen !== this.payload.length;
-  }
-
-  /** NFQA_SKB_* bits, undefined when the kernel sent none. */
-  get skbInfo(): number | undefined {
-    return this.#view.skbInfo;
+    const capLen = this.capLen;
+    return capLen !== undefined && capLen !== (super.payload?.length ?? 0);
   }
 
   /** True for a GSO super-packet, larger than the MTU (needs the `gso` option). */
   get gso(): boolean {
-    return ((this.#view.skbInfo ?? 0) & NFQA_SKB_GSO) !== 0;
+    return ((this.skbInfo ?? 0) & NFQA_SKB_GSO) !== 0;
   }
 
   /** True when the checksums are not computed yet (offload): treat them as correct. */
   get checksumNotReady(): boolean {
-    return ((this.#view.skbInfo ?? 0) & NFQA_SKB_CSUMNOTREADY) !== 0;
+    return ((this.skbInfo ?? 0) & NFQA_SKB_CSUMNOTREADY) !== 0;
   }
 
-  /** Packet mark; undefined when it is 0 (the kernel sends no mark then). */
-  get mark(): number | undefined {
-    return this.#view.mark;
+  /** Source hardware address (a view). */
+  override get hwAddr(): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.hwAddr;
   }
 
-  /** When the packet was received; absent for locally generated packets. */
-  get timestamp(): PacketTimestamp | undefined {
-    return this.#view.timestamp;
+  /** Raw conntrack attributes (a view); needs the `conntrack` option. */
+  override get ct(): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.ct;
   }
 
-  /** Input interface index. */
-  get indev(): number | undefined {
-    return this.#view.indev;
+  /** Link-layer header bytes (a view). */
+  override get l2Header(): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.l2Header;
   }
 
-  /** Output interface index. */
-  get outdev(): number | undefined {
-    return this.#view.outdev;
+  /** The message's bytes, header included (a view). */
+  override get bytes(): Uint8Array {
+    this.#pinned = true;
+    return super.bytes;
   }
 
-  /** Physical input interface index (bridge port). */
-  get physindev(): number | undefined {
-    return this.#view.physindev;
+  /** Value bytes of attribute `type` (a view), as {@link PacketView.attribute}. */
+  override attribute(type: number): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.attribute(type);
   }
 
-  /** Physical output interface index (bridge port). */
-  get physoutdev(): number | undefined {
-    return this.#view.physoutdev;
+  /** Conntrack expectation, raw (a view). */
+  override get exp(): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.exp;
   }
 
-  /** Source hardware address. */
-  get hwAddr(): Uint8Array | undefined {
-    return this.#view.hwAddr;
+  /** Security context bytes (a view). */
+  override get secctxBytes(): Uint8Array | undefined {
+    this.#pinned = true;
+    return super.secctxBytes;
   }
 
-  /** Conntrack state (IP_CT_*); needs the `conntrack` option. */
-  get ctInfo(): number | undefined {
-    return this.#view.ctInfo;
+  /** Attributes this package does not know, with views of their values. */
+  override get unknownAttributes(): readonly UnknownAttribute[] {
+    this.#pinned = true;
+    return super.unknownAttributes;
   }
 
-  /** Raw conntrack attributes; needs the `conntrack` option. */
-  get ct(): Uint8Array | undefined {
-    return this.#view.ct;
+  /** The receive bank the bytes lie in; -1 once they were moved to memory of their own. @internal */
+  get [packetBank](): number {
+    return this.#bank;
   }
 
-  /** Owning socket's uid; needs the `uidGid` option. */
-  get uid(): number | undefined {
-    return this.#view.uid;
+  /** True once a view of the bytes was handed out. @internal */
+  get [packetPinned](): boolean {
+    return this.#pinned;
   }
 
-  /** Owning socket's gid; needs the `uidGid` option. */
-  get gid(): number | undefined {
-    return this.#view.gid;
-  }
-
-  /** Security context; needs the `secctx` option. */
-  get secctx(): string | undefined {
-    return this.#view.secctx;
-  }
-
-  /** VLAN tag. */
-  get vlan(): PacketVlan | undefined {
-    return this.#view.vlan;
-  }
-
-  /** Link-layer header bytes. */
-  get l2Header(): Uint8Array | undefined {
-    return this.#view.l2Header;
-  }
-
-  /** skb->priority. */
-  get priority(): number | undefined {
-    return this.#view.priority;
+  /** Moves the bytes to `target` at `at` (memory of the packet's own from now on). @internal */
+  [movePacket](target: Uint8Array, at: number): void {
+    this.relocate(target, at);
+    this.#bank = -1;
   }
 
   /** Name of the input interface, in the queue's network namespace. */
   get indevName(): string | undefined {
-    return this.#deviceName(this.#view.indev);
+    return this.#deviceName(this.indev);
   }
 
   /** Name of the output interface. */
   get outdevName(): string | undefined {
-    return this.#deviceName(this.#view.outdev);
+    return this.#deviceName(this.outdev);
   }
 
   /** Name of the physical input interface (bridge port). */
   get physindevName(): string | undefined {
-    return this.#deviceName(this.#view.physindev);
+    return this.#deviceName(this.physindev);
   }
 
   /** Name of the physical output interface (bridge port). */
   get physoutdevName(): string | undefined {
-    return this.#deviceName(this.#view.physoutdev);
+    return this.#deviceName(this.physoutdev);
   }
 
   #deviceName(index: number | undefined): string | undefined {
@@ -270,52 +245,51 @@ export class Packet {
    * absent attributes left out.
    */
   toJSON(): Record<string, unknown> {
-    const view = this.#view;
     const json: Record<string, unknown> = {
-      id: view.id,
-      queue: view.queue,
-      family: view.family,
-      hook: view.hook,
+      id: this.id,
+      queue: this.queueNum,
+      family: this.family,
+      hook: this.hook,
       hookName: this.hookName,
-      hwProtocol: view.hwProtocol,
+      hwProtocol: this.hwProtocol,
     };
     const put = (key: string, value: unknown): void => {
       if (value !== undefined) json[key] = value;
     };
-    put('mark', view.mark);
-    put('timestamp', view.timestamp);
-    put('indev', view.indev);
+    put('mark', this.mark);
+    put('timestamp', this.timestamp);
+    put('indev', this.indev);
     put('indevName', this.indevName);
-    put('outdev', view.outdev);
+    put('outdev', this.outdev);
     put('outdevName', this.outdevName);
-    put('physindev', view.physindev);
+    put('physindev', this.physindev);
     put('physindevName', this.physindevName);
-    put('physoutdev', view.physoutdev);
+    put('physoutdev', this.physoutdev);
     put('physoutdevName', this.physoutdevName);
-    const hwAddr = view.hwAddr;
+    const hwAddr = super.hwAddr;
     if (hwAddr) put('hwAddr', colonHex(hwAddr));
-    const payload = view.payload;
+    const payload = super.payload;
     if (payload) {
       put('payloadLength', payload.length);
       put('payload', hex(payload));
     }
-    put('capLen', view.capLen);
-    if (view.capLen !== undefined) put('truncated', this.truncated);
-    put('skbInfo', view.skbInfo);
-    if (view.skbInfo !== undefined) {
+    put('capLen', this.capLen);
+    if (this.capLen !== undefined) put('truncated', this.truncated);
+    put('skbInfo', this.skbInfo);
+    if (this.skbInfo !== undefined) {
       put('gso', this.gso);
       put('checksumNotReady', this.checksumNotReady);
     }
-    put('ctInfo', view.ctInfo);
-    const ct = view.ct;
+    put('ctInfo', this.ctInfo);
+    const ct = super.ct;
     if (ct) put('ct', hex(ct));
-    put('uid', view.uid);
-    put('gid', view.gid);
-    put('secctx', view.secctx);
-    put('vlan', view.vlan);
-    const l2 = view.l2Header;
+    put('uid', this.uid);
+    put('gid', this.gid);
+    put('secctx', this.secctx);
+    put('vlan', this.vlan);
+    const l2 = super.l2Header;
     if (l2) put('l2Header', hex(l2));
-    put('priority', view.priority);
+    put('priority', this.priority);
     return json;
   }
 
@@ -324,14 +298,13 @@ export class Packet {
    * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with its `truncated ` and `GSO `
    * prefixes and its `, hwaddr ...` and `, checksum not ready` parts when they apply.
    */
-  toString(): string {
-    const view = this.#view;
-    const payloadLength = view.payload?.length ?? 0;
+  override toString(): string {
+    const payloadLength = super.payload?.length ?? 0;
     let line = '';
     if (this.truncated) line += 'truncated ';
     if (this.gso) line += 'GSO ';
-    line += `packet received (id=${view.id} hw=0x${view.hwProtocol.toString(16).padStart(4, '0')} hook=${view.hook}, payload len ${payloadLength}`;
-    const hwAddr = view.hwAddr;
+    line += `packet received (id=${this.id} hw=0x${this.hwProtocol.toString(16).padStart(4, '0')} hook=${this.hook}, payload len ${payloadLength}`;
+    const hwAddr = super.hwAddr;
     if (hwAddr) {
       line += `, hwaddr ${colonHex(hwAddr)} len ${hwAddr.length}`;
     }
@@ -346,39 +319,38 @@ export class Packet {
   toXml(options: PacketXmlOptions = {}): string {
     checkXmlOptions(options);
     const on = (flag: keyof PacketXmlOptions): boolean => (Object.hasOwn(options, flag) ? options[flag] : undefined) ?? true;
-    const view = this.#view;
     let xml = '<pkt>';
     if (on('time')) {
-      const stamp = view.timestamp;
+      const stamp = this.timestamp;
       const when = stamp ? new Date(stamp.sec * 1000 + Math.floor(stamp.usec / 1000)) : new Date();
       xml +=
         `<when><hour>${when.getHours()}</hour><min>${String(when.getMinutes()).padStart(2, '0')}</min>` +
         `<sec>${String(when.getSeconds()).padStart(2, '0')}</sec><wday>${when.getDay() + 1}</wday>` +
         `<day>${when.getDate()}</day><month>${when.getMonth() + 1}</month><year>${when.getFullYear()}</year></when>`;
     }
-    xml += `<hook>${view.hook}</hook><id>${view.id}</id>`;
+    xml += `<hook>${this.hook}</hook><id>${this.id}</id>`;
     if (on('hw')) {
-      const hwAddr = view.hwAddr;
-      xml += `<hw><proto>${view.hwProtocol.toString(16).padStart(4, '0')}</proto>`;
+      const hwAddr = super.hwAddr;
+      xml += `<hw><proto>${this.hwProtocol.toString(16).padStart(4, '0')}</proto>`;
       if (hwAddr) xml += `<src>${hex(hwAddr)}</src>`;
       xml += '</hw>';
     }
-    if (on('mark') && view.mark) xml += `<mark>${view.mark}</mark>`;
+    if (on('mark') && this.mark) xml += `<mark>${this.mark}</mark>`;
     if (on('dev')) {
-      if (view.indev) xml += `<indev>${view.indev}</indev>`;
-      if (view.outdev) xml += `<outdev>${view.outdev}</outdev>`;
+      if (this.indev) xml += `<indev>${this.indev}</indev>`;
+      if (this.outdev) xml += `<outdev>${this.outdev}</outdev>`;
     }
     if (on('physdev')) {
-      if (view.physindev) xml += `<physindev>${view.physindev}</physindev>`;
-      if (view.physoutdev) xml += `<physoutdev>${view.physoutdev}</physoutdev>`;
+      if (this.physindev) xml += `<physindev>${this.physindev}</physindev>`;
+      if (this.physoutdev) xml += `<physoutdev>${this.physoutdev}</physoutdev>`;
     }
     if (on('uidGid')) {
-      if (view.uid !== undefined) xml += `<uid>${view.uid}</uid>`;
-      if (view.gid !== undefined) xml += `<gid>${view.gid}</gid>`;
+      if (this.uid !== undefined) xml += `<uid>${this.uid}</uid>`;
+      if (this.gid !== undefined) xml += `<gid>${this.gid}</gid>`;
     }
-    const secctx = view.secctx;
+    const secctx = this.secctx;
     if (on('secctx') && secctx !== undefined) xml += `<secctx>${escapeXml(secctx)}</secctx>`;
-    const payload = view.payload;
+    const payload = super.payload;
     if (on('payload') && payload) xml += `<payload>${hex(payload)}</payload>`;
     return `${xml}</pkt>`;
   }

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
   type DecodedMessage,
-  type PacketView,
   NFQA_VERDICT_HDR,
   NFQNL_MSG_VERDICT,
   NFQNL_MSG_VERDICT_BATCH,
@@ -14,7 +13,7 @@ import {
   VerdictWriter,
   errnoName,
   forEachAttribute,
-  forEachPacket,
+  forEachPacketAt,
   nfqMessageType,
 } from '@nfq/netlink';
 import {
@@ -30,7 +29,7 @@ import {
 } from './errors.js';
 import { type NativeBinding, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
 import { effectiveReaderThread } from './runtime.js';
-import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
+import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven, movePacket, packetBank, packetPinned } from './packet.js';
 import { validateQueueOptions, validateQueueStatsOptions } from './options.js';
 import { checkKeys, checkPacketId, checkVerdictValue, checkedQueueVerdict } from './verdict-checks.js';
 import { reportUnheard } from './warnings.js';
@@ -108,6 +107,11 @@ export interface QueueCounters {
   pauses: number;
   /** Flushes sent as one VERDICT_BATCH instead of one verdict message per packet. */
   coalescedFlushes: number;
+  /**
+   * Packets whose bytes were copied out of the receive memory because they waited for their
+   * verdict while that memory was needed again (many packets held for long); see {@link Packet}.
+   */
+  relocated: number;
 }
 
 /** Events of a {@link Queue}. */
@@ -159,12 +163,27 @@ const MAX_SEQ = 0x7fffffff;
 const SEND_RECORDS = 256;
 /** Recent VERDICT messages whose packet id is remembered, by sequence number (a power of two). */
 const SEQ_RECORDS = 16384;
+/**
+ * The control array the binding's event-loop reader shares (an Int32Array; its layout is the
+ * binding's, see crates/nfq-napi/src/event_loop.rs): the bank to receive into next (written here),
+ * the slot size, the datagrams of this batch, the most banks, then each datagram's length.
+ */
+const CONTROL_NEXT_BANK = 0;
+const CONTROL_SLOT_SIZE = 1;
+const CONTROL_COUNT = 2;
+const CONTROL_MAX_BANKS = 3;
+const CONTROL_LENGTHS = 4;
+/** Banks made before held packets are copied out to free one (each is batchSize slots of 68 KB, mostly untouched). */
+const BANKS_BEFORE_RELOCATING = 4;
 
 const checkVerdictMark = (id: number, mark: unknown): void => {
   if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
     throw new InvalidVerdictError(id, `mark must be an integer from 0 to 4294967295, got ${String(mark)}`);
   }
 };
+
+/** The batch memory when no batch is being read. */
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** Every queue this process has open, for {@link queueStats}. @internal */
 export const openQueues: Set<Queue> = new Set();
@@ -221,6 +240,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     batches: 0,
     pauses: 0,
     coalescedFlushes: 0,
+    relocated: 0,
   };
   /**
    * Plain verdicts (no payload, no connmark) given since the last flush and not yet encoded, in
@@ -228,9 +248,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    * they are encoded only when they cannot be (see {@link flush}), or before a message that must
    * follow them in order (a payload verdict, an explicit verdictBatch).
    */
-  readonly #stagedIds: number[] = [];
-  readonly #stagedVerdicts: number[] = [];
-  readonly #stagedMarks: number[] = [];
+  #stagedIds = new Uint32Array(256);
+  #stagedVerdicts = new Uint32Array(256);
+  #stagedMarks = new Float64Array(256);
+  #stagedCount = 0;
   /**
    * What the staged verdicts have in common: the highest id, the one verdict and mark they all
    * share (`uniform`), and whether they were given in id order (`ascending`: only then may they
@@ -240,7 +261,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   /** Sequence number of the last verdict message written (1..2^31-1; default verdicts resent after a refusal have RESENT_SEQ set). */
   #seq = 0;
   /** The packet ids each VERDICT_BATCH message covered, by its sequence number, to resend them when the kernel refuses it (the most recent ones). */
-  readonly #batchRecords = new Map<number, number[]>();
+  readonly #batchRecords = new Map<number, ArrayLike<number>>();
   /** The packet id of each recent VERDICT message at `seq % SEQ_RECORDS`, and that message's seq (to tell a stale slot). */
   readonly #seqPacketIds = new Uint32Array(SEQ_RECORDS);
   readonly #seqOfSlot = new Int32Array(SEQ_RECORDS);
@@ -251,6 +272,17 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   /** Sequence number of the last message of the last send. */
   #sentSeq = 0;
   #recordedIds = 0;
+  /** Receive banks made so far by the event-loop reader, and how many held packets lie in each. */
+  #banksMade = 0;
+  #bankHeld = new Int32Array(0);
+  /** The binding's control array (event-loop reader), once a batch brought it. */
+  #control: Int32Array | undefined;
+  /** Every bank holds a packet waiting for its verdict: reading waits for one to free. */
+  #bankStarved = false;
+  /** The packet the 'packet' listeners are being called with: not in #held unless they keep it. */
+  #current: Packet | undefined;
+  /** The 'packet' listeners, as `rawListeners` gave them at the start of the batch or when their number changed. */
+  #listeners: Function[] = [];
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
   #dispatching = false;
@@ -289,12 +321,17 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#abort = { signal: options.signal, listener };
     }
     openQueues.add(this);
-    native.start((error, batch) => this.#onBatch(error ?? null, batch));
+    native.start((error, batch, bank, control) => this.#onBatch(error ?? null, batch, bank, control));
   }
 
   /** Packets received that have no verdict yet. */
   get outstandingCount(): number {
-    return this.#held.size;
+    return this.#heldCount();
+  }
+
+  #heldCount(): number {
+    const current = this.#current;
+    return this.#held.size + (current !== undefined && !current.hasVerdict ? 1 : 0);
   }
 
   /** True once {@link close} was called. */
@@ -309,7 +346,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       ...counters,
       verdicts: { ...counters.verdicts },
       defaultVerdicts: { ...counters.defaultVerdicts },
-      held: this.#held.size,
+      held: this.#heldCount(),
       native: this.#native.stats(),
     };
   }
@@ -348,7 +385,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       if (((packetId - id) | 0) > 0) continue; // after `id`, compared with wrap-around as the kernel does
       covered.push(packetId);
       packet[markVerdictGiven]('batch');
-      this.#release(packetId);
+      this.#release(packet);
+    }
+    const current = this.#current;
+    if (current !== undefined && !current.hasVerdict && ((current.id - id) | 0) <= 0) {
+      covered.push(current.id);
+      current[markVerdictGiven]('batch');
     }
     this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark, seq: this.#recordBatch(covered) });
     this.#counters.verdicts.batch++;
@@ -363,10 +405,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    */
   flush(): void {
     const staged = this.#staged;
-    const count = this.#stagedIds.length;
+    const count = this.#stagedCount;
     if (count > 1 && staged.uniform && staged.ascending && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
       const mark = staged.mark < 0 ? undefined : staged.mark;
-      const seq = this.#recordBatch(this.#stagedIds.slice());
+      const seq = this.#recordBatch(this.#stagedIds.slice(0, count));
       this.#writer.appendVerdictBatch({ queue: this.queueNum, id: staged.maxId, verdict: staged.verdict, mark, seq });
       this.#clearStaged();
       this.#counters.coalescedFlushes++;
@@ -521,8 +563,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   /** Adds a plain verdict (mark -1: none) to the flush being collected (see {@link flush}). */
   #stage(id: number, verdict: number, mark: number): void {
     const staged = this.#staged;
-    const ids = this.#stagedIds;
-    if (ids.length === 0) {
+    const count = this.#stagedCount;
+    if (count === 0) {
       staged.verdict = verdict;
       staged.mark = mark;
       staged.uniform = true;
@@ -533,9 +575,24 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       if (((id - staged.maxId) | 0) > 0) staged.maxId = id;
       else staged.ascending = false; // given out of id order: a VERDICT_BATCH would reorder them
     }
-    ids.push(id);
-    this.#stagedVerdicts.push(verdict);
-    this.#stagedMarks.push(mark);
+    if (count === this.#stagedIds.length) this.#growStaged();
+    this.#stagedIds[count] = id;
+    this.#stagedVerdicts[count] = verdict;
+    this.#stagedMarks[count] = mark;
+    this.#stagedCount = count + 1;
+  }
+
+  #growStaged(): void {
+    const size = this.#stagedIds.length * 2;
+    const ids = new Uint32Array(size);
+    const verdicts = new Uint32Array(size);
+    const marks = new Float64Array(size);
+    ids.set(this.#stagedIds);
+    verdicts.set(this.#stagedVerdicts);
+    marks.set(this.#stagedMarks);
+    this.#stagedIds = ids;
+    this.#stagedVerdicts = verdicts;
+    this.#stagedMarks = marks;
   }
 
   /** Encodes the staged verdicts, in order, one VERDICT message each. */
@@ -543,7 +600,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const ids = this.#stagedIds;
     const verdicts = this.#stagedVerdicts;
     const marks = this.#stagedMarks;
-    for (let i = 0; i < ids.length; i++) {
+    const count = this.#stagedCount;
+    for (let i = 0; i < count; i++) {
       const mark = marks[i]!;
       const id = ids[i]!;
       this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark, seq: this.#verdictSeq(id) });
@@ -594,14 +652,14 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (covered !== undefined) {
       this.#batchRecords.delete(seq);
       this.#recordedIds -= covered.length;
-      for (const id of covered) ids.push(id);
+      for (let i = 0; i < covered.length; i++) ids.push(covered[i]!);
     } else if (this.#seqOfSlot[seq & (SEQ_RECORDS - 1)] === seq) {
       ids.push(this.#seqPacketIds[seq & (SEQ_RECORDS - 1)]!);
     }
   }
 
   /** Takes a sequence number for a VERDICT_BATCH message and remembers the packets it covers. */
-  #recordBatch(ids: number[]): number {
+  #recordBatch(ids: ArrayLike<number>): number {
     const seq = this.#nextSeq();
     this.#batchRecords.set(seq, ids);
     this.#recordedIds += ids.length;
@@ -615,13 +673,11 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #clearStaged(): void {
-    this.#stagedIds.length = 0;
-    this.#stagedVerdicts.length = 0;
-    this.#stagedMarks.length = 0;
+    this.#stagedCount = 0;
   }
 
   #appendVerdict(packet: Packet, verdict: number, changes: VerdictChanges | undefined): void {
-    if (this.#closed && !this.#held.has(packet.id)) throw new QueueClosedError(this.queueNum);
+    if (this.#closed && !this.#held.has(packet.id) && packet !== this.#current) throw new QueueClosedError(this.queueNum);
     if (packet.queueNum !== this.queueNum) {
       throw new InvalidVerdictError(packet.id, `the packet came from queue ${packet.queueNum}, not queue ${this.queueNum}`);
     }
@@ -637,7 +693,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, seq: this.#verdictSeq(id) });
     }
     countVerdict(this.#counters.verdicts, verdict);
-    this.#release(id);
+    this.#release(packet);
     this.#scheduleFlush();
   }
 
@@ -649,15 +705,75 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const key = source === 'handler-error' ? 'handlerError' : source;
     this.#counters.defaultVerdicts[key]++;
     packet[markVerdictGiven](source);
-    this.#release(packet.id);
+    this.#release(packet);
     this.#scheduleFlush();
   }
 
-  #release(id: number): void {
-    this.#held.delete(id);
+  /** Keeps `packet` among those waiting for a verdict (past the call of its listeners, or for an iterator). */
+  #hold(packet: Packet, now: number): void {
+    const id = packet.id;
+    this.#held.set(id, packet);
+    const bank = packet[packetBank];
+    if (bank >= 0) this.#bankHeld[bank]!++;
+    if (now >= 0) this.#arrivedAt.set(id, now);
+  }
+
+  #release(packet: Packet): void {
+    const id = packet.id;
+    if (!this.#held.delete(id)) return; // verdicted while its listeners ran: never held
+    const bank = packet[packetBank];
+    if (bank >= 0 && --this.#bankHeld[bank]! === 0 && this.#bankStarved) this.#useFreedBank(bank);
     if (this.#verdictTimeout !== undefined) this.#arrivedAt.delete(id);
     if (this.#held.size === 0) this.#drained?.();
     if (this.#paused) this.#updateBackpressure();
+  }
+
+  /** Bank `bank` holds no packet any more while reading waits for one: receive into it. */
+  #useFreedBank(bank: number): void {
+    this.#bankStarved = false;
+    if (this.#control !== undefined) this.#control[CONTROL_NEXT_BANK] = bank;
+    this.#updateBackpressure();
+  }
+
+  /**
+   * The bank the next batch goes to: a free one (lowest first: its memory is warm), a new one
+   * while few are made, else one freed by copying out the held packets whose bytes no one has a
+   * view of, else a new one up to the binding's limit; -1 when every bank holds a packet that
+   * cannot move (reading then waits until one frees).
+   */
+  #nextBank(control: Int32Array): number {
+    const free = this.#freeBank();
+    if (free >= 0) return free;
+    if (this.#banksMade < BANKS_BEFORE_RELOCATING) return this.#banksMade;
+    this.#relocateHeld();
+    const freed = this.#freeBank();
+    if (freed >= 0) return freed;
+    return this.#banksMade < control[CONTROL_MAX_BANKS]! ? this.#banksMade : -1;
+  }
+
+  #freeBank(): number {
+    const held = this.#bankHeld;
+    for (let bank = 0; bank < this.#banksMade; bank++) if (held[bank] === 0) return bank;
+    return -1;
+  }
+
+  /** Copies the bytes of every held packet that lies in a bank and handed out no view into one new buffer. */
+  #relocateHeld(): void {
+    let bytes = 0;
+    for (const packet of this.#held.values()) {
+      if (packet[packetBank] >= 0 && !packet[packetPinned]) bytes += (packet.messageLength + 3) & ~3;
+    }
+    if (bytes === 0) return;
+    const target = new Uint8Array(bytes);
+    let at = 0;
+    for (const packet of this.#held.values()) {
+      const bank = packet[packetBank];
+      if (bank < 0 || packet[packetPinned]) continue;
+      packet[movePacket](target, at);
+      at += (packet.messageLength + 3) & ~3;
+      this.#bankHeld[bank]!--;
+      this.#counters.relocated++;
+    }
   }
 
   /**
@@ -674,14 +790,18 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     });
   }
 
-  /** Pauses reading when too many packets are held; resumes below half the mark. */
+  /**
+   * Pauses reading when too many packets are held, or when every receive bank holds one; resumes
+   * below half the mark once a bank is free.
+   */
   #updateBackpressure(): void {
     const held = this.#held.size;
-    if (!this.#paused && held >= this.#highWaterMark && !this.#closing) {
+    const full = held >= this.#highWaterMark;
+    if (!this.#paused && (full || this.#bankStarved) && !this.#closing) {
       this.#paused = true;
-      this.#counters.pauses++;
+      if (full) this.#counters.pauses++;
       this.#native.pause();
-    } else if (this.#paused && (held <= this.#highWaterMark >> 1 || this.#closing)) {
+    } else if (this.#paused && ((held <= this.#highWaterMark >> 1 && !this.#bankStarved) || this.#closing)) {
       this.#paused = false;
       this.#native.resume();
     }
@@ -692,6 +812,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    * allocates nothing but its packets (#onBatch is never re-entered: close() waits a microtask).
    */
   #batch = {
+    /** The memory the batch lies in (a bank, or a batch of its own), its ArrayBuffer and offset. */
+    bytes: EMPTY_BYTES as Uint8Array,
+    arrayBuffer: EMPTY_BYTES.buffer as ArrayBufferLike,
+    byteOffset: 0,
+    /** The bank it lies in; -1 for a batch of its own (a reader thread's, or read at close). */
+    bank: -1,
     /** performance.now() at arrival, or -1 without verdictTimeout. */
     now: -1,
     /** The batch's packets for the iterators; undefined when each goes to the 'packet' listeners as read. */
@@ -701,16 +827,22 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     errors: undefined as Error[] | undefined,
   };
 
-  readonly #onPacketView = (view: PacketView): void => {
+  readonly #onPacketAt = (offset: number): void => {
     const batch = this.#batch;
-    const packet = new Packet(view, this.#sink);
-    const id = view.id;
-    this.#held.set(id, packet);
-    if (batch.now >= 0) this.#arrivedAt.set(id, batch.now);
+    const packet = new Packet(batch.bytes, offset, batch.arrayBuffer, batch.byteOffset, this.#sink, batch.bank);
     batch.received++;
-    if (batch.packets !== undefined) batch.packets.push(packet);
-    else if (this.#closing) this.#giveDefault(packet, 'close'); // a handler closed the queue mid-batch
-    else this.#dispatch(packet);
+    if (batch.packets !== undefined) {
+      this.#hold(packet, batch.now);
+      batch.packets.push(packet);
+    } else if (this.#closing) {
+      this.#hold(packet, batch.now);
+      this.#giveDefault(packet, 'close'); // a handler closed the queue mid-batch
+    } else {
+      this.#current = packet;
+      this.#dispatch(packet);
+      this.#current = undefined;
+      if (!packet.hasVerdict) this.#hold(packet, batch.now); // kept by its listener: tracked from now on
+    }
   };
 
   readonly #onOtherMessageOfBatch = (message: DecodedMessage): void => this.#onOtherMessage(message);
@@ -719,26 +851,48 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     (this.#batch.errors ??= []).push(error);
   }
 
-  #onBatch(error: Error | null, bytes: Buffer | null | undefined): void {
+  /**
+   * One received batch: `bytes` holds netlink messages back to back (a reader thread's batch, or
+   * one read at close), or, with `bank` and `control` (the event-loop reader), is receive bank
+   * `bank`, whose datagrams lie in slots and whose layout the control array gives.
+   */
+  #onBatch(error: Error | null, bytes: Uint8Array | null | undefined, bank?: number, control?: Int32Array): void {
     if (error) {
       this.#reportError(fromNativeError(error));
       return;
     }
-    if (!bytes) return; // no batch: stopReceiving already returned it
+    if (!bytes) {
+      this.#checkOverruns(); // an overrun with nothing received, or a batch stopReceiving returned
+      return;
+    }
     const batch = this.#batch;
+    batch.bytes = bytes;
+    batch.arrayBuffer = bytes.buffer;
+    batch.byteOffset = bytes.byteOffset;
+    batch.bank = bank ?? -1;
     batch.now = this.#verdictTimeout === undefined ? -1 : performance.now();
     // With a 'packet' listener each packet goes to it as soon as it is read; otherwise the batch
     // goes to the iterators whole.
     batch.packets = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
+    if (batch.packets === undefined) this.#listeners = this.rawListeners('packet');
     batch.received = 0;
     batch.errors = undefined;
     this.#counters.batches++;
     this.#dispatching = true;
-    try {
-      forEachPacket(bytes, this.#onPacketView, this.#onOtherMessageOfBatch);
-    } catch (decodeError) {
-      this.#collectError(decodeError as Error); // the packets before the malformed message are kept
+    if (bank === undefined || control === undefined) {
+      this.#readMessages(bytes, 0, bytes.length);
+    } else {
+      this.#control = control;
+      if (bank >= this.#banksMade) this.#madeBank(bank + 1);
+      const slotSize = control[CONTROL_SLOT_SIZE]!;
+      const count = control[CONTROL_COUNT]!;
+      for (let i = 0; i < count; i++) {
+        const length = control[CONTROL_LENGTHS + i]!;
+        if (length > 0) this.#readMessages(bytes, i * slotSize, i * slotSize + length); // 0: skipped by the binding
+      }
     }
+    batch.bytes = EMPTY_BYTES;
+    batch.arrayBuffer = EMPTY_BYTES.buffer;
     this.#counters.received += batch.received;
     const packets = batch.packets;
     const errors = batch.errors as Error[] | undefined; // set by the callbacks above
@@ -750,15 +904,47 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
     this.#dispatching = false;
     this.flush();
+    if (control !== undefined && !this.#closing) {
+      const next = this.#nextBank(control);
+      if (next >= 0) control[CONTROL_NEXT_BANK] = next;
+      else this.#bankStarved = true; // read again once a bank frees (#release)
+    }
     this.#checkOverruns();
     this.#updateBackpressure();
     this.#armTimeout();
     if (errors !== undefined) for (const reported of errors) this.#reportError(reported);
   }
 
-  #dispatch(packet: Packet): void {
+  /** Reads the messages in `bytes[start, end)`; a malformed one is reported and ends this range only. */
+  #readMessages(bytes: Uint8Array, start: number, end: number): void {
     try {
-      this.emit('packet', packet);
+      forEachPacketAt(bytes, start, end, this.#onPacketAt, this.#onOtherMessageOfBatch);
+    } catch (decodeError) {
+      this.#collectError(decodeError as Error); // the packets before the malformed message are kept
+    }
+  }
+
+  #madeBank(made: number): void {
+    const held = new Int32Array(made);
+    held.set(this.#bankHeld);
+    this.#bankHeld = held;
+    this.#banksMade = made;
+  }
+
+  /**
+   * Calls the 'packet' listeners with `packet`, as `emit` would (an async listener's rejection
+   * is caught, as with `captureRejections`), without the array `emit` makes per call.
+   */
+  #dispatch(packet: Packet): void {
+    if (this.#listeners.length !== this.listenerCount('packet')) this.#listeners = this.rawListeners('packet');
+    const listeners = this.#listeners;
+    try {
+      for (let i = 0; i < listeners.length; i++) {
+        const result: unknown = listeners[i]!.call(this, packet);
+        if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#onRejection(error, 'packet', packet));
+        }
+      }
     } catch (handlerError) {
       const alreadyVerdicted = packet.hasVerdict;
       this.#giveDefault(packet, 'handler-error');
@@ -768,6 +954,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /** EventEmitter calls this when an async 'packet' listener rejects (captureRejections). @internal */
   [Symbol.for('nodejs.rejection')](error: unknown, event: string, ...args: unknown[]): void {
+    this.#onRejection(error, event, ...args);
+  }
+
+  #onRejection(error: unknown, event: string, ...args: unknown[]): void {
     const packet = event === 'packet' ? (args[0] as Packet) : undefined;
     if (packet) {
       const alreadyVerdicted = packet.hasVerdict;
@@ -826,6 +1016,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /** True when no packet waiting for a verdict has an id up to `id` (ids are handed out in order). */
   #noneHeldUpTo(id: number): boolean {
+    const current = this.#current;
+    if (current !== undefined && !current.hasVerdict && ((current.id - id) | 0) <= 0) return false;
     const oldest = this.#held.keys().next();
     return oldest.done || ((oldest.value - id) | 0) > 0;
   }
@@ -872,10 +1064,11 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const resent = (seq & RESENT_SEQ) !== 0;
     let packetIds: number[] | undefined;
     if (batch) {
-      packetIds = this.#batchRecords.get(seq);
-      if (packetIds !== undefined) {
+      const covered = this.#batchRecords.get(seq);
+      if (covered !== undefined) {
         this.#batchRecords.delete(seq);
-        this.#recordedIds -= packetIds.length;
+        this.#recordedIds -= covered.length;
+        packetIds = Array.from(covered);
       }
     } else if (type === nfqMessageType(NFQNL_MSG_VERDICT) && packetId !== undefined) {
       packetIds = [packetId];

@@ -75,7 +75,7 @@ export class FakeNativeQueue implements NativeQueue {
     return this.#closed;
   }
 
-  start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void {
+  start(onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void): void {
     this.calls.push('start');
     this.#onBatch = onBatch;
     this.#receiving = true;

@@ -75,6 +75,40 @@ describe('kernel: the high-level queue API', () => {
       expect(queue.stats().verdicts).toMatchObject({ accept: 5, drop: 1 });
     }));
 
+  it('keeps the bytes of held packets until their verdict, over more batches than there are receive banks', () =>
+    withNamespace(async (ns) => {
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const queue = await queuedUdp(ns, { queue: 3 });
+      const count = 60;
+      // Two ids in three: the handler takes a view of the payload at once, so those bytes must stay
+      // where they are (40 packets: more than the 32 banks the binding makes); every third: nothing
+      // is read until the verdict, so the queue may move its bytes.
+      const held: Array<{ packet: Packet; view: Buffer | undefined }> = [];
+      queue.on('packet', (packet) => void held.push({ packet, view: packet.id % 3 !== 0 ? packet.payload : undefined }));
+      const bodies: string[] = [];
+      const verdictHeld = (): void => {
+        for (const { packet, view } of held.splice(0)) {
+          const payload = view ?? packet.payload;
+          const ihl = (payload[0]! & 0x0f) * 4;
+          bodies.push(`${packet.id}:${payload.subarray(ihl + 8).toString()}`);
+          packet.accept();
+        }
+      };
+      // One datagram per batch, none verdicted until all are sent: each batch needs a bank of its
+      // own, so held packets are moved, and reading waits once every bank holds a view.
+      for (let i = 1; i <= count; i++) await udpSend(ns.name, PORT, [Buffer.from(`held-${i}`)]);
+      await until(() => {
+        verdictHeld();
+        return queue.stats().received === count;
+      });
+      verdictHeld();
+      expect(bodies).toEqual(Array.from({ length: count }, (_, i) => `${i + 1}:held-${i + 1}`));
+      expect((await receiver.waitFor(count)).map(String).sort()).toEqual(Array.from({ length: count }, (_, i) => `held-${i + 1}`).sort());
+      expect(queue.stats().relocated).toBeGreaterThan(0);
+      expect(queue.outstandingCount).toBe(0);
+    }));
+
   it('gives the default verdict when a handler throws or rejects, and reports it', () =>
     withNamespace(async (ns) => {
       const receiver = await udpReceiver(ns.name, PORT);

@@ -1,4 +1,4 @@
-import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage, parsePacket } from '@nfq/netlink';
+import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage } from '@nfq/netlink';
 import { describe, expect, it } from 'vitest';
 import { InvalidVerdictError, Packet } from '../../src/index.js';
 
@@ -6,7 +6,7 @@ const ignoreVerdicts = { appendVerdict: (): void => undefined, interfaceName: ()
 
 function packetOf(options: Partial<Parameters<typeof buildPacketMessage>[0]>): Packet {
   const message = buildPacketMessage({ queue: 1, id: 1, hwProtocol: 0x86dd, hook: 0, family: 10, ...options });
-  return new Packet(parsePacket(message), ignoreVerdicts);
+  return new Packet(message, 0, message.buffer, message.byteOffset, ignoreVerdicts, -1);
 }
 
 describe('Packet', () => {
