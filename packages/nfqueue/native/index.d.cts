@@ -21,11 +21,13 @@ export declare class NativeQueue {
   /** Netlink port id of the socket. */
   get portId(): number
   /**
-   * Starts receiving. `onBatch(err, batch)` is called on the JavaScript thread with one
-   * Buffer of netlink messages per received batch; `batch` is null when the batch was
-   * already returned by `stopReceiving`: ignore those calls.
+   * Starts receiving. `onBatch` is called on the JavaScript thread once per received batch:
+   * with a reader thread, `onBatch(null, batch)` with one Buffer of netlink messages back to
+   * back (`batch` is null when it was already returned by `stopReceiving`: ignore those
+   * calls); on the event loop, `onBatch(null, bytes, bank, control)` with the bank's memory
+   * and the control array (see the `event_loop` module); on a failure, `onBatch(error)`.
    */
-  start(onBatch: (err: Error | null, batch?: Buffer | null) => void): void
+  start(onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void): void
   /**
    * Sends encoded VERDICT / VERDICT_BATCH messages, back to back, in as few
    * `sendto` calls as possible (usually one).
