@@ -2,19 +2,22 @@
 // The queue benchmark: every contender verdicts the same UDP flood in a private network
 // namespace, alternated over several rounds; medians, ratios to the C consumers (a) and (b) of the
 // same run, PASS/FAIL lines for the performance targets; with --save, a JSON file and an SVG chart.
+// Two more scenarios put real traffic through the queue: an iperf3 TCP transfer and ping at 1,000/s.
 //
 //   node bench/queue-bench.mjs [--quick] [--packets N] [--rounds N] [--only a,b,d] [--queue N]
 //                              [--scenarios LIST] [--no-cargo] [--no-tweaks] [--save | --out DIR]
 //
 //   --quick       one round, fewer packets: a smoke run
 //   --packets N   packets per run of the 64-byte accept scenario (default 200000; the drop and
-//                 1400-byte scenarios use a quarter, the latency scenario 10000 at 10k packets/s)
+//                 1400-byte scenarios use a quarter, the latency scenario 10000 at 10k packets/s;
+//                 tcp-iperf3 runs iperf3 -t 4 and ping-rtt 4000 pings, -t 2 and 1000 with --quick)
 //   --rounds N    rounds (default 5; the tweak runs and the scenarios other than 64-byte accept
 //                 take part in the first 3 only); each round runs every contender once per
 //                 scenario, in an order rotated from round to round
 //   --only LIST   contenders by letter (a..h); d selects both Node API paths
 //   --queue N     queue number (default 6)
-//   --scenarios L scenarios by name (accept-64, drop-64, accept-1400, latency-10k; default all)
+//   --scenarios L scenarios by name (accept-64, drop-64, accept-1400, latency-10k, tcp-iperf3,
+//                 ping-rtt; default all)
 //   --no-cargo    do not run `cargo build` for the Rust example: use the binary that is there
 //   --no-tweaks   leave out the tweak runs (nf-queue --quiet with one option each, 64-byte accept)
 //   --save        also write the results to bench/results/ (queue-bench.json, .svg, .md); without
@@ -22,7 +25,8 @@
 //   --out DIR     write the same three files to DIR instead
 //
 // Needs root (namespaces, iptables, binding a queue), gcc, libnetfilter-queue-dev and libmnl-dev
-// (bash scripts/setup.sh), the built packages (npm run build) and optionally go and python3.
+// (bash scripts/setup.sh), the built packages (npm run build) and optionally go, python3, iperf3
+// and ping (iputils-ping).
 // See bench/README.md for the method. Prints the tables; with --save writes
 // bench/results/queue-bench.{json,svg,md}.
 
@@ -40,6 +44,13 @@ const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encodi
 const QUEUED_PORT = 9999;
 const UNQUEUED_PORT = 9998;
 const LATENCY_RATE = 10_000;
+const IPERF_PORT = 5201; // queued both ways (data and ACKs)
+const IPERF_UNQUEUED_PORT = 5202; // the (no queue) row
+const PING_RATE = 1000;
+const PING_COUNT = 4000;
+const PING_UNQUEUED_ADDRESS = '127.0.0.2'; // the rule matches 127.0.0.1 to itself only
+/** A packet count no run reaches: the tcp-iperf3 and ping-rtt contenders are stopped by SIGTERM. */
+const FOREVER = 1_000_000_000_000;
 
 // ---------------------------------------------------------------- options
 
@@ -71,7 +82,7 @@ function parseOptions(argv) {
     else if (arg === '--out') options.out = value();
     else if (arg === '--help' || arg === '-h') {
       const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-      const usage = lines.slice(5, lines.findIndex((l) => l.startsWith('// Needs root')) - 1);
+      const usage = lines.slice(lines.findIndex((l) => l.startsWith('//   node bench')), lines.findIndex((l) => l.startsWith('// Needs root')) - 1);
       console.log(usage.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else fail(`unknown option '${arg}' (see --help)`);
@@ -293,7 +304,7 @@ const TWEAKS = [
 ];
 /**
  * Rounds that the tweak runs and the scenarios other than 64-byte accept take part in (the
- * targets are judged on 64-byte accept, which runs every round): keeps the default run under 5 minutes.
+ * targets are judged on 64-byte accept, which runs every round): keeps the default run under 7 minutes.
  */
 const SIDE_ROUNDS = 3;
 for (const [name, flags, what] of TWEAKS) {
@@ -326,19 +337,26 @@ function removeStaleNamespaces() {
   }
 }
 
-/** Creates the namespace, its loopback and the NFQUEUE rule; returns a process living in it. */
-async function setUpNamespace(queue) {
+/**
+ * Creates the namespace, its loopback and the NFQUEUE rules (UDP to 9999; TCP to and from the
+ * iperf3 port and ICMP echo on 127.0.0.1 when those scenarios run); returns a process living in it.
+ */
+async function setUpNamespace(queue, { tcp = false, ping = false } = {}) {
   removeStaleNamespaces();
   const name = `nfqbench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   mustRun(['ip', 'netns', 'add', name]);
   namespace = name;
   mustRun(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
-  mustRun(['ip', 'netns', 'exec', name, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '--dport', String(QUEUED_PORT), '-j', 'NFQUEUE', '--queue-num', String(queue)]);
+  const matches = [['-p', 'udp', '--dport', String(QUEUED_PORT)]];
+  if (tcp) matches.push(['-p', 'tcp', '--dport', String(IPERF_PORT)], ['-p', 'tcp', '--sport', String(IPERF_PORT)]);
+  for (const type of ping ? ['echo-request', 'echo-reply'] : []) matches.push(['-p', 'icmp', '--icmp-type', type, '-s', '127.0.0.1', '-d', '127.0.0.1']);
+  const rules = matches.map((m) => ['-A', 'OUTPUT', ...m, '-j', 'NFQUEUE', '--queue-num', String(queue)]);
+  for (const rule of rules) mustRun(['ip', 'netns', 'exec', name, 'iptables', ...rule]);
   // A process that lives in the namespace: /proc/<its pid>/net/ is the namespace's view.
   const anchor = start(['ip', 'netns', 'exec', name, 'sleep', 'infinity']);
   for (let i = 0; i < 100 && !existsSync(`/proc/${anchor.pid}/net/netfilter/nfnetlink_queue`); i++) await sleep(10);
   await sleep(50);
-  return { name, anchor };
+  return { name, anchor, rules: rules.map((r) => `iptables ${r.join(' ')}`) };
 }
 
 /** The namespace's line for `queue` in /proc/net/netfilter/nfnetlink_queue, or undefined. */
@@ -399,6 +417,59 @@ const lastJsonLine = (text) => {
 };
 
 /**
+ * Starts contender `c` under runstat and waits until it has bound the queue in copy mode packet.
+ * Returns { consumer } (consumer.pid is runstat's or ip's, consumer.contenderPid the contender's,
+ * consumer.done true once it exited, consumer.report what runstat wrote), with `error` if it failed.
+ */
+async function startConsumer(env, c, count, extraArgs = []) {
+  const { ns, anchor, queue } = env;
+  const wrapped = [join(BUILD_DIR, 'runstat'), ...c.argv(String(queue), String(count), ns), ...extraArgs];
+  const consumer = start(c.inNamespace ? ['ip', 'netns', 'exec', ns, ...wrapped] : wrapped, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  consumer.report = '';
+  consumer.stdio[3].on('data', (d) => (consumer.report += d));
+  consumer.reportClosed = new Promise((resolve) => consumer.stdio[3].on('close', resolve));
+  consumer.done = false;
+  consumer.exited.then(() => (consumer.done = true));
+
+  // Wait until the queue is bound and configured (copy mode packet), or the consumer gave up.
+  let bound = false;
+  for (let waited = 0; waited < 20_000 && !consumer.done; waited += 5) {
+    const stats = kernelQueueStats(anchor.pid, queue);
+    if (stats && stats.copyMode === 2) {
+      bound = true;
+      break;
+    }
+    await sleep(5);
+  }
+  if (!bound) return { consumer, error: consumer.done ? 'the consumer exited before binding' : 'the consumer did not bind the queue within 20 s' };
+  const pidMatch = /pid (\d+)/.exec(consumer.report);
+  if (!pidMatch) return { consumer, error: 'runstat reported no pid' };
+  const contenderPid = Number(pidMatch[1]);
+  consumer.contenderPid = contenderPid;
+  consumerPids.add(contenderPid);
+  consumer.exited.then(() => consumerPids.delete(contenderPid));
+  return { consumer };
+}
+
+/** SIGTERM (runstat passes it on), SIGKILL after 3 s; returns runstat's JSON line, if any. */
+async function stopConsumer(consumer) {
+  if (!consumer.done) consumer.kill('SIGTERM');
+  if (!(await within(consumer.exited, 3000))) {
+    if (consumer.contenderPid) {
+      try {
+        process.kill(consumer.contenderPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    consumer.kill('SIGKILL');
+  }
+  await consumer.exited;
+  await within(consumer.reportClosed, 2000);
+  return lastJsonLine(consumer.report);
+}
+
+/**
  * Runs contender `c` once on scenario `s`: sink (accept paths), consumer (waits until it has bound
  * the queue in copy mode packet), flood; then measures. Returns the run's figures, or `error`.
  */
@@ -407,14 +478,8 @@ async function runOnce(env, c, s) {
   const count = s.packets;
   const sink = s.verdict === 'accept' ? await startSink(ns, { port: QUEUED_PORT, count, latency: s.latency }) : null;
 
-  const consumerArgv = c.argv(String(queue), String(count), ns);
-  if (s.verdict === 'drop') consumerArgv.push('--drop');
-  const wrapped = [join(BUILD_DIR, 'runstat'), ...consumerArgv];
-  const consumer = start(c.inNamespace ? ['ip', 'netns', 'exec', ns, ...wrapped] : wrapped, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-  let report = '';
-  consumer.stdio[3].on('data', (d) => (report += d));
-  const reportClosed = new Promise((resolve) => consumer.stdio[3].on('close', resolve));
-
+  const started = await startConsumer(env, c, count, s.verdict === 'drop' ? ['--drop'] : []);
+  const { consumer } = started;
   const failRun = async (why) => {
     consumer.kill('SIGTERM'); // runstat passes it on to the contender
     if (!(await within(consumer.exited, 3000))) consumer.kill('SIGKILL');
@@ -422,25 +487,8 @@ async function runOnce(env, c, s) {
     await consumer.exited;
     return { error: `${why}${consumer.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
   };
-
-  // Wait until the queue is bound and configured (copy mode packet), or the consumer gave up.
-  let bound = false;
-  let consumerExited = false;
-  consumer.exited.then(() => (consumerExited = true));
-  for (let waited = 0; waited < 20_000 && !consumerExited; waited += 5) {
-    const stats = kernelQueueStats(anchor.pid, queue);
-    if (stats && stats.copyMode === 2) {
-      bound = true;
-      break;
-    }
-    await sleep(5);
-  }
-  if (!bound) return failRun(consumerExited ? 'the consumer exited before binding' : 'the consumer did not bind the queue within 20 s');
-  const pidMatch = /pid (\d+)/.exec(report);
-  if (!pidMatch) return failRun('runstat reported no pid');
-  const consumerPid = Number(pidMatch[1]);
-  consumerPids.add(consumerPid);
-  consumer.exited.then(() => consumerPids.delete(consumerPid));
+  if (started.error) return failRun(started.error);
+  const consumerPid = consumer.contenderPid;
   const before = processCost(consumerPid);
 
   const floodArgv = ['ip', 'netns', 'exec', ns, join(BUILD_DIR, 'flood'), String(count), String(s.size), '--port', String(QUEUED_PORT)];
@@ -458,7 +506,7 @@ async function runOnce(env, c, s) {
   let lastChange = process.hrtime.bigint();
   let stalled = false;
   let timedOut = false;
-  while (!consumerExited) {
+  while (!consumer.done) {
     const stats = kernelQueueStats(anchor.pid, queue);
     const now = process.hrtime.bigint();
     if (stats) {
@@ -477,13 +525,13 @@ async function runOnce(env, c, s) {
     }
     await sleep(2);
   }
-  const exitedOnItsOwn = consumerExited;
-  if (!consumerExited) {
+  const exitedOnItsOwn = consumer.done;
+  if (!consumer.done) {
     process.kill(consumerPid, 'SIGKILL');
     await consumer.exited;
   }
-  await within(reportClosed, 2000);
-  const usage = lastJsonLine(report);
+  await within(consumer.reportClosed, 2000);
+  const usage = lastJsonLine(consumer.report);
   if (!(await within(flood.exited, 5000))) flood.kill('SIGKILL');
   await flood.exited;
   const floodReport = lastJsonLine(flood.output.stdout);
@@ -527,6 +575,156 @@ async function runUnqueued(env, s) {
   return { packets: s.packets, verdicted: report.received, latency: report.latency_ns, steadyLatency: report.steady_latency_ns };
 }
 
+/** True when a TCP socket of the namespace listens on `port` (IPv4 or IPv6). */
+function tcpListening(anchorPid, port) {
+  for (const file of ['tcp', 'tcp6']) {
+    let text;
+    try {
+      text = readFileSync(`/proc/${anchorPid}/net/${file}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && parseInt(f[1]?.split(':')[1] ?? '', 16) === port) return true;
+    }
+  }
+  return false;
+}
+
+/** Collects all of a child's stdout (start() keeps only the last 64 KB). */
+function collectStdout(child) {
+  const out = { text: '' };
+  child.stdout.on('data', (d) => (out.text += d));
+  return out;
+}
+
+/** Queue counters between two kernelQueueStats() samples: packets queued, packets lost. */
+const queueDelta = (before, after) =>
+  before && after ? { queued: after.idSequence - before.idSequence, lost: after.userDropped + after.queueDropped - before.userDropped - before.queueDropped } : {};
+
+/**
+ * One run of the TCP scenario: iperf3 server and client in the namespace, through contender `c`
+ * (started with a count no run reaches, stopped by SIGTERM once iperf3 is done), or with no
+ * consumer to the port no rule queues (`c` null). The consumer's CPU time is sampled from
+ * /proc/<pid>/stat just before the client starts and just after it ends.
+ */
+async function runTcp(env, c, s) {
+  const { ns, anchor, queue } = env;
+  const port = c ? IPERF_PORT : IPERF_UNQUEUED_PORT;
+  let consumer = null;
+  const errorWith = async (why) => {
+    if (consumer) await stopConsumer(consumer);
+    return { error: `${why}${consumer?.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
+  };
+  if (c) {
+    const started = await startConsumer(env, c, FOREVER);
+    consumer = started.consumer;
+    if (started.error) return errorWith(started.error);
+  }
+  const server = start(['ip', 'netns', 'exec', ns, 'iperf3', '-s', '-1', '-p', String(port)]);
+  let serverDone = false;
+  server.exited.then(() => (serverDone = true));
+  for (let i = 0; i < 1000 && !serverDone && !tcpListening(anchor.pid, port); i++) await sleep(5);
+  if (!tcpListening(anchor.pid, port)) {
+    server.kill('SIGKILL');
+    await server.exited;
+    return errorWith(`the iperf3 server did not start: ${tail(server.output.stderr || server.output.stdout, 3)}`);
+  }
+  const before = consumer && processCost(consumer.contenderPid);
+  const queueBefore = consumer && kernelQueueStats(anchor.pid, queue);
+  const client = start(['ip', 'netns', 'exec', ns, 'iperf3', '-c', '127.0.0.1', '-p', String(port), '-t', String(s.iperfSeconds), '-J']);
+  const clientOut = collectStdout(client);
+  const finished = await within(client.exited, (s.iperfSeconds + 20) * 1000);
+  const after = consumer && processCost(consumer.contenderPid);
+  const delta = consumer ? queueDelta(queueBefore, kernelQueueStats(anchor.pid, queue)) : {};
+  const consumerDied = consumer?.done;
+  if (!finished) client.kill('SIGKILL');
+  await client.exited;
+  // The server (-1) exits once the client is gone; the consumer stays until then (FIN, ACKs).
+  if (!(await within(server.exited, 3000))) server.kill('SIGKILL');
+  await server.exited;
+  if (consumerDied) return errorWith('the consumer exited during the iperf3 run');
+  const usage = consumer ? await stopConsumer(consumer) : undefined;
+  if (!finished) return { error: `iperf3 did not finish within ${s.iperfSeconds + 20} s (the consumer stalled?)`, lostInKernel: delta.lost };
+  let report;
+  try {
+    report = JSON.parse(clientOut.text);
+  } catch {
+    return { error: `iperf3 printed no JSON: ${tail(client.output.stderr || clientOut.text, 3)}` };
+  }
+  const received = report.end?.sum_received;
+  if (report.error || !received) return { error: `iperf3: ${report.error ?? 'no end.sum_received in its report'}` };
+  const result = {
+    seconds: received.seconds,
+    bytes: received.bytes,
+    gbps: received.bits_per_second / 1e9,
+    retransmits: report.end.sum_sent?.retransmits,
+  };
+  if (consumer) {
+    result.queued = delta.queued;
+    result.lostInKernel = delta.lost;
+    if (before && after) {
+      result.cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6;
+      result.cpuSecondsPerGB = received.bytes > 0 ? result.cpuSeconds / (received.bytes / 1e9) : undefined;
+    }
+    if (usage) result.consumerExit = { status: usage.status, signal: usage.signal };
+  }
+  return result;
+}
+
+/** p50, p99, p99.9 and max of `values` (µs), as sink.c picks them (sorted[n * q]). */
+function percentiles(values) {
+  const v = [...values].sort((x, y) => x - y);
+  const n = v.length;
+  if (!n) return undefined;
+  return { n, p50: v[Math.floor(n / 2)], p99: v[Math.floor((n * 99) / 100)], p999: v[Math.floor((n * 999) / 1000)], max: v[n - 1] };
+}
+
+/**
+ * One run of the ping scenario: `ping -i 0.001` to 127.0.0.1 through contender `c` (echo request
+ * and reply both queued), or to 127.0.0.2, which no rule queues, with no consumer (`c` null).
+ * The round-trip times are ping's own `time=` of each reply.
+ */
+async function runPing(env, c, s) {
+  const { ns, anchor, queue } = env;
+  let consumer = null;
+  const errorWith = async (why) => {
+    if (consumer) await stopConsumer(consumer);
+    return { error: `${why}${consumer?.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
+  };
+  if (c) {
+    const started = await startConsumer(env, c, FOREVER);
+    consumer = started.consumer;
+    if (started.error) return errorWith(started.error);
+  }
+  const queueBefore = consumer && kernelQueueStats(anchor.pid, queue);
+  const target = c ? '127.0.0.1' : PING_UNQUEUED_ADDRESS;
+  const ping = start(['ip', 'netns', 'exec', ns, 'ping', '-n', '-i', String(1 / PING_RATE), '-c', String(s.count), '-W', '2', target]);
+  const pingOut = collectStdout(ping);
+  const limit = (s.count / PING_RATE) * 1000 + 20_000;
+  const finished = await within(ping.exited, limit);
+  const delta = consumer ? queueDelta(queueBefore, kernelQueueStats(anchor.pid, queue)) : {};
+  const consumerDied = consumer?.done;
+  if (!finished) ping.kill('SIGKILL');
+  const { code } = await ping.exited;
+  if (consumerDied) return errorWith('the consumer exited during the ping run');
+  if (consumer) await stopConsumer(consumer);
+  if (!finished) return { error: `ping did not finish within ${limit / 1000} s`, lostInKernel: delta.lost };
+  const times = [];
+  for (const line of pingOut.text.split('\n')) {
+    if (line.includes('DUP!')) continue;
+    const match = /time=([\d.]+) ms/.exec(line);
+    if (match) times.push(Number(match[1]) * 1000);
+  }
+  const summary = /(\d+) packets transmitted, (\d+) received/.exec(pingOut.text);
+  if (code === 2 || !summary) return { error: `ping failed (exit ${code}): ${tail(ping.output.stderr || pingOut.text, 3)}` };
+  const result = { sent: Number(summary[1]), received: Number(summary[2]), rtt: percentiles(times) };
+  if (consumer) (result.queued = delta.queued), (result.lostInKernel = delta.lost);
+  if (!result.rtt) result.error = `no reply to ${result.sent} pings`;
+  return result;
+}
+
 // ---------------------------------------------------------------- statistics and reports
 
 const median = (values) => {
@@ -537,6 +735,7 @@ const median = (values) => {
 
 function summarize(runs) {
   const ok = runs.filter((r) => !r.error);
+  const pings = ok.filter((r) => r.rtt);
   return {
     okRuns: ok.length,
     runs: runs.length,
@@ -552,6 +751,20 @@ function summarize(runs) {
     steadyP99Micros: median(ok.map((r) => r.steadyLatency?.p99 / 1000)),
     lostInKernel: runs.reduce((sum, r) => sum + (r.lostInKernel ?? 0), 0),
     errors: runs.filter((r) => r.error).map((r) => r.error),
+    // tcp-iperf3
+    gbps: median(ok.map((r) => r.gbps)),
+    cpuSeconds: median(ok.map((r) => r.cpuSeconds)),
+    cpuSecondsPerGB: median(ok.map((r) => r.cpuSecondsPerGB)),
+    queued: median(ok.map((r) => r.queued)),
+    lostPerRun: median(ok.map((r) => r.lostInKernel)),
+    retransmits: median(ok.map((r) => r.retransmits)),
+    // ping-rtt
+    rttP50Micros: median(ok.map((r) => r.rtt?.p50)),
+    rttP99Micros: median(ok.map((r) => r.rtt?.p99)),
+    rttP999Micros: median(ok.map((r) => r.rtt?.p999)),
+    rttMaxMicros: median(ok.map((r) => r.rtt?.max)),
+    pingsSent: pings.length ? pings.reduce((sum, r) => sum + r.sent, 0) : undefined,
+    pingsLost: pings.length ? pings.reduce((sum, r) => sum + r.sent - r.received, 0) : undefined,
   };
 }
 
@@ -563,6 +776,27 @@ function scenarioTable(scenario, summaries, labels) {
   const a = summaries.a;
   const b = summaries.b;
   const rows = [];
+  if (scenario.kind === 'tcp') {
+    rows.push(
+      '| contender | Gbit/s | vs (b) | consumer CPU s | CPU s per GB | CPU/GB vs (b) | packets queued | lost in the queue | TCP retransmits | runs ok |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [id, s] of Object.entries(summaries)) {
+      rows.push(
+        `| ${labels[id]} | ${fmt(s.gbps, 2)} | ${fmtRatio(ratio(s.gbps, b?.gbps))} | ${fmt(s.cpuSeconds, 2)} | ${fmt(s.cpuSecondsPerGB, 3)} | ${fmtRatio(ratio(s.cpuSecondsPerGB, b?.cpuSecondsPerGB))} | ${fmt(s.queued)} | ${fmt(s.lostPerRun)} | ${fmt(s.retransmits)} | ${s.okRuns}/${s.runs} |`,
+      );
+    }
+    return rows.join('\n');
+  }
+  if (scenario.kind === 'ping') {
+    rows.push('| contender | p50 µs | p99 µs | p99.9 µs | max µs | pings lost | runs ok |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [id, s] of Object.entries(summaries)) {
+      rows.push(
+        `| ${labels[id]} | ${fmt(s.rttP50Micros)} | ${fmt(s.rttP99Micros)} | ${fmt(s.rttP999Micros)} | ${fmt(s.rttMaxMicros)} | ${fmt(s.pingsLost)} of ${fmt(s.pingsSent)} | ${s.okRuns}/${s.runs} |`,
+      );
+    }
+    return rows.join('\n');
+  }
   if (scenario.latency) {
     rows.push(
       '| contender | p50 µs | p99 µs | max µs | after warm-up: p50 µs | p99 µs | runs ok |',
@@ -727,48 +961,77 @@ async function main() {
 
   const quarter = Math.max(1000, Math.round(options.packets / 4));
   const latencyPackets = options.quick ? 3000 : 10_000;
+  const iperfSeconds = options.quick ? 2 : 4;
+  const pings = options.quick ? 1000 : PING_COUNT;
   const allScenarios = [
     { name: 'accept-64', title: '64-byte datagrams, accept', size: 64, verdict: 'accept', packets: options.packets },
     { name: 'drop-64', title: '64-byte datagrams, drop (no sink: the kernel counts verdicts)', size: 64, verdict: 'drop', packets: quarter },
     // A smaller send buffer for the large datagrams (see flood.c), so that no consumer overruns.
     { name: 'accept-1400', title: '1400-byte datagrams, accept', size: 1400, verdict: 'accept', packets: quarter, sendBuffer: 65536 },
     { name: 'latency-10k', title: `latency at ${LATENCY_RATE.toLocaleString('en-US')} packets/s, 64 bytes, accept: send to arrival after the verdict`, size: 64, verdict: 'accept', packets: latencyPackets, rate: LATENCY_RATE, latency: true },
+    // Contenders that run forever and are stopped by SIGTERM: `contenders` lists them.
+    { name: 'tcp-iperf3', title: 'TCP through the queue: iperf3 over lo (GSO), data and ACKs queued', kind: 'tcp', verdict: 'accept', iperfSeconds, perRun: `iperf3 -t ${iperfSeconds} per run`, contenders: ['b', 'c', 'd', 'f'], needs: 'iperf3' },
+    { name: 'ping-rtt', title: `ping at ${PING_RATE.toLocaleString('en-US')}/s: round-trip time, echo request and reply queued`, kind: 'ping', verdict: 'accept', count: pings, perRun: `${fmt(pings)} pings per run`, contenders: ['a', 'b', 'c', 'd', 'f'], needs: 'ping' },
   ];
   for (const name of options.scenarios ?? []) {
     if (!allScenarios.some((s) => s.name === name)) fail(`unknown scenario '${name}' (${allScenarios.map((s) => s.name).join(', ')})`);
   }
   const scenarios = allScenarios.filter((s) => !options.scenarios || options.scenarios.includes(s.name));
+  for (const s of scenarios) {
+    if (s.needs && run(['sh', '-c', `command -v ${s.needs}`]).status !== 0) {
+      s.notRun = `'${s.needs}' not found (apt-get install ${s.needs === 'ping' ? 'iputils-ping' : s.needs}, or bash scripts/setup.sh)`;
+      console.log(`${s.name}: NOT RUN: ${s.notRun}`);
+    }
+  }
+  const runnable = (name) => scenarios.some((s) => s.name === name && !s.notRun);
 
-  const ns = await setUpNamespace(options.queue);
+  const ns = await setUpNamespace(options.queue, { tcp: runnable('tcp-iperf3'), ping: runnable('ping-rtt') });
   const env = { ns: ns.name, anchor: ns.anchor, queue: options.queue };
-  console.log(`namespace ${ns.name}: iptables -A OUTPUT -p udp --dport ${QUEUED_PORT} -j NFQUEUE --queue-num ${options.queue}`);
+  console.log(`namespace ${ns.name}: ${ns.rules.join('; ')}`);
   console.log(`${options.rounds} round(s); ${fmt(options.packets)} packets per 64-byte accept run\n`);
 
   const runs = Object.fromEntries(scenarios.map((s) => [s.name, {}]));
-  if (runs['latency-10k']) runs['latency-10k'].none = [];
+  for (const s of scenarios) if (s.latency || s.kind) runs[s.name].none = [];
+  const describe = (scenario, result) => {
+    if (result.error) return `FAILED: ${result.error}`;
+    if (scenario.kind === 'tcp') {
+      const cpu = result.cpuSeconds === undefined ? '' : `, consumer ${fmt(result.cpuSeconds, 2)} CPU s = ${fmt(result.cpuSecondsPerGB, 3)} s/GB`;
+      const queued = result.queued === undefined ? '' : `, ${fmt(result.queued)} packets queued, ${fmt(result.lostInKernel)} lost in the queue`;
+      return `${fmt(result.gbps, 2)} Gbit/s${cpu}${queued}, ${fmt(result.retransmits)} retransmits`;
+    }
+    if (scenario.kind === 'ping') {
+      const r = result.rtt;
+      return `p50 ${fmt(r.p50)} µs, p99 ${fmt(r.p99)} µs, p99.9 ${fmt(r.p999)} µs, max ${fmt(r.max)} µs, ${result.sent - result.received} of ${result.sent} lost`;
+    }
+    if (scenario.latency) return `p50 ${fmt(result.latency?.p50 / 1000, 1)} µs, p99 ${fmt(result.latency?.p99 / 1000, 1)} µs`;
+    return `${fmt(result.packetsPerSecond)} packets/s, ${fmt(result.cpuMicrosPerPacket, 2)} µs/packet, peak RSS ${fmt(result.peakRssKb / 1024, 1)} MB`;
+  };
+  const runners = { tcp: runTcp, ping: runPing };
+  const scenarioMs = Object.fromEntries(scenarios.map((s) => [s.name, 0]));
   for (let round = 0; round < options.rounds; round++) {
     for (const scenario of scenarios) {
       // The targets are judged on 64-byte accept: it runs every round; the rest in the first 3.
-      if (scenario.name !== 'accept-64' && round >= SIDE_ROUNDS) continue;
+      if (scenario.notRun || (scenario.name !== 'accept-64' && round >= SIDE_ROUNDS)) continue;
+      const scenarioStart = Date.now();
       const eligible = contenders.filter(
-        (c) => (scenario.verdict !== 'drop' || c.drop) && (!c.tweak || (scenario.name === 'accept-64' && round < SIDE_ROUNDS)),
+        (c) =>
+          (scenario.verdict !== 'drop' || c.drop) &&
+          (!c.tweak || (scenario.name === 'accept-64' && round < SIDE_ROUNDS)) &&
+          (!scenario.contenders || scenario.contenders.includes(c.id)),
       );
       const order = eligible.map((_, i) => eligible[(i + round) % eligible.length]);
+      const runner = runners[scenario.kind] ?? runOnce;
       for (const c of order) {
-        const result = await runOnce(env, c, scenario);
+        const result = await runner(env, c, scenario);
         (runs[scenario.name][c.id] ??= []).push(result);
-        const figures = result.error
-          ? `FAILED: ${result.error}`
-          : scenario.latency
-            ? `p50 ${fmt(result.latency?.p50 / 1000, 1)} µs, p99 ${fmt(result.latency?.p99 / 1000, 1)} µs`
-            : `${fmt(result.packetsPerSecond)} packets/s, ${fmt(result.cpuMicrosPerPacket, 2)} µs/packet, peak RSS ${fmt(result.peakRssKb / 1024, 1)} MB`;
-        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (${c.id}) ${figures}`);
+        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (${c.id}) ${describe(scenario, result)}`);
       }
-      if (scenario.latency) {
-        const result = await runUnqueued(env, scenario);
+      if (scenario.latency || scenario.kind) {
+        const result = scenario.kind ? await runner(env, null, scenario) : await runUnqueued(env, scenario);
         runs[scenario.name].none.push(result);
-        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (no queue) p50 ${fmt(result.latency?.p50 / 1000, 1)} µs, p99 ${fmt(result.latency?.p99 / 1000, 1)} µs`);
+        console.log(`round ${round + 1} ${scenario.name.padEnd(11)} (no queue) ${describe(scenario, result)}`);
       }
+      scenarioMs[scenario.name] += Date.now() - scenarioStart;
     }
   }
   teardown();
@@ -782,16 +1045,28 @@ async function main() {
     const summaries = {};
     for (const [id, list] of Object.entries(runs[scenario.name])) if (list.length) summaries[id] = summarize(list);
     const ids = Object.keys(summaries);
+    const vs = (s, base) =>
+      scenario.kind === 'tcp'
+        ? { gbps: ratio(s.gbps, base?.gbps), cpuSecondsPerGB: ratio(s.cpuSecondsPerGB, base?.cpuSecondsPerGB) }
+        : scenario.kind === 'ping'
+          ? { rttP50Micros: ratio(s.rttP50Micros, base?.rttP50Micros), rttP99Micros: ratio(s.rttP99Micros, base?.rttP99Micros) }
+          : { packetsPerSecond: ratio(s.packetsPerSecond, base?.packetsPerSecond), cpuMicrosPerPacket: ratio(s.cpuMicrosPerPacket, base?.cpuMicrosPerPacket) };
     for (const id of ids) {
       const s = summaries[id];
-      s.vsA = { packetsPerSecond: ratio(s.packetsPerSecond, summaries.a?.packetsPerSecond), cpuMicrosPerPacket: ratio(s.cpuMicrosPerPacket, summaries.a?.cpuMicrosPerPacket) };
-      s.vsB = { packetsPerSecond: ratio(s.packetsPerSecond, summaries.b?.packetsPerSecond), cpuMicrosPerPacket: ratio(s.cpuMicrosPerPacket, summaries.b?.cpuMicrosPerPacket) };
+      s.vsA = vs(s, summaries.a);
+      s.vsB = vs(s, summaries.b);
     }
-    results[scenario.name] = { ...scenario, summaries, runs: runs[scenario.name] };
-    report.push(`### ${scenario.title} (${fmt(scenario.packets)} packets per run)`, '', scenarioTable(scenario, summaries, labels), '');
+    results[scenario.name] = { ...scenario, elapsedSeconds: scenarioMs[scenario.name] / 1000, summaries, runs: runs[scenario.name] };
+    const perRun = scenario.perRun ?? `${fmt(scenario.packets)} packets per run`;
+    if (scenario.notRun) {
+      report.push(`### ${scenario.title} (${perRun})`, '', `NOT RUN: ${scenario.notRun}`, '');
+      continue;
+    }
+    report.push(`### ${scenario.title} (${perRun})`, '', scenarioTable(scenario, summaries, labels), '');
     const failures = Object.entries(summaries).flatMap(([id, s]) => s.errors.map((e) => `- (${id}): ${e}`));
     if (failures.length) report.push('Failed runs:', ...failures, '');
-    const losses = Object.entries(summaries).filter(([, s]) => s.lostInKernel > 0).map(([id, s]) => `- (${id}): ${fmt(s.lostInKernel)} packets lost to socket overruns over all runs`);
+    // tcp-iperf3 has its own column for them (TCP retransmits what the queue lost)
+    const losses = Object.entries(summaries).filter(([, s]) => s.lostInKernel > 0 && scenario.kind !== 'tcp').map(([id, s]) => `- (${id}): ${fmt(s.lostInKernel)} packets lost to socket overruns over all runs`);
     if (losses.length) report.push('Overruns:', ...losses, '');
   }
   const tweaks = tweakTable(results['accept-64']?.summaries ?? {}, labels);
@@ -801,7 +1076,8 @@ async function main() {
   const notRun = Object.entries(unavailable).map(([k, why]) => `- (${k}) not run: ${why.split('\n')[0]}`);
   if (notRun.length) report.push(...notRun, '');
   const seconds = (Date.now() - started) / 1000;
-  report.push(`Total time ${seconds.toFixed(0)} s.`);
+  const perScenario = scenarios.filter((s) => !s.notRun).map((s) => `${s.name} ${(scenarioMs[s.name] / 1000).toFixed(0)} s`);
+  report.push(`Total time ${seconds.toFixed(0)} s (${perScenario.join(', ')}; the rest builds and sets up).`);
 
   const text = report.join('\n');
   console.log(`\n${text}`);

@@ -10,3 +10,5 @@ queue.on('packet', (packet) => {
   if (++seen === count) queue.close().then(() => process.exit(0));
 });
 queue.on('error', (error) => console.error('node-callback:', error.message));
+// The harness stops runs that never reach COUNT (tcp-iperf3, ping-rtt) with SIGTERM: close cleanly.
+process.once('SIGTERM', () => queue.close().then(() => process.exit(0)));
