@@ -16,7 +16,9 @@
 //! datagram `i` of a batch starts at byte `i * slotSize`. The control array (an `Int32Array`
 //! shared with JavaScript, the same object on every call) carries, at [`CONTROL_SLOT_SIZE`] the
 //! slot size, at [`CONTROL_COUNT`] the datagrams of this batch, at [`CONTROL_MAX_BANKS`] the
-//! most banks, and from [`CONTROL_LENGTHS`] the bytes of whole messages in each (0: skip it). JavaScript writes at [`CONTROL_NEXT_BANK`] the
+//! most banks, at [`CONTROL_OVERRUNS`] the socket overruns so far (so that JavaScript need not
+//! ask after every batch), and from [`CONTROL_LENGTHS`] the bytes of whole messages in each
+//! (0: skip it). JavaScript writes at [`CONTROL_NEXT_BANK`] the
 //! bank to receive into next: one none of whose packets it still holds, or the number of banks
 //! made so far to get a new one (up to [`MAX_BANKS`]). A bank is thus never written while a
 //! packet in it waits for its verdict, and the bytes a handler was given stay valid until then.
@@ -67,8 +69,10 @@ pub const CONTROL_SLOT_SIZE: usize = 1;
 pub const CONTROL_COUNT: usize = 2;
 /// Index in the control array of [`MAX_BANKS`].
 pub const CONTROL_MAX_BANKS: usize = 3;
+/// Index in the control array of the socket overruns (ENOBUFS) so far, mod 2^32.
+pub const CONTROL_OVERRUNS: usize = 4;
 /// Index in the control array of the first datagram's length (bytes of whole messages).
-pub const CONTROL_LENGTHS: usize = 4;
+pub const CONTROL_LENGTHS: usize = 5;
 
 /// `UV_POLL` of libuv's `uv_handle_type`.
 const UV_POLL: c_int = 8;
@@ -409,10 +413,19 @@ impl Watcher {
             self.set_polling(true); // after POLLERR
         }
         if overran && !delivered {
-            // SAFETY: a value of this env, in the scope opened above.
-            let null = unsafe { ToNapiValue::to_napi_value(env, Null) };
-            if let Ok(null) = null {
-                self.call(&[null, null]); // lets JavaScript report the overrun now
+            // SAFETY: a value of this env, in the scope opened above; the reference is live
+            // (`running` is Some while `overran` can be true: it was checked at the top).
+            let argv = unsafe {
+                (|| -> Result<[sys::napi_value; 4]> {
+                    let null = ToNapiValue::to_napi_value(env, Null)?;
+                    let undefined = ToNapiValue::to_napi_value(env, ())?;
+                    let mut control = ptr::null_mut();
+                    check(sys::napi_get_reference_value(env, self.control.array, &mut control))?;
+                    Ok([null, null, undefined, control])
+                })()
+            };
+            if let Ok(argv) = argv {
+                self.call(&argv); // lets JavaScript report the overrun now
             }
         }
         if let Some(error) = failure {
@@ -472,7 +485,12 @@ impl Watcher {
     /// Calls `onBatch(...argv)` as an I/O callback (`napi_make_callback`), inside a handle scope.
     fn call(&self, argv: &[sys::napi_value]) {
         let env = self.env;
-        let Some((callback, context)) = self.running.borrow().as_ref().map(|r| (r.callback, r.context)) else { return };
+        let Some((callback, context, overruns)) =
+            self.running.borrow().as_ref().map(|r| (r.callback, r.context, r.queue.stats().overruns))
+        else {
+            return;
+        };
+        self.control.set(CONTROL_OVERRUNS, overruns as u32 as i32);
         self.calling.set(true);
         // SAFETY: on the env's own thread, in the caller's handle scope; the function comes from
         // the live reference in `running` (kept until the call returns, see `retired`); a pending

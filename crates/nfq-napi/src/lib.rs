@@ -353,10 +353,14 @@ impl NativeQueue {
         Ok(())
     }
 
-    /// Sends encoded VERDICT / VERDICT_BATCH messages, back to back, in as few
-    /// `sendto` calls as possible (usually one).
+    /// Sends encoded VERDICT / VERDICT_BATCH messages, back to back (the first `length` bytes of
+    /// `messages`, all of them without it), in as few `sendto` calls as possible (usually one).
     #[napi]
-    pub fn send_verdicts(&self, env: Env, messages: &[u8]) -> Result<()> {
+    pub fn send_verdicts(&self, env: Env, messages: &[u8], length: Option<u32>) -> Result<()> {
+        let length = length.map_or(messages.len(), |l| l as usize);
+        let Some(messages) = messages.get(..length) else {
+            return Err(throw(&env, nfq_core::Error::invalid("length", format!("length {length} is past the {} bytes given", messages.len()))));
+        };
         self.queue(&env)?.send_messages(messages).map_err(|e| throw(&env, e))
     }
 

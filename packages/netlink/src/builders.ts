@@ -468,6 +468,14 @@ export class VerdictWriter {
     return this.#messageCount;
   }
 
+  /**
+   * The writer's whole buffer, whose first {@link byteLength} bytes are the appended messages:
+   * what {@link bytes} views, without making a view (a new buffer once the writer grows).
+   */
+  get buffer(): Uint8Array {
+    return this.#buffer.bytes;
+  }
+
   /** The appended messages: a view into the writer's buffer, valid until the next append or clear. */
   bytes(): Uint8Array {
     return this.#buffer.bytes.subarray(0, this.#buffer.length);

@@ -29,10 +29,10 @@ export declare class NativeQueue {
    */
   start(onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void): void
   /**
-   * Sends encoded VERDICT / VERDICT_BATCH messages, back to back, in as few
-   * `sendto` calls as possible (usually one).
+   * Sends encoded VERDICT / VERDICT_BATCH messages, back to back (the first `length` bytes of
+   * `messages`, all of them without it), in as few `sendto` calls as possible (usually one).
    */
-  sendVerdicts(messages: Uint8Array): void
+  sendVerdicts(messages: Uint8Array, length?: number | undefined | null): void
   /**
    * Stops reading from the socket (backpressure): packets wait in the kernel queue,
    * which drops them past its max length, or accepts them with fail-open.

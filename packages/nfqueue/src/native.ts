@@ -76,7 +76,7 @@ export interface NativeQueue {
    */
   start(onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void): void;
   /** Sends complete, concatenated VERDICT / VERDICT_BATCH messages in one sendmsg. */
-  sendVerdicts(messages: Uint8Array): void;
+  sendVerdicts(messages: Uint8Array, length?: number): void;
   /** Counters since the queue was opened. */
   stats(): NativeQueueStats;
   /** `stats().overruns`, read without making an object. */

@@ -155,8 +155,10 @@ const countVerdict = (counts: QueueCounters['verdicts'], verdict: number): void 
 
 /** Set in the sequence number of a default verdict sent because the kernel refused a verdict: a refusal of it is not resent. */
 const RESENT_SEQ = 0x80000000;
-/** Most packet ids remembered for the VERDICT_BATCH messages in flight. */
-const MAX_RECORDED_IDS = 16384;
+/** Most packet ids remembered for the VERDICT_BATCH messages in flight (a power of two). */
+const MAX_RECORDED_IDS = 65536;
+/** VERDICT_BATCH messages whose packet ids are remembered (the most recent ones). */
+const BATCH_RECORDS = 1024;
 /** Highest sequence number (then 1 again). */
 const MAX_SEQ = 0x7fffffff;
 /** Recent sends whose sequence numbers are remembered, to account for a send the kernel refuses whole. */
@@ -166,13 +168,15 @@ const SEQ_RECORDS = 16384;
 /**
  * The control array the binding's event-loop reader shares (an Int32Array; its layout is the
  * binding's, see crates/nfq-napi/src/event_loop.rs): the bank to receive into next (written here),
- * the slot size, the datagrams of this batch, the most banks, then each datagram's length.
+ * the slot size, the datagrams of this batch, the most banks, the socket overruns so far (mod
+ * 2^32), then each datagram's length.
  */
 const CONTROL_NEXT_BANK = 0;
 const CONTROL_SLOT_SIZE = 1;
 const CONTROL_COUNT = 2;
 const CONTROL_MAX_BANKS = 3;
-const CONTROL_LENGTHS = 4;
+const CONTROL_OVERRUNS = 4;
+const CONTROL_LENGTHS = 5;
 /** Banks made before held packets are copied out to free one (each is batchSize slots of 68 KB, mostly untouched). */
 const BANKS_BEFORE_RELOCATING = 4;
 
@@ -252,6 +256,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #stagedVerdicts = new Uint32Array(256);
   #stagedMarks = new Float64Array(256);
   #stagedCount = 0;
+  /** The options of the plain verdicts the flushes encode, reused (the writer reads them at once). */
+  readonly #plainVerdict: { queue: number; id: number; verdict: number; mark: number | undefined; seq: number };
   /**
    * What the staged verdicts have in common: the highest id, the one verdict and mark they all
    * share (`uniform`), and whether they were given in id order (`ascending`: only then may they
@@ -261,7 +267,14 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   /** Sequence number of the last verdict message written (1..2^31-1; default verdicts resent after a refusal have RESENT_SEQ set). */
   #seq = 0;
   /** The packet ids each VERDICT_BATCH message covered, by its sequence number, to resend them when the kernel refuses it (the most recent ones). */
-  readonly #batchRecords = new Map<number, ArrayLike<number>>();
+  readonly #recordedIds = new Uint32Array(MAX_RECORDED_IDS);
+  /** Ids written to #recordedIds since the queue opened (where the next one goes, mod its length). */
+  #recordedIdsWritten = 0;
+  /** Per record (a ring of BATCH_RECORDS): its message's seq (0: none), where its ids start in #recordedIds (counted as #recordedIdsWritten), how many. */
+  readonly #recordSeq = new Int32Array(BATCH_RECORDS);
+  readonly #recordStart = new Float64Array(BATCH_RECORDS);
+  readonly #recordCount = new Int32Array(BATCH_RECORDS);
+  #nextRecord = 0;
   /** The packet id of each recent VERDICT message at `seq % SEQ_RECORDS`, and that message's seq (to tell a stale slot). */
   readonly #seqPacketIds = new Uint32Array(SEQ_RECORDS);
   readonly #seqOfSlot = new Int32Array(SEQ_RECORDS);
@@ -271,7 +284,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #nextSendRecord = 0;
   /** Sequence number of the last message of the last send. */
   #sentSeq = 0;
-  #recordedIds = 0;
   /** Receive banks made so far by the event-loop reader, and how many held packets lie in each. */
   #banksMade = 0;
   #bankHeld = new Int32Array(0);
@@ -304,6 +316,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#native = native;
     this.#binding = binding;
     this.queueNum = native.queueNum;
+    this.#plainVerdict = { queue: this.queueNum, id: 0, verdict: 0, mark: undefined, seq: 0 };
     this.portId = native.portId;
     this.netns = options.netns;
     this.#defaultVerdictName = options.defaultVerdict ?? 'accept';
@@ -392,7 +405,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       covered.push(current.id);
       current[markVerdictGiven]('batch');
     }
-    this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark, seq: this.#recordBatch(covered) });
+    this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark, seq: this.#recordBatch(covered, covered.length) });
     this.#counters.verdicts.batch++;
     this.#scheduleFlush();
   }
@@ -408,18 +421,21 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const count = this.#stagedCount;
     if (count > 1 && staged.uniform && staged.ascending && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
       const mark = staged.mark < 0 ? undefined : staged.mark;
-      const seq = this.#recordBatch(this.#stagedIds.slice(0, count));
-      this.#writer.appendVerdictBatch({ queue: this.queueNum, id: staged.maxId, verdict: staged.verdict, mark, seq });
+      const options = this.#plainVerdict;
+      options.id = staged.maxId;
+      options.verdict = staged.verdict;
+      options.mark = mark;
+      options.seq = this.#recordBatch(this.#stagedIds, count);
+      this.#writer.appendVerdictBatch(options);
       this.#clearStaged();
       this.#counters.coalescedFlushes++;
     } else {
       this.#encodeStaged();
     }
     if (this.#writer.byteLength === 0) return;
-    const messages = this.#writer.bytes();
     this.#recordSend();
     try {
-      this.#native.sendVerdicts(messages);
+      this.#native.sendVerdicts(this.#writer.buffer, this.#writer.byteLength);
     } catch (error) {
       this.#reportError(fromNativeError(error));
     } finally {
@@ -456,6 +472,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       // The native close() below asks again, and its error rejects close().
     }
     const notHandedOver = this.#native.stopReceiving() ?? [];
+    this.#control = undefined; // the reader stopped: overruns are read from the binding again
     for (const batch of notHandedOver) this.#onBatch(null, batch); // closing: packets are only tracked
     // Packets no user code has seen get the default verdict now.
     for (const batch of this.#unread.splice(0)) {
@@ -604,7 +621,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     for (let i = 0; i < count; i++) {
       const mark = marks[i]!;
       const id = ids[i]!;
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: verdicts[i]!, mark: mark < 0 ? undefined : mark, seq: this.#verdictSeq(id) });
+      const options = this.#plainVerdict;
+      options.id = id;
+      options.verdict = verdicts[i]!;
+      options.mark = mark < 0 ? undefined : mark;
+      options.seq = this.#verdictSeq(id);
+      this.#writer.appendVerdict(options);
     }
     this.#clearStaged();
   }
@@ -648,28 +670,49 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /** Adds the packets message `seq` covered, as far as remembered, to `ids` (a VERDICT_BATCH record is used up). */
   #takePacketIds(seq: number, ids: number[]): void {
-    const covered = this.#batchRecords.get(seq);
+    const covered = this.#takeBatchRecord(seq);
     if (covered !== undefined) {
-      this.#batchRecords.delete(seq);
-      this.#recordedIds -= covered.length;
-      for (let i = 0; i < covered.length; i++) ids.push(covered[i]!);
+      for (const id of covered) ids.push(id);
     } else if (this.#seqOfSlot[seq & (SEQ_RECORDS - 1)] === seq) {
       ids.push(this.#seqPacketIds[seq & (SEQ_RECORDS - 1)]!);
     }
   }
 
   /** Takes a sequence number for a VERDICT_BATCH message and remembers the packets it covers. */
-  #recordBatch(ids: ArrayLike<number>): number {
+  #recordBatch(ids: ArrayLike<number>, count: number): number {
     const seq = this.#nextSeq();
-    this.#batchRecords.set(seq, ids);
-    this.#recordedIds += ids.length;
-    // Refusals come back within a few receive batches: the most recent records are enough.
-    while (this.#recordedIds > MAX_RECORDED_IDS && this.#batchRecords.size > 1) {
-      const oldest = this.#batchRecords.keys().next().value as number;
-      this.#recordedIds -= this.#batchRecords.get(oldest)!.length;
-      this.#batchRecords.delete(oldest);
+    const slot = this.#nextRecord;
+    this.#nextRecord = (slot + 1) % BATCH_RECORDS;
+    // Refusals come back within a few receive batches: the most recent records are enough. A
+    // message covering more ids than are kept is not remembered (a refusal of it is 'unknown').
+    if (count > MAX_RECORDED_IDS) {
+      this.#recordSeq[slot] = 0;
+      return seq;
     }
+    const start = this.#recordedIdsWritten;
+    const recorded = this.#recordedIds;
+    for (let i = 0; i < count; i++) recorded[(start + i) & (MAX_RECORDED_IDS - 1)] = ids[i]!;
+    this.#recordedIdsWritten = start + count;
+    this.#recordSeq[slot] = seq;
+    this.#recordStart[slot] = start;
+    this.#recordCount[slot] = count;
     return seq;
+  }
+
+  /** The packet ids VERDICT_BATCH message `seq` covered, once (the record is used up); undefined when no longer remembered. */
+  #takeBatchRecord(seq: number): number[] | undefined {
+    for (let back = 1; back <= BATCH_RECORDS; back++) {
+      const slot = (this.#nextRecord - back + BATCH_RECORDS) % BATCH_RECORDS;
+      if (this.#recordSeq[slot] !== seq) continue;
+      this.#recordSeq[slot] = 0;
+      const start = this.#recordStart[slot]!;
+      const count = this.#recordCount[slot]!;
+      if (this.#recordedIdsWritten - start > MAX_RECORDED_IDS) return undefined; // overwritten since
+      const ids: number[] = [];
+      for (let i = 0; i < count; i++) ids.push(this.#recordedIds[(start + i) & (MAX_RECORDED_IDS - 1)]!);
+      return ids;
+    }
+    return undefined;
   }
 
   #clearStaged(): void {
@@ -862,6 +905,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       return;
     }
     if (!bytes) {
+      if (control !== undefined) this.#control = control;
       this.#checkOverruns(); // an overrun with nothing received, or a batch stopReceiving returned
       return;
     }
@@ -874,7 +918,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     // With a 'packet' listener each packet goes to it as soon as it is read; otherwise the batch
     // goes to the iterators whole.
     batch.packets = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
-    if (batch.packets === undefined) this.#listeners = this.rawListeners('packet');
     batch.received = 0;
     batch.errors = undefined;
     this.#counters.batches++;
@@ -924,6 +967,21 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
   }
 
+  /** The 'packet' listeners now (those `emit` would call), copied only when they changed. */
+  #packetListeners(): Function[] {
+    const live = (this as unknown as { _events?: Record<string | symbol, unknown> })._events?.packet;
+    const known = this.#listeners;
+    let same: boolean;
+    if (typeof live === 'function') same = known.length === 1 && known[0] === live;
+    else if (Array.isArray(live)) {
+      same = known.length === live.length;
+      for (let i = 0; same && i < known.length; i++) same = known[i] === live[i];
+    }
+    else same = live === undefined && known.length === 0 && this.listenerCount('packet') === 0;
+    if (!same) this.#listeners = this.rawListeners('packet');
+    return this.#listeners;
+  }
+
   #madeBank(made: number): void {
     const held = new Int32Array(made);
     held.set(this.#bankHeld);
@@ -936,8 +994,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    * is caught, as with `captureRejections`), without the array `emit` makes per call.
    */
   #dispatch(packet: Packet): void {
-    if (this.#listeners.length !== this.listenerCount('packet')) this.#listeners = this.rawListeners('packet');
-    const listeners = this.#listeners;
+    const listeners = this.#packetListeners();
     try {
       for (let i = 0; i < listeners.length; i++) {
         const result: unknown = listeners[i]!.call(this, packet);
@@ -983,10 +1040,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #checkOverruns(): void {
-    const total = this.#native.overrunCount;
-    const count = total - this.#counters.overruns;
+    // The event-loop reader keeps the count (mod 2^32) in the control array: no call per batch.
+    const control = this.#control;
+    const count =
+      control === undefined ? this.#native.overrunCount - this.#counters.overruns : (control[CONTROL_OVERRUNS]! - this.#counters.overruns) >>> 0;
     if (count > 0) {
-      this.#counters.overruns = total;
+      const total = (this.#counters.overruns += count);
       this.emit('overrun', { count, total });
     }
   }
@@ -1018,6 +1077,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #noneHeldUpTo(id: number): boolean {
     const current = this.#current;
     if (current !== undefined && !current.hasVerdict && ((current.id - id) | 0) <= 0) return false;
+    if (this.#held.size === 0) return true;
     const oldest = this.#held.keys().next();
     return oldest.done || ((oldest.value - id) | 0) > 0;
   }
@@ -1064,12 +1124,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const resent = (seq & RESENT_SEQ) !== 0;
     let packetIds: number[] | undefined;
     if (batch) {
-      const covered = this.#batchRecords.get(seq);
-      if (covered !== undefined) {
-        this.#batchRecords.delete(seq);
-        this.#recordedIds -= covered.length;
-        packetIds = Array.from(covered);
-      }
+      packetIds = this.#takeBatchRecord(seq);
     } else if (type === nfqMessageType(NFQNL_MSG_VERDICT) && packetId !== undefined) {
       packetIds = [packetId];
     }

@@ -105,8 +105,9 @@ export class FakeNativeQueue implements NativeQueue {
     this.#onBatch?.(error, null);
   }
 
-  sendVerdicts(messages: Uint8Array): void {
+  sendVerdicts(given: Uint8Array, length?: number): void {
     if (this.#closed) throw nativeError('the queue is closed', { code: 'EBADF', kind: 'Closed', errno: 9 });
+    const messages = given.subarray(0, length ?? given.length);
     this.calls.push('sendVerdicts');
     this.sent.push(Uint8Array.from(messages));
     for (const sent of decodeVerdicts(messages)) {
