@@ -271,6 +271,23 @@ function buildAll(options) {
 
 const nodeBin = process.execPath;
 const contenderScript = (name) => join(BENCH_DIR, 'contenders', name);
+/** Node runs with --trace-gc: each collection is one line on stdout, counted by {@link gcFigures}. */
+const node = (...argv) => [nodeBin, '--trace-gc', ...argv];
+
+/**
+ * The garbage collections a Node contender's `--trace-gc` lines report: young-generation
+ * scavenges, full mark-compacts and the longest pause in ms; undefined for other contenders.
+ */
+function gcFigures(stdout) {
+  const lines = stdout.split('\n').filter((l) => / ms: (Scavenge|Mark-Compact|Mark-sweep)/.test(l));
+  if (lines.length === 0) return undefined;
+  const pauses = lines.map((l) => Number(/MB, ([0-9.]+) \/ [0-9.]+ ms/.exec(l)?.[1] ?? 0));
+  return {
+    scavenges: lines.filter((l) => l.includes(' ms: Scavenge')).length,
+    markCompacts: lines.filter((l) => !l.includes(' ms: Scavenge')).length,
+    longestPauseMs: Math.max(...pauses),
+  };
+}
 
 /**
  * Each contender: id (its letter, a suffix for the second Node path), a label, whether it can give
@@ -281,10 +298,10 @@ const CONTENDERS = [
   { id: 'a', label: 'C classic (libnetfilter_queue, recv+sendto per packet)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'classic'), q, n] },
   { id: 'b', label: 'C batched (recvmmsg 64 + one sendto)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'batched'), q, n] },
   { id: 'c', label: 'nfq-core Rust example', drop: false, inNamespace: false, argv: (q, n, ns) => [join(ROOT_DIR, 'target/release/examples/nf-queue'), '--quiet', '--count', n, '--netns', ns, q] },
-  { id: 'd', label: "Node API, queue.on('packet')", drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-callback.mjs'), q, n] },
-  { id: 'd.batches', label: 'Node API, queue.batches()', drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-batches.mjs'), q, n] },
-  { id: 'e', label: 'Node API, for await (packet of queue)', drop: true, inNamespace: true, argv: (q, n) => [nodeBin, contenderScript('node-iterator.mjs'), q, n] },
-  { id: 'f', label: 'nf-queue --quiet (the CLI)', drop: false, inNamespace: false, argv: (q, n, ns) => [nodeBin, join(ROOT_DIR, 'packages/cli/bin/nf-queue.js'), '--quiet', '--count', n, '--netns', ns, q] },
+  { id: 'd', label: "Node API, queue.on('packet')", drop: true, inNamespace: true, argv: (q, n) => node(contenderScript('node-callback.mjs'), q, n) },
+  { id: 'd.batches', label: 'Node API, queue.batches()', drop: true, inNamespace: true, argv: (q, n) => node(contenderScript('node-batches.mjs'), q, n) },
+  { id: 'e', label: 'Node API, for await (packet of queue)', drop: true, inNamespace: true, argv: (q, n) => node(contenderScript('node-iterator.mjs'), q, n) },
+  { id: 'f', label: 'nf-queue --quiet (the CLI)', drop: false, inNamespace: false, argv: (q, n, ns) => node(join(ROOT_DIR, 'packages/cli/bin/nf-queue.js'), '--quiet', '--count', n, '--netns', ns, q) },
   { id: 'g', label: 'go-nfqueue (Go)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'go-nfqueue'), q, n] },
   { id: 'h', label: 'NetfilterQueue (Python)', drop: true, inNamespace: true, argv: (q, n) => [join(BUILD_DIR, 'venv/bin/python'), join(BENCH_DIR, 'python/netfilterqueue_contender.py'), q, n] },
 ];
@@ -539,7 +556,7 @@ async function runOnce(env, c, s) {
   if (!floodReport) return { error: `the flood failed: ${tail(flood.output.stderr, 3)}` };
   if (timedOut) return { error: `timed out after ${verdicted} verdicts` };
 
-  const result = { packets: count, sent: floodReport.sent, sendErrors: floodReport.errors, lostInKernel: lost };
+  const result = { packets: count, sent: floodReport.sent, sendErrors: floodReport.errors, lostInKernel: lost, gc: gcFigures(consumer.output.stdout) };
   if (sink) {
     result.verdicted = sinkReport.received;
     const seconds = (sinkReport.last_ns - floodReport.start_ns) / 1e9;
@@ -750,6 +767,9 @@ function summarize(runs) {
     steadyP50Micros: median(ok.map((r) => r.steadyLatency?.p50 / 1000)),
     steadyP99Micros: median(ok.map((r) => r.steadyLatency?.p99 / 1000)),
     lostInKernel: runs.reduce((sum, r) => sum + (r.lostInKernel ?? 0), 0),
+    scavengesPerMillion: median(ok.filter((r) => r.gc).map((r) => (r.gc.scavenges / r.verdicted) * 1e6)),
+    markCompactsPerMillion: median(ok.filter((r) => r.gc).map((r) => (r.gc.markCompacts / r.verdicted) * 1e6)),
+    longestGcPauseMs: median(ok.filter((r) => r.gc).map((r) => r.gc.longestPauseMs)),
     errors: runs.filter((r) => r.error).map((r) => r.error),
     // tcp-iperf3
     gbps: median(ok.map((r) => r.gbps)),
@@ -799,24 +819,24 @@ function scenarioTable(scenario, summaries, labels) {
   }
   if (scenario.latency) {
     rows.push(
-      '| contender | p50 µs | p99 µs | max µs | after warm-up: p50 µs | p99 µs | runs ok |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| contender | p50 µs | p99 µs | max µs | after warm-up: p50 µs | p99 µs | longest GC pause µs | runs ok |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [id, s] of Object.entries(summaries)) {
       rows.push(
-        `| ${labels[id]} | ${fmt(s.latencyP50Micros, 1)} | ${fmt(s.latencyP99Micros, 1)} | ${fmt(s.latencyMaxMicros, 0)} | ${fmt(s.steadyP50Micros, 1)} | ${fmt(s.steadyP99Micros, 1)} | ${s.okRuns}/${s.runs} |`,
+        `| ${labels[id]} | ${fmt(s.latencyP50Micros, 1)} | ${fmt(s.latencyP99Micros, 1)} | ${fmt(s.latencyMaxMicros, 0)} | ${fmt(s.steadyP50Micros, 1)} | ${fmt(s.steadyP99Micros, 1)} | ${fmt(s.longestGcPauseMs * 1000)} | ${s.okRuns}/${s.runs} |`,
       );
     }
     return rows.join('\n');
   }
   rows.push(
-    '| contender | packets/s | vs (a) | vs (b) | CPU µs/packet | CPU vs (b) | kernel share | peak RSS MB | runs ok |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| contender | packets/s | vs (a) | vs (b) | CPU µs/packet | CPU vs (b) | kernel share | peak RSS MB | GC scavenges per 1M packets | runs ok |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const [id, s] of Object.entries(summaries)) {
     if (id.startsWith('f+')) continue; // tweaks: their own table
     rows.push(
-      `| ${labels[id]} | ${fmt(s.packetsPerSecond)} | ${fmtRatio(ratio(s.packetsPerSecond, a?.packetsPerSecond))} | ${fmtRatio(ratio(s.packetsPerSecond, b?.packetsPerSecond))} | ${fmt(s.cpuMicrosPerPacket, 2)} | ${fmtRatio(ratio(s.cpuMicrosPerPacket, b?.cpuMicrosPerPacket))} | ${s.systemShare === undefined ? '–' : `${Math.round(s.systemShare * 100)}%`} | ${fmt(s.peakRssKb / 1024, 1)} | ${s.okRuns}/${s.runs} |`,
+      `| ${labels[id]} | ${fmt(s.packetsPerSecond)} | ${fmtRatio(ratio(s.packetsPerSecond, a?.packetsPerSecond))} | ${fmtRatio(ratio(s.packetsPerSecond, b?.packetsPerSecond))} | ${fmt(s.cpuMicrosPerPacket, 2)} | ${fmtRatio(ratio(s.cpuMicrosPerPacket, b?.cpuMicrosPerPacket))} | ${s.systemShare === undefined ? '–' : `${Math.round(s.systemShare * 100)}%`} | ${fmt(s.peakRssKb / 1024, 1)} | ${fmt(s.scavengesPerMillion)} | ${s.okRuns}/${s.runs} |`,
     );
   }
   return rows.join('\n');

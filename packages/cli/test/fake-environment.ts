@@ -33,8 +33,8 @@ export class FakeNative implements NativeQueue {
     });
     this.#onBatch!(null, Buffer.concat(messages));
   }
-  sendVerdicts(messages: Uint8Array): void {
-    for (const message of iterateMessages(messages)) {
+  sendVerdicts(given: Uint8Array, length?: number): void {
+    for (const message of iterateMessages(given.subarray(0, length ?? given.length))) {
       const bytes = message.bytes;
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const id = view.getUint32(28); // NFQA_VERDICT_HDR (at 20: nla header, then verdict, id)

@@ -154,8 +154,9 @@ export interface PacketMessageOptions {
 }
 
 function checkUnsigned(name: string, value: number, bits: 8 | 16 | 32): void {
-  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
-    throw new NetlinkRangeError(name, `${name} must be an integer from 0 to ${2 ** bits - 1}, got ${value}`);
+  const max = bits === 32 ? 0xffffffff : (1 << bits) - 1; // not 2 ** bits: a pow() call per field
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new NetlinkRangeError(name, `${name} must be an integer from 0 to ${max}, got ${value}`);
   }
 }
 
