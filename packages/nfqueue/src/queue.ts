@@ -534,16 +534,18 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   [Symbol.asyncIterator](): AsyncIterator<Packet, undefined> {
     let current: Packet[] = [];
     let index = 0;
+    // Not an async function: a packet of the batch in hand costs one settled promise, no more.
+    const next = (): Promise<IteratorResult<Packet, undefined>> => {
+      if (index < current.length) return Promise.resolve({ value: current[index++]!, done: false });
+      return this.#nextBatch().then((batch) => {
+        if (batch.done) return { value: undefined, done: true };
+        current = batch.value;
+        index = 0;
+        return next();
+      });
+    };
     return {
-      next: async () => {
-        while (index >= current.length) {
-          const batch = await this.#nextBatch();
-          if (batch.done) return { value: undefined, done: true };
-          current = batch.value;
-          index = 0;
-        }
-        return { value: current[index++]!, done: false };
-      },
+      next,
       return: async () => {
         // Packets of the current batch that the loop never saw get the default verdict at close.
         for (const packet of current.slice(index)) this.#giveDefault(packet, 'close');
