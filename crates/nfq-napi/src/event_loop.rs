@@ -368,11 +368,18 @@ impl Watcher {
             if self.running.borrow().is_none() || !self.wanted.get() {
                 break;
             }
-            let Some(bank) = self.bank(self.control.get(CONTROL_NEXT_BANK)) else {
-                // No bank is free: read again once JavaScript resumes.
-                self.wanted.set(false);
-                self.set_polling(false);
-                break;
+            let bank = match self.bank(self.control.get(CONTROL_NEXT_BANK)) {
+                Ok(Some(bank)) => bank,
+                Ok(None) => {
+                    // No bank is free: read again once JavaScript resumes.
+                    self.wanted.set(false);
+                    self.set_polling(false);
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             };
             let received = {
                 let mut banks = self.banks.borrow_mut();
@@ -442,22 +449,31 @@ impl Watcher {
     }
 
     /// The bank JavaScript asked for (`next`): one already made, or a new one when `next` is the
-    /// number made so far (below [`MAX_BANKS`]); None when it asked for none (-1) or a new one
-    /// cannot be made. Called inside a handle scope.
-    fn bank(&self, next: i32) -> Option<usize> {
-        let next = usize::try_from(next).ok()?;
+    /// number made so far (below [`MAX_BANKS`]); None when it asked for none (-1, or out of
+    /// range). An error when the memory of a new one cannot be had. Called inside a handle scope.
+    fn bank(&self, next: i32) -> std::result::Result<Option<usize>, nfq_core::Error> {
+        let Ok(next) = usize::try_from(next) else { return Ok(None) };
         let mut banks = self.banks.borrow_mut();
         if next < banks.len() {
-            return Some(next);
+            return Ok(Some(next));
         }
         if next > banks.len() || next >= MAX_BANKS {
-            return None;
+            return Ok(None);
         }
         let len = self.batch_size * DEFAULT_SLOT_SIZE;
-        let (bytes, data) = shared_array(self.env, sys::TypedarrayType::uint8_array, len).ok()?;
+        let Ok((bytes, data)) = shared_array(self.env, sys::TypedarrayType::uint8_array, len) else {
+            let mut thrown = ptr::null_mut();
+            // SAFETY: on the env's thread; clears what the failed allocation may have thrown, so
+            // that the error is reported once, below, and not as an uncaught exception.
+            unsafe { sys::napi_get_and_clear_last_exception(self.env, &mut thrown) };
+            return Err(nfq_core::Error::Io {
+                operation: format!("allocate {len} bytes of receive memory (bank {next})"),
+                source: std::io::Error::from(std::io::ErrorKind::OutOfMemory),
+            });
+        };
         let memory = SharedMemory { data, len };
         banks.push(Bank { buffers: RecvBuffers::with_memory(self.batch_size, DEFAULT_SLOT_SIZE, Box::new(memory)), bytes });
-        Some(next)
+        Ok(Some(next))
     }
 
     /// Calls `onBatch(null, bank bytes, bank, control)`; inside a handle scope.
