@@ -119,9 +119,11 @@ impl Transport for KernelTransport {
     }
 }
 
-/// Whether CAP_NET_ADMIN (bit 12) is in this process's effective set (`CapEff` in /proc/self/status).
+/// Whether CAP_NET_ADMIN (bit 12) is in the calling thread's effective set (`CapEff` in
+/// /proc/thread-self/status: capabilities are per thread, and a thread may have dropped what the
+/// process's first thread still has).
 pub fn effective_cap_net_admin() -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return false };
+    let Ok(status) = std::fs::read_to_string("/proc/thread-self/status") else { return false };
     status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))

@@ -35,7 +35,7 @@
 //! JavaScript thread only, so `Rc` and `RefCell` suffice; no borrow is held across a call into
 //! JavaScript, which may pause, resume or stop the reader re-entrantly.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::os::fd::AsRawFd as _;
 use std::ptr::{self, NonNull};
@@ -154,8 +154,10 @@ impl Control {
 
 struct Watcher {
     env: sys::napi_env,
-    /// Memory of the `uv_poll_t`; its first field (`void *data`) points at this watcher.
-    handle: Box<[u64]>,
+    /// Memory of the `uv_poll_t`, which libuv writes while the watcher is shared: interior
+    /// mutability, so that writing through a pointer made from `&self` is allowed. Its first
+    /// field (`void *data`) points at this watcher.
+    handle: Box<[UnsafeCell<u64>]>,
     running: RefCell<Option<Running>>,
     banks: RefCell<Vec<Bank>>,
     batch_size: usize,
@@ -211,7 +213,7 @@ impl EventLoopReader {
         control.set(CONTROL_MAX_BANKS, MAX_BANKS as i32);
         let watcher = Rc::new(Watcher {
             env: raw_env,
-            handle: vec![0u64; size.div_ceil(8)].into_boxed_slice(),
+            handle: (0..size.div_ceil(8)).map(|_| UnsafeCell::new(0)).collect(),
             running: RefCell::new(Some(Running { queue: queue.clone(), callback, context })),
             banks: RefCell::new(Vec::new()),
             batch_size,
@@ -276,7 +278,9 @@ impl Drop for EventLoopReader {
 
 impl Watcher {
     fn handle_ptr(&self) -> *mut c_void {
-        self.handle.as_ptr() as *mut c_void
+        // Every byte of the handle is inside an UnsafeCell, and the slice's pointer covers all of
+        // them: libuv (and `start`) may write through it although `self` is shared.
+        UnsafeCell::raw_get(self.handle.as_ptr()).cast::<c_void>()
     }
 
     fn set_polling(&self, on: bool) {

@@ -25,27 +25,6 @@ function hex2(byte: number): string {
   return byte.toString(16).padStart(2, '0');
 }
 
-/**
- * One line per packet, as libnetfilter_queue's `examples/nf-queue.c` prints it (the same line as
- * `@nfq/nfqueue`'s `Packet.toString()`, which the command prints; this works on any summary), e.g.
- * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with `truncated ` and `GSO `
- * prefixes, `, hwaddr aa:bb:cc:dd:ee:ff len 6` and `, checksum not ready` when they apply.
- */
-export function formatPacketLine(packet: PacketSummary): string {
-  const payloadLength = packet.payload.length;
-  let line = '';
-  if (packet.truncated) line += 'truncated ';
-  if (packet.gso) line += 'GSO ';
-  line += `packet received (id=${packet.id} hw=0x${packet.hwProtocol.toString(16).padStart(4, '0')} hook=${packet.hook}, payload len ${payloadLength}`;
-  const address = packet.hwAddr;
-  if (address !== undefined && address.length > 0) {
-    const shown = Array.from(address.subarray(0, HWADDR_CAPACITY), hex2).join(':');
-    line += `, hwaddr ${shown}${address.length > HWADDR_CAPACITY ? '[truncated]' : ''} len ${address.length}`;
-  }
-  if (packet.checksumNotReady) line += ', checksum not ready';
-  return `${line})`;
-}
-
 /** The counters a summary or status line is made of: `@nfq/nfqueue`'s `Queue.stats()` (or a range's merged ones). */
 export interface RunCounters {
   /** Packets received. */

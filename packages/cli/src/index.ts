@@ -5,7 +5,6 @@
  */
 export { parseCommandLine, splitRule, USAGE, type CliOptions, type CliVerdict, type QueueBalance, type ParsedCommandLine } from './args.js';
 export {
-  formatPacketLine,
   formatPacketJson,
   formatSummary,
   formatStatus,

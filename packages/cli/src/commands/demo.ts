@@ -107,7 +107,7 @@ export async function main(args: readonly string[], dependencies: DemoDependenci
   }
   let capEff: string | undefined;
   try {
-    capEff = parseCapEff(readFileSync('/proc/self/status', 'utf8'));
+    capEff = parseCapEff(readFileSync('/proc/thread-self/status', 'utf8'));
   } catch {
     capEff = undefined;
   }

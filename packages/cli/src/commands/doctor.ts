@@ -83,7 +83,7 @@ export interface DoctorProbes {
   namespaceExists(name: string): boolean;
   /** Runs a program (`iptables --version`, `ip -V`); never throws. */
   program(command: string, args: readonly string[]): Promise<CommandResult>;
-  /** The hex effective capability set of this process (`CapEff` in /proc/self/status). */
+  /** The hex effective capability set of this process (`CapEff` in /proc/thread-self/status: capabilities are per thread). */
   capEff(): string | undefined;
   /** The kernel release (`uname -r`). */
   kernelRelease(): string;
@@ -339,7 +339,7 @@ export const machineProbes: DoctorProbes = {
   program: (command, args) => runProgram(command, args),
   capEff: () => {
     try {
-      return parseCapEff(readFileSync('/proc/self/status', 'utf8'));
+      return parseCapEff(readFileSync('/proc/thread-self/status', 'utf8'));
     } catch {
       return undefined;
     }

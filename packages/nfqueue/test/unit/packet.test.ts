@@ -38,4 +38,24 @@ describe('Packet', () => {
     packet.queue(2);
     expect(packet.hasVerdict).toBe(true);
   });
+
+  describe('toString (the line of libnetfilter_queue examples/nf-queue.c)', () => {
+    const payload = new Uint8Array(84);
+    it('prints the plain line, the hardware protocol in four hex digits', () => {
+      expect(String(packetOf({ payload, hwProtocol: 0x0800, hook: 3 }))).toBe('packet received (id=1 hw=0x0800 hook=3, payload len 84)');
+      expect(String(packetOf({ payload, hwProtocol: 0x806, hook: 3 }))).toContain('hw=0x0806');
+    });
+
+    it('prefixes truncated and GSO, appends checksum not ready', () => {
+      const all = packetOf({ payload, hwProtocol: 0x0800, hook: 3, capLen: 1500, skbInfo: NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY });
+      expect(String(all)).toBe('truncated GSO packet received (id=1 hw=0x0800 hook=3, payload len 84, checksum not ready)');
+    });
+
+    it('prints the hardware address inside the parentheses', () => {
+      const hwAddr = Uint8Array.of(0xaa, 0xbb, 0xcc, 0x0d, 0xee, 0xff);
+      expect(String(packetOf({ payload, hwProtocol: 0x0800, hook: 3, hwAddr, skbInfo: NFQA_SKB_CSUMNOTREADY }))).toBe(
+        'packet received (id=1 hw=0x0800 hook=3, payload len 84, hwaddr aa:bb:cc:0d:ee:ff len 6, checksum not ready)',
+      );
+    });
+  });
 });
