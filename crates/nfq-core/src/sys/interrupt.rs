@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::check;
 
-/// Wakes a thread blocked in [`NetlinkSocket::wait`] from another thread (an eventfd).
+/// Wakes a thread blocked in [`NetlinkSocket::wait`](super::NetlinkSocket::wait) from another thread (an eventfd).
 #[derive(Debug)]
 pub struct Interrupt {
     pub(super) fd: OwnedFd,
