@@ -105,6 +105,11 @@ export interface QueueCounters {
   batches: number;
   /** Times reading paused because too many packets were held (backpressure). */
   pauses: number;
+  /**
+   * Times reading paused because every receive bank (32) held a packet whose bytes a handler had
+   * taken a view of; it resumes when one of them gets its verdict (see {@link Packet}).
+   */
+  memoryPauses: number;
   /** Flushes sent as one VERDICT_BATCH instead of one verdict message per packet. */
   coalescedFlushes: number;
   /**
@@ -245,6 +250,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     pauses: 0,
     coalescedFlushes: 0,
     relocated: 0,
+    memoryPauses: 0,
   };
   /**
    * Plain verdicts (no payload, no connmark) given since the last flush and not yet encoded, in
@@ -882,6 +888,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     } else if (this.#closing) {
       this.#hold(packet, batch.now);
       this.#giveDefault(packet, 'close'); // a handler closed the queue mid-batch
+    } else if (this.#packetListeners().length === 0) {
+      // The last 'packet' listener went mid-batch: the rest of the batch goes to the iterators.
+      this.#hold(packet, batch.now);
+      batch.packets = [packet];
     } else {
       this.#current = packet;
       this.#dispatch(packet);
@@ -952,7 +962,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (control !== undefined && !this.#closing) {
       const next = this.#nextBank(control);
       if (next >= 0) control[CONTROL_NEXT_BANK] = next;
-      else this.#bankStarved = true; // read again once a bank frees (#release)
+      else {
+        this.#bankStarved = true; // read again once a bank frees (#release)
+        this.#counters.memoryPauses++;
+      }
     }
     this.#checkOverruns();
     this.#updateBackpressure();

@@ -56,6 +56,28 @@ async function openFakeQueue(options: { defaultVerdict?: 'accept' | 'drop'; drai
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('Queue with a fake native binding', () => {
+  it('hands the rest of a batch to the iterators when its last listener leaves mid-batch', async () => {
+    const { queue, native } = await openFakeQueue();
+    const seen: number[] = [];
+    const handler = (packet: Packet): void => {
+      seen.push(packet.id);
+      packet.accept();
+      if (packet.id === 2) queue.off('packet', handler);
+    };
+    queue.on('packet', handler);
+    native.deliver(packetMessage(1), packetMessage(2), packetMessage(3), packetMessage(4));
+    expect(seen).toEqual([1, 2]);
+    expect(queue.outstandingCount).toBe(2);
+    const iterated: number[] = [];
+    for await (const packet of queue) {
+      iterated.push(packet.id);
+      packet.accept();
+      if (iterated.length === 2) break;
+    }
+    expect(iterated).toEqual([3, 4]);
+    expect(native.verdicts.map((v) => v.id).sort()).toEqual([1, 2, 3, 4]);
+  });
+
   it('passes the native options on, without its own ones', async () => {
     const { native, queue } = await openFakeQueue({ defaultVerdict: 'drop' });
     expect(native.options).toEqual({ queue: 3, copyMode: 'packet' });
