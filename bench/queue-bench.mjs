@@ -626,6 +626,23 @@ const queueDelta = (before, after) =>
   before && after ? { queued: after.idSequence - before.idSequence, lost: after.userDropped + after.queueDropped - before.userDropped - before.queueDropped } : {};
 
 /**
+ * Starts contender `c` with a count no run reaches, for a run that stops it itself (none when
+ * `c` is null). `errorWith(why)` stops it and gives the run's error, with the consumer's last
+ * stderr lines; `error` is set when it did not start or bind.
+ */
+async function startUntilStopped(env, c) {
+  let consumer = null;
+  const errorWith = async (why) => {
+    if (consumer) await stopConsumer(consumer);
+    return { error: `${why}${consumer?.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
+  };
+  if (!c) return { consumer, errorWith };
+  const started = await startConsumer(env, c, FOREVER);
+  consumer = started.consumer;
+  return { consumer, errorWith, error: started.error };
+}
+
+/**
  * One run of the TCP scenario: iperf3 server and client in the namespace, through contender `c`
  * (started with a count no run reaches, stopped by SIGTERM once iperf3 is done), or with no
  * consumer to the port no rule queues (`c` null). The consumer's CPU time is sampled from
@@ -634,16 +651,8 @@ const queueDelta = (before, after) =>
 async function runTcp(env, c, s) {
   const { ns, anchor, queue } = env;
   const port = c ? IPERF_PORT : IPERF_UNQUEUED_PORT;
-  let consumer = null;
-  const errorWith = async (why) => {
-    if (consumer) await stopConsumer(consumer);
-    return { error: `${why}${consumer?.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
-  };
-  if (c) {
-    const started = await startConsumer(env, c, FOREVER);
-    consumer = started.consumer;
-    if (started.error) return errorWith(started.error);
-  }
+  const { consumer, errorWith, error } = await startUntilStopped(env, c);
+  if (error) return errorWith(error);
   const server = start(['ip', 'netns', 'exec', ns, 'iperf3', '-s', '-1', '-p', String(port)]);
   let serverDone = false;
   server.exited.then(() => (serverDone = true));
@@ -710,16 +719,8 @@ function percentiles(values) {
  */
 async function runPing(env, c, s) {
   const { ns, anchor, queue } = env;
-  let consumer = null;
-  const errorWith = async (why) => {
-    if (consumer) await stopConsumer(consumer);
-    return { error: `${why}${consumer?.output.stderr ? `: ${tail(consumer.output.stderr, 3)}` : ''}` };
-  };
-  if (c) {
-    const started = await startConsumer(env, c, FOREVER);
-    consumer = started.consumer;
-    if (started.error) return errorWith(started.error);
-  }
+  const { consumer, errorWith, error } = await startUntilStopped(env, c);
+  if (error) return errorWith(error);
   const queueBefore = consumer && kernelQueueStats(anchor.pid, queue);
   const target = c ? '127.0.0.1' : PING_UNQUEUED_ADDRESS;
   const ping = start(['ip', 'netns', 'exec', ns, 'ping', '-n', '-i', String(1 / PING_RATE), '-c', String(s.count), '-W', '2', target]);
