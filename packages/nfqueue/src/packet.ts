@@ -148,40 +148,19 @@ export class Packet extends PacketView {
     return super.hwAddr;
   }
 
-  /** Raw conntrack attributes (a view); needs the `conntrack` option. */
-  override get ct(): Uint8Array | undefined {
-    this.#pinned = true;
-    return super.ct;
-  }
-
-  /** Link-layer header bytes (a view). */
-  override get l2Header(): Uint8Array | undefined {
-    this.#pinned = true;
-    return super.l2Header;
-  }
-
   /** The message's bytes, header included (a view). */
   override get bytes(): Uint8Array {
     this.#pinned = true;
     return super.bytes;
   }
 
-  /** Value bytes of attribute `type` (a view), as {@link PacketView.attribute}. */
+  /**
+   * Value bytes of attribute `type` (a view), as {@link PacketView.attribute}; `ct`, `exp`,
+   * `secctxBytes` and `l2Header` come through here too.
+   */
   override attribute(type: number): Uint8Array | undefined {
     this.#pinned = true;
     return super.attribute(type);
-  }
-
-  /** Conntrack expectation, raw (a view). */
-  override get exp(): Uint8Array | undefined {
-    this.#pinned = true;
-    return super.exp;
-  }
-
-  /** Security context bytes (a view). */
-  override get secctxBytes(): Uint8Array | undefined {
-    this.#pinned = true;
-    return super.secctxBytes;
   }
 
   /** Attributes this package does not know, with views of their values. */

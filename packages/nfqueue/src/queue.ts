@@ -299,7 +299,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #bankStarved = false;
   /** The packet the 'packet' listeners are being called with: not in #held unless they keep it. */
   #current: Packet | undefined;
-  /** The 'packet' listeners, as `rawListeners` gave them at the start of the batch or when their number changed. */
+  /** The 'packet' listeners, as `rawListeners` gave them when they last changed (see #packetListeners). */
   #listeners: Function[] = [];
   #interfaces: Map<number, string> | undefined;
   #interfacesLoadedAt = Number.NEGATIVE_INFINITY;
@@ -349,8 +349,13 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #heldCount(): number {
+    return this.#held.size + (this.#waitingCurrent() ? 1 : 0);
+  }
+
+  /** The packet its listeners are being called with, while it has no verdict (it is not in #held). */
+  #waitingCurrent(): Packet | undefined {
     const current = this.#current;
-    return this.#held.size + (current !== undefined && !current.hasVerdict ? 1 : 0);
+    return current !== undefined && !current.hasVerdict ? current : undefined;
   }
 
   /** True once {@link close} was called. */
@@ -406,8 +411,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       packet[markVerdictGiven]('batch');
       this.#release(packet);
     }
-    const current = this.#current;
-    if (current !== undefined && !current.hasVerdict && ((current.id - id) | 0) <= 0) {
+    const current = this.#waitingCurrent();
+    if (current !== undefined && ((current.id - id) | 0) <= 0) {
       covered.push(current.id);
       current[markVerdictGiven]('batch');
     }
@@ -1090,8 +1095,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /** True when no packet waiting for a verdict has an id up to `id` (ids are handed out in order). */
   #noneHeldUpTo(id: number): boolean {
-    const current = this.#current;
-    if (current !== undefined && !current.hasVerdict && ((current.id - id) | 0) <= 0) return false;
+    const current = this.#waitingCurrent();
+    if (current !== undefined && ((current.id - id) | 0) <= 0) return false;
     if (this.#held.size === 0) return true;
     const oldest = this.#held.keys().next();
     return oldest.done || ((oldest.value - id) | 0) > 0;

@@ -1,6 +1,7 @@
-import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, buildPacketMessage } from '@nfq/netlink';
+import { NFQA_CT, NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO, PacketView, buildPacketMessage } from '@nfq/netlink';
 import { describe, expect, it } from 'vitest';
 import { InvalidVerdictError, Packet } from '../../src/index.js';
+import { packetPinned } from '../../src/packet.js';
 
 const ignoreVerdicts = { appendVerdict: (): void => undefined, interfaceName: (): undefined => undefined };
 
@@ -57,5 +58,25 @@ describe('Packet', () => {
         'packet received (id=1 hw=0x0800 hook=3, payload len 84, hwaddr aa:bb:cc:0d:ee:ff len 6, checksum not ready)',
       );
     });
+  });
+
+  it('marks itself as viewed by every accessor of PacketView that hands out bytes, so they are never moved under a view', () => {
+    const message = buildPacketMessage({
+      queue: 1, id: 1, hwProtocol: 0x0800, hook: 3, family: 2, payload: new Uint8Array(28),
+      hwAddr: Uint8Array.of(1, 2, 3, 4, 5, 6), ct: new Uint8Array(8), secctx: Buffer.from('system_u\0'), l2Header: new Uint8Array(14),
+    });
+    const handsOutBytes = (value: unknown): boolean =>
+      value instanceof Uint8Array || (Array.isArray(value) && value.some((item) => (item as { value?: unknown }).value instanceof Uint8Array));
+    const names = Object.getOwnPropertyNames(PacketView.prototype).filter((name) => name !== 'constructor' && name !== 'relocate');
+    const viewing: string[] = [];
+    for (const name of names) {
+      const fresh = new Packet(message, 0, message.buffer, message.byteOffset, ignoreVerdicts, 0);
+      const descriptor = Object.getOwnPropertyDescriptor(PacketView.prototype, name)!;
+      const value = descriptor.get ? Reflect.get(fresh, name) : typeof descriptor.value === 'function' ? (fresh as unknown as Record<string, (type: number) => unknown>)[name]!(NFQA_CT) : undefined;
+      if (!handsOutBytes(value)) continue;
+      viewing.push(name);
+      expect([name, fresh[packetPinned]]).toEqual([name, true]);
+    }
+    expect(viewing).toEqual(expect.arrayContaining(['bytes', 'payload', 'hwAddr', 'ct', 'attribute', 'l2Header', 'secctxBytes']));
   });
 });
