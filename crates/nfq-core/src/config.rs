@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::consts::*;
 use crate::error::{Error, Result};
+use crate::facts;
 use crate::netlink::MessageWriter;
 
 /// Refuses [`CopyMode::None`], under which the kernel drops every packet it would queue.
@@ -113,13 +114,45 @@ impl std::ops::BitOrAssign for ConfigFlags {
 /// Default datagrams per `recvmmsg` call.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
 /// Largest batch size accepted.
-pub const MAX_BATCH_SIZE: usize = 1024;
+pub const MAX_BATCH_SIZE: usize = facts::BATCH_SIZE.max as usize;
 /// Receive slot size: a 64 KB GSO packet plus its attributes fits whole.
 pub const DEFAULT_SLOT_SIZE: usize = 65536 + 4096;
 
 /// Largest receive buffer accepted, 2^30 bytes: the kernel doubles an SO_RCVBUF(FORCE) request
 /// and clamps it to `INT_MAX / 2` first, so 2^30 still ends up as the largest buffer it keeps.
-pub const MAX_RECEIVE_BUFFER: usize = 1 << 30;
+pub const MAX_RECEIVE_BUFFER: usize = facts::RECEIVE_BUFFER.max as usize;
+
+/// The accepted range of a numeric option and what its number counts. The ranges live in
+/// [`facts`], shared with the TypeScript packages, which check the same ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionLimit {
+    /// The option's name here (`copy_range`).
+    pub name: &'static str,
+    /// Its name in JavaScript (`copyRange`).
+    pub js_name: &'static str,
+    /// Smallest value accepted.
+    pub min: i64,
+    /// Largest value accepted.
+    pub max: i64,
+    /// What the number counts (`"a byte count"`), for the error message.
+    pub what: &'static str,
+}
+
+impl OptionLimit {
+    /// Whether `value` is in range.
+    pub fn contains(&self, value: i64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+
+    /// Ok when `value` is in range, else an [`Error::InvalidArgument`] naming the option:
+    /// `copy_range: must be a byte count from 0 to 65535, got 70000`.
+    pub fn check(&self, value: impl TryInto<i64> + std::fmt::Display + Copy) -> Result<()> {
+        match value.try_into() {
+            Ok(v) if self.contains(v) => Ok(()),
+            _ => Err(Error::invalid(self.name, format!("{}: must be {} from {} to {}, got {value}", self.name, self.what, self.min, self.max))),
+        }
+    }
+}
 
 /// Everything needed to open a queue. Checked by [`QueueOptions::validate`] before any syscall.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,28 +196,13 @@ impl QueueOptions {
     /// Checks every value; the error says which one and what is allowed.
     pub fn validate(&self) -> Result<()> {
         check_copy_mode(self.copy_mode)?;
-        if self.copy_range > MAX_COPY_RANGE {
-            return Err(Error::invalid(
-                "copy_range",
-                format!("copy range {} is too large: it must be 0..=65535 bytes", self.copy_range),
-            ));
-        }
-        if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
-            return Err(Error::invalid(
-                "batch_size",
-                format!("batch size {} is out of range: it must be 1..={MAX_BATCH_SIZE}", self.batch_size),
-            ));
-        }
-        if self.max_len == Some(0) {
-            return Err(Error::invalid("max_len", "max queue length 0 would drop every packet: give 1 or more"));
+        facts::COPY_RANGE.check(self.copy_range)?;
+        facts::BATCH_SIZE.check(self.batch_size)?;
+        if let Some(length) = self.max_len {
+            facts::MAX_LEN.check(length)?;
         }
         if let Some(size) = self.receive_buffer {
-            if size == 0 || size > MAX_RECEIVE_BUFFER {
-                return Err(Error::invalid(
-                    "receive_buffer",
-                    format!("receive buffer size {size} is out of range: give 1..={MAX_RECEIVE_BUFFER} bytes"),
-                ));
-            }
+            facts::RECEIVE_BUFFER.check(size)?;
         }
         if self.flags.0 & !ConfigFlags::ALL.0 != 0 {
             return Err(Error::invalid("flags", format!("unknown queue flags {:#x}", self.flags.0 & !ConfigFlags::ALL.0)));
@@ -262,30 +280,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn validation_names_the_bad_value() {
-        let mut o = QueueOptions::new(1);
-        o.copy_range = 65536;
-        assert!(o.validate().unwrap_err().to_string().contains("copy range 65536"));
-        let mut o = QueueOptions::new(1);
-        o.batch_size = 0;
-        assert!(o.validate().unwrap_err().to_string().contains("batch size 0"));
-        assert_eq!(o.validate().unwrap_err().option(), Some("batch_size"));
+    fn each_limited_option_is_refused_one_past_its_range_with_its_name_and_range() {
+        let limits = [facts::COPY_RANGE, facts::BATCH_SIZE, facts::MAX_LEN, facts::RECEIVE_BUFFER];
+        for limit in limits {
+            for (value, ok) in [(limit.min, true), (limit.max, true), (limit.min - 1, false), (limit.max + 1, false)] {
+                let mut o = QueueOptions::new(1);
+                match limit.name {
+                    "copy_range" => o.copy_range = value as u32,
+                    "batch_size" => o.batch_size = value as usize,
+                    "max_len" => o.max_len = Some(value as u32),
+                    _ => o.receive_buffer = Some(value as usize),
+                }
+                // A value that wraps in the field's type (max_len past u32) is not tested here.
+                if value < 0 || (limit.name == "max_len" && value > u32::MAX as i64) {
+                    continue;
+                }
+                let result = o.validate();
+                assert_eq!(result.is_ok(), ok, "{} = {value}", limit.name);
+                if let Err(e) = result {
+                    assert_eq!(e.option(), Some(limit.name));
+                    let expected = format!("{}: must be {} from {} to {}, got {value}", limit.name, limit.what, limit.min, limit.max);
+                    assert_eq!(e.to_string(), expected);
+                }
+            }
+        }
         assert!(QueueOptions::new(65535).validate().is_ok());
-    }
-
-    #[test]
-    fn receive_buffers_up_to_two_to_the_thirty_are_accepted_and_errors_name_the_option() {
-        let mut o = QueueOptions::new(1);
-        o.receive_buffer = Some(1 << 30);
-        assert!(o.validate().is_ok());
-        o.receive_buffer = Some((1 << 30) + 1);
-        assert_eq!(o.validate().unwrap_err().option(), Some("receive_buffer"));
-        let mut o = QueueOptions::new(1);
-        o.max_len = Some(0);
-        assert_eq!(o.validate().unwrap_err().option(), Some("max_len"));
-        let mut o = QueueOptions::new(1);
-        o.copy_range = 70_000;
-        assert_eq!(o.validate().unwrap_err().option(), Some("copy_range"));
         let mut o = QueueOptions::new(1);
         o.flags = ConfigFlags(1 << 9);
         assert_eq!(o.validate().unwrap_err().option(), Some("flags"));

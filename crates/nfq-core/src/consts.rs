@@ -203,4 +203,4 @@ pub const AF_BRIDGE: u8 = 7;
 pub const AF_INET6: u8 = 10;
 
 /// Largest copy range: the largest payload the kernel copies into a message.
-pub const MAX_COPY_RANGE: u32 = 0xffff;
+pub const MAX_COPY_RANGE: u32 = crate::facts::COPY_RANGE.max as u32;

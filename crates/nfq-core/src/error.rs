@@ -4,6 +4,7 @@
 //! the offset of the fault), and [`Error`] for operations on a queue, which
 //! keeps the errno and says what it means here and what to do about it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -275,8 +276,8 @@ impl Error {
     }
 
     /// The errno's symbolic name (`"EPERM"`), the code a JavaScript error carries.
-    pub fn code(&self) -> &'static str {
-        self.errno().map(errno_name).unwrap_or("EIO")
+    pub fn code(&self) -> Cow<'static, str> {
+        self.errno().map_or(Cow::Borrowed("EIO"), errno_name)
     }
 
     /// An [`Error::InvalidArgument`] about `option`.
@@ -343,7 +344,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Io { operation, source } => {
-                let name = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                let name = source.raw_os_error().map_or(Cow::Borrowed("EIO"), errno_name);
                 write!(f, "{operation}: {source} ({name})")
             }
             Error::Decode(e) => write!(f, "malformed message from the kernel: {e}"),
@@ -372,7 +373,7 @@ impl fmt::Display for Error {
                         errno_name(source.raw_os_error().unwrap_or(libc::EPERM))
                     ),
                     _ => {
-                        let code = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                        let code = source.raw_os_error().map_or(Cow::Borrowed("EIO"), errno_name);
                         write!(f, "{operation}: cannot enter network namespace {name}: {source} ({code})")
                     }
                 }
@@ -400,35 +401,20 @@ impl From<DecodeError> for Error {
     }
 }
 
-/// The symbolic name of an errno: `errno_name(1) == "EPERM"`.
-pub fn errno_name(errno: i32) -> &'static str {
-    match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::EBADMSG => "EBADMSG",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        _ => "EUNKNOWN",
+/// The symbolic name of an errno: `errno_name(1) == "EPERM"`; `E<number>` for one without a name.
+pub fn errno_name(errno: i32) -> Cow<'static, str> {
+    crate::facts::errno_name(errno).map_or_else(|| Cow::Owned(format!("E{errno}")), Cow::Borrowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_come_from_the_shared_table_and_unknown_numbers_keep_their_number() {
+        assert_eq!(errno_name(libc::EPERM), "EPERM");
+        assert_eq!(errno_name(libc::ENOBUFS), "ENOBUFS");
+        assert_eq!(errno_name(4095), "E4095");
+        assert_eq!(Error::Closed.code(), "EBADF");
     }
 }

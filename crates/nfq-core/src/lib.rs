@@ -10,6 +10,7 @@ pub mod batch;
 pub mod config;
 pub mod consts;
 pub mod error;
+pub mod facts;
 pub mod netlink;
 pub mod packet;
 pub mod queue;
@@ -19,7 +20,7 @@ pub mod transport;
 pub mod verdict;
 
 pub use batch::{Datagram, Message, RecvBuffers, RecvMemory};
-pub use config::{ConfigFlags, CopyMode, QueueOptions};
+pub use config::{ConfigFlags, CopyMode, OptionLimit, QueueOptions};
 pub use error::{DecodeError, DecodeErrorKind, Error, ErrorKind, Result};
 pub use netlink::ErrorMessage;
 pub use packet::{ConntrackInfo, PacketView, Timestamp, Vlan};

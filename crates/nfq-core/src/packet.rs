@@ -81,16 +81,10 @@ impl From<u32> for ConntrackInfo {
     }
 }
 
-/// Name of a netfilter hook of `family`, as iptables calls its chain.
+/// Name of hook `hook` of protocol family `family` (an NFPROTO_* value), as iptables (arptables
+/// for arp) calls its chain: `hook_name(2, 3) == Some("OUTPUT")`.
 pub fn hook_name(family: u8, hook: u8) -> Option<&'static str> {
-    match (family, hook) {
-        (AF_INET | AF_INET6 | AF_BRIDGE | AF_UNSPEC, 0) => Some("PREROUTING"),
-        (AF_INET | AF_INET6 | AF_BRIDGE | AF_UNSPEC, 1) => Some("INPUT"),
-        (AF_INET | AF_INET6 | AF_BRIDGE | AF_UNSPEC, 2) => Some("FORWARD"),
-        (AF_INET | AF_INET6 | AF_BRIDGE | AF_UNSPEC, 3) => Some("OUTPUT"),
-        (AF_INET | AF_INET6 | AF_BRIDGE | AF_UNSPEC, 4) => Some("POSTROUTING"),
-        _ => None,
-    }
+    crate::facts::hook_names(family).get(usize::from(hook)).copied()
 }
 
 /// A queued packet, read in place from the message bytes.

@@ -207,9 +207,7 @@ impl<T: Transport> Queue<T> {
     /// Sets the copy mode and range (`nfq_set_mode`); [`CopyMode::None`] is refused (see there).
     pub fn set_copy_mode(&self, mode: CopyMode, range: u32) -> Result<()> {
         config::check_copy_mode(mode)?;
-        if range > MAX_COPY_RANGE {
-            return Err(Error::invalid("copy_range", format!("copy range {range} is too large: it must be 0..=65535 bytes")));
-        }
+        crate::facts::COPY_RANGE.check(range)?;
         let op = format!("set copy mode of queue {}", self.queue);
         self.request(&op, |w, seq| config::put_config_params(w, seq, self.queue, mode, range))
     }

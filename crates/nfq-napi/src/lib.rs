@@ -90,7 +90,8 @@ impl TryFrom<BindingQueueOptions> for QueueOptions {
 
     fn try_from(o: BindingQueueOptions) -> std::result::Result<Self, Self::Error> {
         let invalid = nfq_core::Error::invalid;
-        let queue = u16::try_from(o.queue).map_err(|_| invalid("queue", format!("queue {} is out of range: it must be 0..=65535", o.queue)))?;
+        nfq_core::facts::QUEUE.check(o.queue)?;
+        let queue = o.queue as u16;
         let mut options = QueueOptions::new(queue);
         options.copy_mode = match o.copy_mode.as_deref() {
             None | Some("packet") => CopyMode::Packet,
@@ -120,9 +121,10 @@ impl TryFrom<BindingQueueOptions> for QueueOptions {
         }
         options.netns = o.netns.map(Into::into);
         if let Some(nice) = o.reader_nice {
-            if !(-20..=19).contains(&nice) {
-                return Err(invalid("reader_nice", format!("reader nice value {nice} is out of range: it must be -20..=19")));
-            }
+            nfq_core::facts::READER_NICE.check(nice)?;
+        }
+        for &cpu in o.reader_cpus.iter().flatten() {
+            nfq_core::facts::READER_CPUS.check(cpu)?;
         }
         Ok(options)
     }
@@ -156,32 +158,26 @@ pub struct BindingInterface {
     pub name: String,
 }
 
-/// The JavaScript name of an option nfq-core names (`copy_range` is `copyRange`).
-fn js_option_name(option: &'static str) -> &'static str {
-    match option {
-        "copy_range" => "copyRange",
-        "copy_mode" => "copyMode",
-        "batch_size" => "batchSize",
-        "max_len" => "maxLen",
-        "receive_buffer" => "receiveBufferSize",
-        "reader_nice" => "readerNice",
-        other => other,
-    }
-}
-
 /// `error` as a JavaScript Error with `code` (the errno name), `kind` and `errno`, plus what
 /// the error knows: `option`, `queue`, `ownerPortId`, `ownerPid`, `ownerCommand`, `feature`,
 /// `user`. Every error the binding raises, thrown or passed to a callback, is made here.
 pub(crate) fn error_object<'env>(env: &'env Env, error: &nfq_core::Error) -> Result<Object<'env>> {
-    let mut object = env.create_error(Error::new(Status::GenericFailure, error.to_string()))?;
-    object.set_named_property("code", error.code())?;
+    let mut message = error.to_string();
+    if let nfq_core::Error::InvalidArgument { option, .. } = error {
+        // A range error starts with nfq-core's name of the option; JavaScript names it by `option`.
+        if let Some(rest) = message.strip_prefix(option).and_then(|m| m.strip_prefix(": ")) {
+            message = rest.to_owned();
+        }
+    }
+    let mut object = env.create_error(Error::new(Status::GenericFailure, message))?;
+    object.set_named_property("code", error.code().as_ref())?;
     object.set_named_property("kind", error.kind().name())?;
     if let Some(errno) = error.errno() {
         object.set_named_property("errno", errno)?;
     }
     match error {
         nfq_core::Error::InvalidArgument { option, .. } => {
-            object.set_named_property("option", js_option_name(option))?;
+            object.set_named_property("option", nfq_core::facts::js_option_name(option).unwrap_or(option))?;
         }
         nfq_core::Error::AlreadyBound { queue, owner_port_id, owner_process } => {
             object.set_named_property("queue", *queue as u32)?;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { QUEUE_OPTION_LIMITS as LIMITS } from '@nfq/nfqueue';
 
 /** Usage text of `nf-queue` (its `--help`). */
 export const USAGE = `Usage: nf-queue [options] [QUEUE]
@@ -30,7 +31,7 @@ Output (stdout; the summary and errors go to stderr):
 
 Queue:
       --copy-mode meta|packet  what the kernel copies (default packet; meta: metadata only)
-      --copy-range N         copy at most N bytes of each packet (0..65535, default 65535)
+      --copy-range N         copy at most N bytes of each packet (${LIMITS.copyRange.min}..${LIMITS.copyRange.max}, default ${LIMITS.copyRange.max})
       --maxlen N             packets the kernel queue holds before it drops (kernel default 1024)
       --fail-open            accept packets, instead of dropping them, when the kernel queue is full
       --gso / --no-gso       receive GSO packets whole (default on, as nf-queue.c)
@@ -39,7 +40,7 @@ Queue:
                              drops, and counts, what does not fit
       --reader-thread        receive on a thread of its own instead of the main thread (which is
                              faster: see the benchmark); it keeps reading while output blocks
-      --nice N               nice value (-20..19; negative as --nice=-5) of the receiving and main
+      --nice N               nice value (${LIMITS.readerNice.min}..${LIMITS.readerNice.max}; negative as --nice=-5) of the receiving and main
                              threads (below 0 needs CAP_SYS_NICE)
       --cpu LIST             run the receiving thread (the main thread, or the reader thread with
                              --reader-thread) on these CPUs only, e.g. 1 or 0,2-3 (keep it off the
@@ -194,8 +195,8 @@ function parseRule(text: string): string[] {
 function parseBalance(text: string): QueueBalance {
   const match = /^([^:]*):([^:]*)$/.exec(text);
   if (!match) throw new UsageError(`--queue-balance must be FROM:TO, as in 0:3, got '${text}'`);
-  const from = parseNumber(match[1]!, '--queue-balance start', 0, 65535);
-  const to = parseNumber(match[2]!, '--queue-balance end', 0, 65535);
+  const from = parseNumber(match[1]!, '--queue-balance start', LIMITS.queue.min, LIMITS.queue.max);
+  const to = parseNumber(match[2]!, '--queue-balance end', LIMITS.queue.min, LIMITS.queue.max);
   if (from > to) throw new UsageError(`--queue-balance starts after it ends (${from} > ${to})`);
   return { from, to };
 }
@@ -253,9 +254,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
 
 /** `--nice N`: -20..19 (a leading minus is allowed, unlike the other numbers). */
 function parseNice(text: string): number {
-  if (!/^-?\d+$/.test(text)) throw new UsageError(`--nice must be a whole number from -20 to 19, got '${text}'`);
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--nice must be a whole number from ${LIMITS.readerNice.min} to ${LIMITS.readerNice.max}, got '${text}'`);
   const nice = Number(text);
-  if (nice < -20 || nice > 19) throw new UsageError(`--nice must be from -20 to 19, got ${nice}`);
+  if (nice < LIMITS.readerNice.min || nice > LIMITS.readerNice.max) throw new UsageError(`--nice must be from ${LIMITS.readerNice.min} to ${LIMITS.readerNice.max}, got ${nice}`);
   return nice;
 }
 
@@ -267,7 +268,7 @@ function parseCpuList(text: string): number[] {
     if (!range) throw new UsageError(`--cpu takes CPU numbers and ranges such as 1 or 0,2-3, got '${text}'`);
     const first = Number(range[1]);
     const last = range[2] === undefined ? first : Number(range[2]);
-    if (first > last || last > 1023) throw new UsageError(`--cpu range '${part}' must go up, within 0..1023`);
+    if (first > last || last > LIMITS.readerCpus.max) throw new UsageError(`--cpu range '${part}' must go up, within ${LIMITS.readerCpus.min}..${LIMITS.readerCpus.max}`);
     for (let cpu = first; cpu <= last; cpu++) cpus.add(cpu);
   }
   return [...cpus];
@@ -287,7 +288,7 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
   if (queueBalance && positionals.length === 1) {
     throw new UsageError('give either a QUEUE or --queue-balance A:B, not both');
   }
-  const queue = queueBalance?.from ?? (positionals.length === 1 ? parseNumber(positionals[0]!, 'QUEUE', 0, 65535) : 0);
+  const queue = queueBalance?.from ?? (positionals.length === 1 ? parseNumber(positionals[0]!, 'QUEUE', LIMITS.queue.min, LIMITS.queue.max) : 0);
   if (flag('json') && flag('quiet')) {
     throw new UsageError('--json prints every packet and --quiet prints none: choose one');
   }
@@ -313,11 +314,11 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
     mark: number('mark', 0, 0xffffffff),
     connmark: number('connmark', 0, 0xffffffff),
     copyMode: text('copy-mode') === undefined ? 'packet' : oneOf(text('copy-mode')!, '--copy-mode', ['meta', 'packet'] as const),
-    copyRange: number('copy-range', 0, 65535),
-    maxLen: number('maxlen', 1, 0xffffffff),
+    copyRange: number('copy-range', LIMITS.copyRange.min, LIMITS.copyRange.max),
+    maxLen: number('maxlen', LIMITS.maxLen.min, LIMITS.maxLen.max),
     failOpen: flag('fail-open'),
     gso: !flag('no-gso'),
-    receiveBufferSize: number('rcvbuf', 1, 2 ** 30, true),
+    receiveBufferSize: number('rcvbuf', LIMITS.receiveBufferSize.min, LIMITS.receiveBufferSize.max, true),
     noEnobufs: flag('no-enobufs'),
     readerThread: flag('reader-thread'),
     nice: text('nice') === undefined ? undefined : parseNice(text('nice')!),

@@ -11,40 +11,14 @@ import {
 } from './constants.js';
 import { checkedAttributeLength } from './attributes.js';
 import { NetlinkDecodeError } from './errors.js';
+import { ERRNO_NAMES } from './facts.js';
 import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
 import { align4, readU16Host, readU32Host } from './wire.js';
 
 /** Length of `int error` in `struct nlmsgerr`. */
 const ERROR_FIELD_LENGTH = 4;
 
-/** Names of the errno values a netlink or nfqueue user meets (Linux numbering). */
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM',
-  2: 'ENOENT',
-  4: 'EINTR',
-  5: 'EIO',
-  7: 'E2BIG',
-  9: 'EBADF',
-  11: 'EAGAIN',
-  12: 'ENOMEM',
-  13: 'EACCES',
-  14: 'EFAULT',
-  16: 'EBUSY',
-  17: 'EEXIST',
-  19: 'ENODEV',
-  22: 'EINVAL',
-  28: 'ENOSPC',
-  34: 'ERANGE',
-  71: 'EPROTO',
-  90: 'EMSGSIZE',
-  93: 'EPROTONOSUPPORT',
-  95: 'EOPNOTSUPP',
-  97: 'EAFNOSUPPORT',
-  105: 'ENOBUFS',
-  110: 'ETIMEDOUT',
-};
-
-/** The symbolic name of a (positive) Linux errno, e.g. `errnoName(1) === 'EPERM'`; `E<n>` if unknown. */
+/** The symbolic name of a (positive) Linux errno, e.g. `errnoName(1) === 'EPERM'`; `E<n>` for one without a name. */
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `E${errno}`;
 }

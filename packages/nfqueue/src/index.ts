@@ -25,6 +25,7 @@ export {
   type KernelQueueStats,
 } from './queue.js';
 export { validateQueueOptions } from './options.js';
+export { OPTION_LIMITS as QUEUE_OPTION_LIMITS, type OptionLimit } from './option-limits.js';
 export { dropPrivileges } from './privileges.js';
 export { Packet, type VerdictChanges, type RequeueOptions, type PacketXmlOptions } from './packet.js';
 export {

@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { InvalidOptionError } from './errors.js';
 import type { QueueOptions } from './queue.js';
+import { OPTION_LIMITS, type OptionLimit } from './option-limits.js';
 import { eventLoopReaderProblem } from './runtime.js';
 
 type Check = (value: unknown) => string | undefined;
@@ -11,6 +12,9 @@ const integer =
     typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
       ? undefined
       : `must be ${what}, got ${describe(value)}`;
+
+/** A check of an option whose range the native core checks too (both read {@link OPTION_LIMITS}). */
+const limited = ({ min, max, what }: OptionLimit): Check => integer(min, max, `${what} from ${min} to ${max}`);
 
 const boolean: Check = (value) => (typeof value === 'boolean' ? undefined : `must be true or false, got ${describe(value)}`);
 
@@ -36,35 +40,36 @@ function describe(value: unknown): string {
 
 /** What each option of {@link openQueue} accepts (a null-prototype table: only these names are options). */
 const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(null) as Record<keyof QueueOptions, Check>, {
-  queue: integer(0, 65535, 'a queue number from 0 to 65535'),
+  queue: limited(OPTION_LIMITS.queue),
   copyMode: (value) =>
     value === 'none'
       ? "must be 'meta' or 'packet': with 'none' the kernel queues nothing and drops every matched packet; use 'meta' for metadata only"
       : oneOf('meta', 'packet')(value),
-  copyRange: integer(0, 65535, 'a byte count from 0 to 65535'),
-  maxLen: integer(1, 0xffffffff, 'a packet count from 1 to 4294967295'),
+  copyRange: limited(OPTION_LIMITS.copyRange),
+  maxLen: limited(OPTION_LIMITS.maxLen),
   failOpen: boolean,
   conntrack: boolean,
   gso: boolean,
   uidGid: boolean,
   secctx: boolean,
-  receiveBufferSize: integer(1, 2 ** 30, 'a byte count from 1 to 1073741824'),
+  receiveBufferSize: limited(OPTION_LIMITS.receiveBufferSize),
   noEnobufs: boolean,
-  batchSize: integer(1, 1024, 'a message count from 1 to 1024'),
+  batchSize: limited(OPTION_LIMITS.batchSize),
   netns: (value) =>
     typeof value === 'string' && value.length > 0 && !value.includes('\0')
       ? undefined
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
   readerThread: (value) => boolean(value) ?? (value === false ? eventLoopReaderProblem() : undefined),
   readerCpus: (value) => {
-    if (!(Array.isArray(value) && value.length > 0 && value.every((cpu) => Number.isInteger(cpu) && cpu >= 0 && cpu < 1024))) {
-      return `must be a non-empty array of CPU numbers (0..1023), got ${describe(value)}`;
+    if (!(Array.isArray(value) && value.length > 0 && value.every((cpu) => limited(OPTION_LIMITS.readerCpus)(cpu) === undefined))) {
+      const { min, max } = OPTION_LIMITS.readerCpus;
+      return `must be a non-empty array of CPU numbers (${min}..${max}), got ${describe(value)}`;
     }
     const count = cpus().length; // 0 where the system does not tell: the kernel then decides
     const missing = (value as number[]).find((cpu) => count > 0 && cpu >= count);
     return missing === undefined ? undefined : `CPU ${missing} does not exist: this machine has CPUs 0 to ${count - 1}`;
   },
-  readerNice: integer(-20, 19, 'a nice value from -20 to 19'),
+  readerNice: limited(OPTION_LIMITS.readerNice),
   defaultVerdict: oneOf('accept', 'drop'),
   verdictTimeout: milliseconds(1),
   drainTimeout: milliseconds(0),

@@ -10,6 +10,7 @@ import {
 const PACKET_TYPE = (3 << 8) | 0;
 const BATCH_TYPE = (3 << 8) | 3;
 
+import { OPTION_LIMITS } from '../src/option-limits.js';
 import type { NativeBinding, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
 
 /**
@@ -195,8 +196,9 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
             { code: 'EPERM', kind: 'AlreadyBound', errno: 1, queue: options.queue, ownerPid: process.pid, ownerPortId: 4242 },
           );
         }
-        if (options.receiveBufferSize !== undefined && options.receiveBufferSize > 2 ** 30) {
-          throw nativeError(`receive buffer size ${options.receiveBufferSize} is out of range: give 1..=1073741824 bytes`, {
+        const { min, max, what } = OPTION_LIMITS.receiveBufferSize;
+        if (options.receiveBufferSize !== undefined && options.receiveBufferSize > max) {
+          throw nativeError(`must be ${what} from ${min} to ${max}, got ${options.receiveBufferSize}`, {
             code: 'EINVAL',
             kind: 'InvalidArgument',
             errno: 22,
