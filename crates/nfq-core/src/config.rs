@@ -1,6 +1,6 @@
 //! Queue configuration: options, flags, and the CONFIG messages that carry them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::consts::*;
 use crate::error::{Error, Result};
@@ -212,12 +212,17 @@ impl QueueOptions {
 
     /// The namespace path: a bare name means `/var/run/netns/NAME` (iproute2's).
     pub fn netns_path(&self) -> Option<PathBuf> {
-        let netns = self.netns.as_ref()?;
-        Some(if netns.components().count() == 1 && !netns.is_absolute() {
-            PathBuf::from("/var/run/netns").join(netns)
-        } else {
-            netns.clone()
-        })
+        self.netns.as_deref().map(netns_path)
+    }
+}
+
+/// The path of network namespace `netns`: a bare name means `/var/run/netns/NAME` (iproute2's),
+/// anything else is a path already.
+pub fn netns_path(netns: &Path) -> PathBuf {
+    if netns.components().count() == 1 && !netns.is_absolute() {
+        PathBuf::from("/var/run/netns").join(netns)
+    } else {
+        netns.to_owned()
     }
 }
 

@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::netlink::{ErrorMessage, MessageHeader, MessageWriter, Messages};
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
 use crate::batch::Message;
-use crate::transport::{find_queue_owner, parse_queue_table, KernelTransport, QueueTableRow, Transport};
+use crate::proc_net::{find_queue_owner, parse_queue_table, QueueTableRow, QUEUE_TABLE};
+use crate::transport::{Host, KernelTransport, Transport};
 use crate::verdict::{Verdict, VerdictBuffer, VerdictOptions};
 
 /// What [`Queue::drain`] did.
@@ -68,7 +69,7 @@ struct Counters {
 /// they must not run while another thread is receiving; whatever they read
 /// besides their acknowledgement is kept and returned by the next receive.
 #[derive(Debug)]
-pub struct Queue<T: Transport = KernelTransport> {
+pub struct Queue<T: Transport + Host = KernelTransport> {
     transport: T,
     queue: u16,
     seq: AtomicU32,
@@ -129,7 +130,7 @@ impl Queue<KernelTransport> {
     }
 }
 
-impl<T: Transport> Queue<T> {
+impl<T: Transport + Host> Queue<T> {
     /// Binds and configures the queue over `transport` (a fake, in tests).
     pub fn with_transport(transport: T, options: &QueueOptions) -> Result<Self> {
         options.validate()?;
@@ -307,7 +308,7 @@ impl<T: Transport> Queue<T> {
                     owner_process: owner.and_then(|o| Some((o.pid?, o.command.unwrap_or_default()))),
                 }
             }
-            libc::EOPNOTSUPP if self.transport.proc_net("netfilter/nfnetlink_queue").is_none() => Error::Unsupported {
+            libc::EOPNOTSUPP if self.transport.proc_net(QUEUE_TABLE).is_none() => Error::Unsupported {
                 operation: op.to_owned(),
                 feature: Some("nfnetlink_queue"),
                 hint: Some("load it with `modprobe nfnetlink_queue`, or use a kernel built with CONFIG_NETFILTER_NETLINK_QUEUE"),
@@ -472,7 +473,7 @@ impl<T: Transport> Queue<T> {
     /// namespace: the packets waiting for a verdict, the kernel's drop counters, the last id.
     /// `None` when the file cannot be read or the queue is not bound to this socket.
     pub fn kernel_stats(&self) -> Option<QueueTableRow> {
-        let table = self.transport.proc_net("netfilter/nfnetlink_queue")?;
+        let table = self.transport.proc_net(QUEUE_TABLE)?;
         let port_id = self.port_id();
         parse_queue_table(&table).into_iter().find(|r| r.queue == self.queue && r.port_id == port_id)
     }

@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use crate::consts::*;
 use crate::netlink::{MessageHeader, MessageWriter, Messages};
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
-use crate::transport::Transport;
+use crate::proc_net::QUEUE_TABLE;
+use crate::transport::{Host, Transport};
 
 type AnswerRule = dyn Fn(&[u8]) -> i32 + Send + Sync;
 
@@ -183,12 +184,15 @@ impl Transport for FakeKernel {
         self.lock().max_datagram
     }
 
+}
+
+impl Host for FakeKernel {
     fn has_cap_net_admin(&self) -> bool {
         self.lock().cap_net_admin
     }
 
     fn proc_net(&self, file: &str) -> Option<String> {
-        (file == "netfilter/nfnetlink_queue").then(|| self.lock().queue_table.clone()).flatten()
+        (file == QUEUE_TABLE).then(|| self.lock().queue_table.clone()).flatten()
     }
 }
 

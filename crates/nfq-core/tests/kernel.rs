@@ -392,7 +392,7 @@ fn close_drops_the_backlog_when_stop_queueing_chose_drop() {
     let line = nfq_core::sys::run_in_netns(&ns.path(), || std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue"))
         .unwrap()
         .unwrap();
-    assert!(nfq_core::transport::parse_queue_table(&line).iter().all(|r| r.queue != 21), "unbound: {line}");
+    assert!(nfq_core::proc_net::parse_queue_table(&line).iter().all(|r| r.queue != 21), "unbound: {line}");
 }
 
 #[test]

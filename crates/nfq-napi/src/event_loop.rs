@@ -47,7 +47,7 @@ use napi::sys;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
 use nfq_core::{Queue, RecvBuffers, RecvMemory};
 
-use crate::{error_object, throw};
+use crate::errors::{throw, BatchError};
 
 /// Bytes of messages after which a reader thread stops merging into the batch JavaScript has not
 /// taken yet, and after which `receivePending` stops reading.
@@ -557,22 +557,6 @@ fn shared_array(env: sys::napi_env, kind: sys::napi_typedarray_type, len: usize)
     }
     let data = NonNull::new(data.cast::<u8>()).ok_or_else(|| Error::new(Status::GenericFailure, "napi_create_arraybuffer gave no memory"))?;
     Ok((reference, data))
-}
-
-/// The first argument of `onBatch`: null, or the error (made by [`error_object`]); the reader thread passes it too.
-pub struct BatchError(pub Option<nfq_core::Error>);
-
-impl ToNapiValue for BatchError {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, value: Self) -> Result<napi::sys::napi_value> {
-        match value.0 {
-            // SAFETY: `env` is the live env napi called this conversion with, on its own thread.
-            None => unsafe { ToNapiValue::to_napi_value(env, Null) },
-            Some(error) => {
-                let env = Env::from_raw(env);
-                Ok(error_object(&env, &error)?.raw())
-            }
-        }
-    }
 }
 
 /// EIO, for a socket failure with no errno of its own.

@@ -1,31 +1,24 @@
 /**
- * `nf-queue stats` without a kernel: the table and JSON made from given /proc lines, the
- * port id -> inode -> process join, and the exit status of each outcome.
+ * `nf-queue stats` without a kernel: the table and JSON made from given queues and holders, and
+ * the exit status of each outcome. (Reading /proc and finding the holders is nfq-core's, tested
+ * there and by the kernel tests.)
  */
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { KernelQueueStats } from '@nfq/nfqueue';
+import type { QueueHealth } from '@nfq/nfqueue';
 import { describe, expect, it } from 'vitest';
-import {
-  type StatsDependencies,
-  findSocketHoldersInProc,
-  formatStatsJson,
-  formatStatsTable,
-  main,
-  netfilterSocketInodes,
-  toStatsRows,
-} from '../src/commands/stats.js';
+import { type StatsDependencies, formatStatsJson, formatStatsTable, main, toStatsRows } from '../src/commands/stats.js';
 
-const QUEUE_0: KernelQueueStats = { queue: 0, portId: 4242, waiting: 3, copyMode: 2, copyRange: 65531, queueDropped: 7, userDropped: 1, idSequence: 123456 };
-const QUEUE_12: KernelQueueStats = { queue: 12, portId: 3999999, waiting: 0, copyMode: 1, copyRange: 0, queueDropped: 0, userDropped: 0, idSequence: 5 };
-
-/** /proc/net/netlink: a route socket (protocol 0) and the two netfilter (12) sockets of the queues. */
-const NETLINK_TABLE = `sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode
-0000000013ca473c 0   4242       00000000 0        0        0     2        0        111
-00000000e743f93f 12  4242       00000000 0        0        0     2        0        5551
-00000000e743f940 12  3999999    00000000 0        0        0     2        0        5552
-`;
+const QUEUE_0: QueueHealth = {
+  queue: 0,
+  portId: 4242,
+  waiting: 3,
+  copyMode: 2,
+  copyRange: 65531,
+  queueDropped: 7,
+  userDropped: 1,
+  idSequence: 123456,
+  owner: { pid: 4242, command: 'suricata' },
+};
+const QUEUE_12: QueueHealth = { queue: 12, portId: 3999999, waiting: 0, copyMode: 1, copyRange: 0, queueDropped: 0, userDropped: 0, idSequence: 5, owner: null };
 
 function capture(): { lines: string[]; errors: string[]; output: StatsDependencies['output'] } {
   const lines: string[] = [];
@@ -34,9 +27,9 @@ function capture(): { lines: string[]; errors: string[]; output: StatsDependenci
 }
 
 describe('formatting', () => {
-  const rows = toStatsRows([QUEUE_12, QUEUE_0], new Map([[4242, '5551']]), new Map([['5551', { pid: 4242, command: 'suricata' }]]));
+  const rows = toStatsRows([QUEUE_12, QUEUE_0]);
 
-  it('joins each queue to the process holding its socket, sorted by queue; unknown holders are null', () => {
+  it('gives each queue the process holding its socket, sorted by queue; unknown holders are null', () => {
     expect(rows).toEqual([
       { queue: 0, portId: 4242, pid: 4242, command: 'suricata', waiting: 3, copyMode: 'packet', copyRange: 65531, queueDropped: 7, userDropped: 1, idSequence: 123456 },
       { queue: 12, portId: 3999999, pid: null, command: null, waiting: 0, copyMode: 'meta', copyRange: 0, queueDropped: 0, userDropped: 0, idSequence: 5 },
@@ -60,31 +53,6 @@ describe('formatting', () => {
     expect(JSON.parse(formatStatsJson(rows))).toEqual(rows);
     expect(formatStatsJson([])).toBe('[]');
   });
-
-  it('reads netfilter socket inodes by port id from /proc/net/netlink, ignoring other protocols', () => {
-    expect(netfilterSocketInodes(NETLINK_TABLE)).toEqual(new Map([[4242, '5551'], [3999999, '5552']]));
-  });
-});
-
-describe('finding the process of a socket', () => {
-  it('walks PID/fd links for socket:[inode] and reads PID/comm', () => {
-    const proc = mkdtempSync(join(tmpdir(), 'nfq-proc-'));
-    try {
-      for (const [pid, comm, links] of [
-        ['17', 'sshd\n', ['socket:[1]', '/dev/null']],
-        ['4242', 'suricata\n', ['socket:[5551]']],
-        ['self', 'x\n', ['socket:[5552]']], // not a pid: skipped
-      ] as const) {
-        mkdirSync(join(proc, pid, 'fd'), { recursive: true });
-        writeFileSync(join(proc, pid, 'comm'), comm);
-        links.forEach((target, fd) => symlinkSync(target, join(proc, pid, 'fd', String(fd))));
-      }
-      expect(findSocketHoldersInProc(new Set(['5551', '5552']), proc)).toEqual(new Map([['5551', { pid: 4242, command: 'suricata' }]]));
-      expect(findSocketHoldersInProc(new Set(), proc)).toEqual(new Map());
-    } finally {
-      rmSync(proc, { recursive: true, force: true });
-    }
-  });
 });
 
 describe('nf-queue stats', () => {
@@ -94,12 +62,11 @@ describe('nf-queue stats', () => {
       asked,
       queueStats: (options) => {
         asked.push(options.netns);
+        expect(options.owners).toBe(true);
         return [QUEUE_0];
       },
-      readProcNet: () => NETLINK_TABLE,
       nfnetlinkQueuePresent: () => true,
       namespaceExists: (name) => name === 'lab',
-      findSocketHolders: () => new Map([['5551', { pid: 4242, command: 'suricata' }]]),
       ...overrides,
     };
   }
@@ -142,12 +109,9 @@ describe('nf-queue stats', () => {
     expect(errors).toEqual(['nf-queue stats: no network namespace nope (see ip netns list)']);
   });
 
-  it('still prints the queues when /proc/net/netlink cannot be read (holders unknown)', async () => {
+  it('prints a queue whose holder /proc does not tell with - (table) and null (JSON)', async () => {
     const { lines, output } = capture();
-    const failing = () => {
-      throw new Error('ENOENT');
-    };
-    expect(await main(['--json'], dependencies({ output, readProcNet: failing }))).toBe(0);
+    expect(await main(['--json'], dependencies({ output, queueStats: () => [{ ...QUEUE_0, owner: null }] }))).toBe(0);
     expect(JSON.parse(lines[0]!)).toEqual([expect.objectContaining({ queue: 0, pid: null, command: null })]);
   });
 

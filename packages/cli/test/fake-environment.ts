@@ -134,7 +134,7 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
         return native;
       },
     },
-    readProcNet: () => '',
+    boundQueues: () => [],
   };
   let clock = 0;
   const environment: CliEnvironment = {

@@ -836,8 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeQueue = nativeBinding.NativeQueue
+module.exports.boundQueues = nativeBinding.boundQueues
 module.exports.dropPrivileges = nativeBinding.dropPrivileges
 module.exports.dropPrivilegesFinishThread = nativeBinding.dropPrivilegesFinishThread
 module.exports.dropPrivilegesPrepareThread = nativeBinding.dropPrivilegesPrepareThread
 module.exports.dropPrivilegesSwitchUser = nativeBinding.dropPrivilegesSwitchUser
-module.exports.readProcNet = nativeBinding.readProcNet

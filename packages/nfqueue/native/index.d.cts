@@ -83,6 +83,33 @@ export declare class NativeQueue {
   close(): Array<Buffer>
 }
 
+/**
+ * A bound queue: its line of `/proc/net/netfilter/nfnetlink_queue`, and the process holding its
+ * socket when asked for and found.
+ */
+export interface BindingBoundQueue {
+  /** Queue number. */
+  queue: number
+  /** Netlink port id of the socket it is bound to. */
+  portId: number
+  /** Packets waiting for a verdict. */
+  waiting: number
+  /** Copy mode (0 none, 1 meta, 2 packet). */
+  copyMode: number
+  /** Copy range in bytes. */
+  copyRange: number
+  /** Packets dropped because the queue was full. */
+  queueDropped: number
+  /** Packets dropped because the socket could not take them. */
+  userDropped: number
+  /** Last packet id handed out. */
+  idSequence: number
+  /** Process holding the socket (with `owners`, when found). */
+  ownerPid?: number
+  /** That process's name (`/proc/PID/comm`). */
+  ownerCommand?: string
+}
+
 /** A network interface of the queue's namespace. */
 export interface BindingInterface {
   /** Interface index, as in a packet's indev / outdev. */
@@ -154,6 +181,12 @@ export interface BindingUserIds {
 }
 
 /**
+ * The queues bound in network namespace `netns` (a name from `ip netns add` or a path; this
+ * one when absent), by queue number; with `owners`, each with the process holding its socket.
+ */
+export declare function boundQueues(netns?: string | undefined | null, owners?: boolean | undefined | null): Array<BindingBoundQueue>
+
+/**
  * Switches the process to `user` and keeps only CAP_NET_ADMIN, on the calling (JavaScript)
  * thread: the capability nfnetlink checks on every verdict. Call it after binding.
  */
@@ -170,9 +203,3 @@ export declare function dropPrivilegesPrepareThread(): void
 
 /** Step 2: switches the whole process to `user` (once, after every thread prepared). */
 export declare function dropPrivilegesSwitchUser(user: string): BindingUserIds
-
-/**
- * Reads `/proc/net/<file>` as seen from network namespace `netns` (this one when absent):
- * `netfilter/nfnetlink_queue` (the queues and their counters) or `netlink` (the sockets).
- */
-export declare function readProcNet(file: string, netns?: string | undefined | null): string

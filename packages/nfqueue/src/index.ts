@@ -14,7 +14,6 @@ import './platform.js'; // first: a clear error on a platform without NFQUEUE
 export {
   openQueue,
   queueStats,
-  parseKernelQueueStats,
   Queue,
   Verdict,
   type QueueOptions,
@@ -22,6 +21,7 @@ export {
   type QueueEvents,
   type QueueCounters,
   type QueueHealth,
+  type QueueOwner,
   type KernelQueueStats,
 } from './queue.js';
 export { validateQueueOptions } from './options.js';
@@ -50,6 +50,7 @@ export {
   type NativeBinding,
   type NativeQueue,
   type NativeQueueOptions,
+  type NativeBoundQueue,
   type NativeQueueStats,
   type NativeQueueError,
   type NativeErrorKind,

@@ -127,8 +127,27 @@ export interface NativeBinding {
   dropPrivilegesSwitchUser?(user: string): { uid: number; gid: number };
   /** Step 3 (on each): CAP_NET_ADMIN as the thread's only capability. */
   dropPrivilegesFinishThread?(): void;
-  /** Reads `/proc/net/<file>` as seen from namespace `netns` (this one when absent). */
-  readProcNet(file: 'netfilter/nfnetlink_queue' | 'netlink', netns?: string | null): string;
+  /**
+   * The queues bound in namespace `netns` (this one when absent), by queue number, from
+   * `/proc/net/netfilter/nfnetlink_queue`; with `owners`, each with the process holding its socket.
+   */
+  boundQueues(netns?: string | null, owners?: boolean): NativeBoundQueue[];
+}
+
+/** A bound queue as the binding reads it from `/proc` (see `boundQueues`). */
+export interface NativeBoundQueue {
+  queue: number;
+  portId: number;
+  waiting: number;
+  copyMode: number;
+  copyRange: number;
+  queueDropped: number;
+  userDropped: number;
+  idSequence: number;
+  /** The process holding the socket (asked for with `owners`, and found). */
+  ownerPid?: number | null;
+  /** Its name (`/proc/PID/comm`). */
+  ownerCommand?: string | null;
 }
 
 /** Why the native side refused, as `err.kind`. */

@@ -100,14 +100,16 @@ export function validateQueueOptions(options: unknown, caller = 'openQueue'): as
   }
 }
 
-/** Checks the options of `queueStats`: an object whose only option is `netns`. @internal */
-export function validateQueueStatsOptions(options: unknown): asserts options is { netns?: string } {
+/** Checks the options of `queueStats`: `netns` and `owners`. @internal */
+export function validateQueueStatsOptions(options: unknown): asserts options is { netns?: string; owners?: boolean } {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', `must be an object such as { netns: 'lab' }, got ${describe(options)}`);
   }
+  const statsChecks: Record<string, Check> = { netns: checks.netns, owners: boolean };
   for (const [name, value] of Object.entries(options)) {
-    if (name !== 'netns') throw new InvalidOptionError(name, 'is not an option of queueStats (known: netns)');
-    const problem = value === undefined ? undefined : checks.netns(value);
+    const check = Object.hasOwn(statsChecks, name) ? statsChecks[name] : undefined;
+    if (!check) throw new InvalidOptionError(name, 'is not an option of queueStats (known: netns, owners)');
+    const problem = value === undefined ? undefined : check(value);
     if (problem) throw new InvalidOptionError(name, problem);
   }
 }

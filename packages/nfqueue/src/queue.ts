@@ -27,7 +27,7 @@ import {
   type VerdictSource,
   fromNativeError,
 } from './errors.js';
-import { type NativeBinding, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
+import { type NativeBinding, type NativeBoundQueue, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
 import { effectiveReaderThread } from './runtime.js';
 import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven, movePacket, packetBank, packetPinned } from './packet.js';
 import { validateQueueOptions, validateQueueStatsOptions } from './options.js';
@@ -1211,7 +1211,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #readKernelStats(): KernelQueueStats | undefined {
-    return readKernelQueueStats(this.#binding, this.netns).find((row) => row.queue === this.queueNum);
+    const row = readBoundQueues(this.#binding, this.netns).find((bound) => bound.queue === this.queueNum);
+    return row && kernelQueueStats(row);
   }
 }
 
@@ -1235,35 +1236,14 @@ export interface KernelQueueStats {
   idSequence: number;
 }
 
-/** Parses the text of `/proc/net/netfilter/nfnetlink_queue`. */
-export function parseKernelQueueStats(text: string): KernelQueueStats[] {
-  const rows: KernelQueueStats[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/).map(Number);
-    if (f.length < 8 || f.slice(0, 8).some((n) => !Number.isInteger(n))) continue;
-    rows.push({
-      queue: f[0]!,
-      portId: f[1]!,
-      waiting: f[2]!,
-      copyMode: f[3]!,
-      copyRange: f[4]!,
-      queueDropped: f[5]!,
-      userDropped: f[6]!,
-      idSequence: f[7]!,
-    });
-  }
-  return rows;
-}
-
 /**
  * The kernel's queue table as seen from `netns`. Only a missing file (nfnetlink_queue not loaded:
  * no queue can exist) means an empty list; a namespace that does not exist or cannot be entered
  * (CAP_SYS_ADMIN), or a table this process may not read, throws a typed error saying so.
  */
-function readKernelQueueStats(binding: NativeBinding, netns: string | undefined): KernelQueueStats[] {
-  let text: string;
+function readBoundQueues(binding: NativeBinding, netns: string | undefined, owners = false): NativeBoundQueue[] {
   try {
-    text = binding.readProcNet('netfilter/nfnetlink_queue', netns ?? null);
+    return binding.boundQueues(netns ?? null, owners);
   } catch (error) {
     const failure = error as { kind?: string; code?: string };
     if (failure.kind === 'Io' && failure.code === 'ENOENT') return []; // nfnetlink_queue not loaded
@@ -1278,28 +1258,46 @@ function readKernelQueueStats(binding: NativeBinding, netns: string | undefined)
     }
     throw fromNativeError(error);
   }
-  return parseKernelQueueStats(text);
+}
+
+/** The kernel's line of a bound queue, without what the binding adds. */
+function kernelQueueStats({ queue, portId, waiting, copyMode, copyRange, queueDropped, userDropped, idSequence }: NativeBoundQueue): KernelQueueStats {
+  return { queue, portId, waiting, copyMode, copyRange, queueDropped, userDropped, idSequence };
+}
+
+/** The process holding a queue's socket. */
+export interface QueueOwner {
+  /** Process id. */
+  pid: number;
+  /** Its command name (`/proc/PID/comm`), null when unreadable. */
+  command: string | null;
 }
 
 /** A queue of the host as `/proc` shows it, with this process's counters when it is one of ours. */
 export interface QueueHealth extends KernelQueueStats {
   /** This process's counters, when this process holds the queue. */
   own?: ReturnType<Queue['stats']>;
+  /** With `owners: true`: the process holding the queue's socket; null when `/proc` does not tell. */
+  owner?: QueueOwner | null;
 }
 
 /**
  * Every queue of this host (or of namespace `netns`): the kernel's line for each (waiting
  * packets, kernel drops, user drops, id sequence) and, for the queues this process holds, its
- * own counters (received, verdicts by kind, default verdicts, timeouts, overruns). An empty list
- * when nfnetlink_queue is not loaded; throws `NamespaceError` when `netns` does not exist or
- * cannot be entered (CAP_SYS_ADMIN), `KernelError` when the table cannot be read.
+ * own counters (received, verdicts by kind, default verdicts, timeouts, overruns); with
+ * `owners: true`, the process holding each (found through `/proc/PID/fd`). Sorted by queue
+ * number. An empty list when nfnetlink_queue is not loaded; throws `NamespaceError` when `netns`
+ * does not exist or cannot be entered (CAP_SYS_ADMIN), `KernelError` when the table cannot be read.
  */
-export function queueStats(options: { netns?: string } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
+export function queueStats(options: { netns?: string; owners?: boolean } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
   validateQueueStatsOptions(options);
   const binding = dependencies.binding ?? loadNativeBinding();
-  return readKernelQueueStats(binding, options.netns).map((row) => {
+  return readBoundQueues(binding, options.netns, options.owners === true).map((bound) => {
+    const row: QueueHealth = kernelQueueStats(bound);
+    if (options.owners === true) row.owner = bound.ownerPid == null ? null : { pid: bound.ownerPid, command: bound.ownerCommand ?? null };
     const own = [...openQueues].find((q) => q.netns === options.netns && q.queueNum === row.queue && q.portId === row.portId);
-    return own ? { ...row, own: own.stats() } : row;
+    if (own) row.own = own.stats();
+    return row;
   });
 }
 

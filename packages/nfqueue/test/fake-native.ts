@@ -11,7 +11,7 @@ const PACKET_TYPE = (3 << 8) | 0;
 const BATCH_TYPE = (3 << 8) | 3;
 
 import { OPTION_LIMITS } from '../src/option-limits.js';
-import type { NativeBinding, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
+import type { NativeBinding, NativeBoundQueue, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
 
 /**
  * An error shaped as the binding makes every error it throws or passes to `onBatch`: `code` the
@@ -210,7 +210,7 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
         return queue;
       },
     },
-    readProcNet: (_file, netns) => {
+    boundQueues: (netns) => {
       if (netns === 'nosuch') {
         throw nativeError('read /proc/net/netfilter/nfnetlink_queue: network namespace nosuch does not exist (ENOENT): list them with `ip netns list`, create one with `ip netns add NAME`', {
           code: 'ENOENT',
@@ -221,10 +221,7 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
       if (netns === 'unloaded') {
         throw nativeError('read /proc/net/netfilter/nfnetlink_queue: No such file or directory (os error 2) (ENOENT)', { code: 'ENOENT', kind: 'Io', errno: 2 });
       }
-      return opened
-        .filter((queue) => !queue.isClosed)
-        .map((queue) => `${String(queue.queueNum).padStart(5)} ${String(queue.portId).padStart(6)} 0 2 65535 0 0 9 1`)
-        .join('\n');
+      return opened.filter((queue) => !queue.isClosed).map((queue) => boundQueue(queue.queueNum, queue.portId));
     },
     dropPrivileges: (user) => {
       throw nativeError(`there is no user named '${user}' (see /etc/passwd, or \`getent passwd ${user}\`) (ENOENT)`, {
@@ -236,6 +233,11 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
     },
   };
   return { binding, opened };
+}
+
+/** A row of the kernel's queue table, as the binding's `boundQueues` gives it (9 ids handed out). */
+export function boundQueue(queue: number, portId: number, fields: Partial<NativeBoundQueue> = {}): NativeBoundQueue {
+  return { queue, portId, waiting: 0, copyMode: 2, copyRange: 65535, queueDropped: 0, userDropped: 0, idSequence: 9, ...fields };
 }
 
 /** One verdict message decoded back from sent bytes. */

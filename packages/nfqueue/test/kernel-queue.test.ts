@@ -341,6 +341,10 @@ describe('kernel: the high-level queue API', () => {
       const row = queueStats({ netns: ns.name }).find((r) => r.queue === 11)!;
       expect(row).toMatchObject({ waiting: 5, queueDropped: 15, portId: closed.portId });
       expect(row.own?.received).toBe(5);
+      expect(row.owner).toBeUndefined(); // asked for with owners: true only
+      const owned = queueStats({ netns: ns.name, owners: true }).filter((r) => r.queue === 10 || r.queue === 11);
+      expect(owned.map((r) => r.queue)).toEqual([10, 11]);
+      for (const r of owned) expect(r.owner).toEqual({ pid: process.pid, command: expect.any(String) });
     }));
 });
 

@@ -3,8 +3,8 @@
  * `/proc/net/netfilter/nfnetlink_queue` shows them, with the process holding each where `/proc`
  * tells, as a table or a JSON array.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { type KernelQueueStats, NfqueueError, loadNativeBinding, queueStats } from '@nfq/nfqueue';
+import { existsSync } from 'node:fs';
+import { NfqueueError, type QueueHealth, queueStats } from '@nfq/nfqueue';
 import { type CommandOutput, EXIT_FAILED, EXIT_OK, parseOptionsOrExit, processOutput } from './shared.js';
 
 /** `nf-queue stats --help`. */
@@ -46,28 +46,16 @@ export interface QueueStatsRow {
   idSequence: number;
 }
 
-/** The process holding a socket. */
-export interface SocketHolder {
-  /** Process id. */
-  pid: number;
-  /** Its command name (`/proc/PID/comm`), when readable. */
-  command: string | undefined;
-}
-
 /** What `nf-queue stats` reads; tests replace these. */
 export interface StatsDependencies {
   /** Where to write. */
   output?: CommandOutput;
-  /** The queues' kernel lines (`queueStats` of @nfq/nfqueue by default). */
-  queueStats?: (options: { netns?: string }) => KernelQueueStats[];
-  /** Reads `/proc/net/<file>` as seen from `netns` (the native binding's by default). */
-  readProcNet?: (file: 'netfilter/nfnetlink_queue' | 'netlink', netns: string | undefined) => string;
+  /** The queues with their holders (`queueStats` of @nfq/nfqueue, with `owners`, by default). */
+  queueStats?: (options: { netns?: string; owners: true }) => QueueHealth[];
   /** Whether the host has nfnetlink_queue. */
   nfnetlinkQueuePresent?: () => boolean;
   /** Whether `ip netns` knows namespace `name`. */
   namespaceExists?: (name: string) => boolean;
-  /** The processes holding the sockets with these inodes. */
-  findSocketHolders?: (inodes: ReadonlySet<string>) => Map<string, SocketHolder>;
 }
 
 const COPY_MODES = ['none', 'meta', 'packet'];
@@ -77,78 +65,22 @@ export function copyModeName(mode: number): string {
   return COPY_MODES[mode] ?? String(mode);
 }
 
-/**
- * Maps netlink port ids to socket inodes from the text of `/proc/net/netlink`, for
- * NETLINK_NETFILTER (protocol 12) sockets only. Columns: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode.
- */
-export function netfilterSocketInodes(netlinkTable: string): Map<number, string> {
-  const inodes = new Map<number, string>();
-  for (const line of netlinkTable.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length >= 10 && fields[1] === '12') inodes.set(Number(fields[2]), fields[9]!);
-  }
-  return inodes;
-}
-
-/** Finds, by walking `/proc/PID/fd`, which process has each socket inode open. */
-export function findSocketHoldersInProc(inodes: ReadonlySet<string>, procRoot = '/proc'): Map<string, SocketHolder> {
-  const holders = new Map<string, SocketHolder>();
-  if (inodes.size === 0) return holders;
-  const wanted = new Map([...inodes].map((inode) => [`socket:[${inode}]`, inode]));
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    let fds: string[];
-    try {
-      fds = readdirSync(`${procRoot}/${entry}/fd`);
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`${procRoot}/${entry}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const inode = wanted.get(target);
-      if (inode === undefined || holders.has(inode)) continue;
-      let command: string | undefined;
-      try {
-        command = readFileSync(`${procRoot}/${entry}/comm`, 'utf8').trim();
-      } catch {
-        command = undefined;
-      }
-      holders.set(inode, { pid: Number(entry), command });
-    }
-    if (holders.size === wanted.size) break;
-  }
-  return holders;
-}
-
-/** Joins the kernel's lines with their holders (port id -> inode -> process). */
-export function toStatsRows(
-  queues: readonly KernelQueueStats[],
-  inodeOfPort: ReadonlyMap<number, string>,
-  holderOfInode: ReadonlyMap<string, SocketHolder>,
-): QueueStatsRow[] {
+/** The queues as `nf-queue stats` reports them, by queue number. */
+export function toStatsRows(queues: readonly QueueHealth[]): QueueStatsRow[] {
   return [...queues]
     .sort((a, b) => a.queue - b.queue)
-    .map((q) => {
-      const inode = inodeOfPort.get(q.portId);
-      const holder = inode === undefined ? undefined : holderOfInode.get(inode);
-      return {
-        queue: q.queue,
-        portId: q.portId,
-        pid: holder?.pid ?? null,
-        command: holder?.command ?? null,
-        waiting: q.waiting,
-        copyMode: copyModeName(q.copyMode),
-        copyRange: q.copyRange,
-        queueDropped: q.queueDropped,
-        userDropped: q.userDropped,
-        idSequence: q.idSequence,
-      };
-    });
+    .map((q) => ({
+      queue: q.queue,
+      portId: q.portId,
+      pid: q.owner?.pid ?? null,
+      command: q.owner?.command ?? null,
+      waiting: q.waiting,
+      copyMode: copyModeName(q.copyMode),
+      copyRange: q.copyRange,
+      queueDropped: q.queueDropped,
+      userDropped: q.userDropped,
+      idSequence: q.idSequence,
+    }));
 }
 
 const COLUMNS: ReadonlyArray<[title: string, cell: (row: QueueStatsRow) => string, alignLeft?: boolean]> = [
@@ -202,29 +134,16 @@ export async function main(args: readonly string[], dependencies: StatsDependenc
     );
     return EXIT_FAILED;
   }
-  const readProcNet =
-    dependencies.readProcNet ?? ((file: 'netfilter/nfnetlink_queue' | 'netlink', netns: string | undefined) => loadNativeBinding().readProcNet(file, netns ?? null));
-  let queues: KernelQueueStats[];
+  let queues: QueueHealth[];
   try {
-    queues = (dependencies.queueStats ?? queueStats)(options.netns === undefined ? {} : { netns: options.netns });
+    queues = (dependencies.queueStats ?? queueStats)(options.netns === undefined ? { owners: true } : { netns: options.netns, owners: true });
   } catch (error) {
     // The table is root's to read, or the namespace cannot be entered: the library says which.
     if (!(error instanceof NfqueueError)) throw error;
     output.err(`nf-queue stats: ${error.message}`);
     return EXIT_FAILED;
   }
-  let inodeOfPort = new Map<number, string>();
-  let holders = new Map<string, SocketHolder>();
-  if (queues.length > 0) {
-    try {
-      inodeOfPort = netfilterSocketInodes(readProcNet('netlink', options.netns));
-      const inodes = new Set(queues.flatMap((q) => inodeOfPort.get(q.portId) ?? []));
-      holders = (dependencies.findSocketHolders ?? findSocketHoldersInProc)(inodes);
-    } catch {
-      // Holders are a courtesy: without /proc/net/netlink the table still stands.
-    }
-  }
-  const rows = toStatsRows(queues, inodeOfPort, holders);
+  const rows = toStatsRows(queues);
   if (options.json) output.out(formatStatsJson(rows));
   else for (const line of formatStatsTable(rows, options.netns)) output.out(line);
   return EXIT_OK;

@@ -19,7 +19,7 @@ const invalid = (call: () => unknown, option: string, message: RegExp): void => 
 describe('queueStats options', () => {
   it('refuses an unknown name (a typo must not silently read the host instead), a non-object and a bad netns', () => {
     const { binding } = createFakeBinding();
-    invalid(() => queueStats({ netNs: 'lab' } as { netns?: string }, { binding }), 'netNs', /is not an option of queueStats \(known: netns\)/);
+    invalid(() => queueStats({ netNs: 'lab' } as { netns?: string }, { binding }), 'netNs', /is not an option of queueStats \(known: netns, owners\)/);
     invalid(() => queueStats(5 as unknown as { netns?: string }, { binding }), 'options', /must be an object/);
     invalid(() => queueStats({ netns: '' }, { binding }), 'netns', /namespace name/);
     expect(queueStats({}, { binding })).toEqual([]);

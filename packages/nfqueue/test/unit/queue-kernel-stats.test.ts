@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { openQueue } from '../../src/index.js';
 import type { NativeBinding } from '../../src/index.js';
-import { createFakeBinding } from '../fake-native.js';
+import { boundQueue, createFakeBinding } from '../fake-native.js';
 
 /** A fake binding whose table shows `drops.user` socket-full drops for each bound queue. */
 function bindingWithDrops(): { binding: NativeBinding; opened: ReturnType<typeof createFakeBinding>['opened']; drops: { user: number }; reads: { count: number } } {
@@ -18,12 +18,9 @@ function bindingWithDrops(): { binding: NativeBinding; opened: ReturnType<typeof
     reads,
     binding: {
       ...binding,
-      readProcNet: () => {
+      boundQueues: () => {
         reads.count++;
-        return opened
-          .filter((queue) => !queue.isClosed)
-          .map((queue) => `${queue.queueNum} ${queue.portId} 0 2 65535 0 ${drops.user} 9 1`)
-          .join('\n');
+        return opened.filter((queue) => !queue.isClosed).map((queue) => boundQueue(queue.queueNum, queue.portId, { userDropped: drops.user }));
       },
     },
   };
@@ -55,7 +52,7 @@ describe('kernelStats()', () => {
     queue.once('close', () => (atClose = queue.kernelStats()));
     await queue.close();
     expect(native.isClosed).toBe(true);
-    expect(binding.readProcNet('netfilter/nfnetlink_queue')).toBe(''); // the line left /proc with the queue
+    expect(binding.boundQueues()).toEqual([]); // the line left /proc with the queue
     expect(atClose).toMatchObject({ queue: 7, portId: 4242, userDropped: 9, queueDropped: 0 });
     drops.user = 100; // nothing more is read once the queue is closed
     const before = reads.count;
@@ -68,9 +65,9 @@ describe('kernelStats()', () => {
     let failing = false;
     const failingBinding: NativeBinding = {
       ...binding,
-      readProcNet: (file, netns) => {
+      boundQueues: (netns, owners) => {
         if (failing) throw Object.assign(new Error('read /proc/net/netfilter/nfnetlink_queue: Permission denied (EACCES)'), { code: 'EACCES', kind: 'Io', errno: 13 });
-        return binding.readProcNet(file, netns);
+        return binding.boundQueues(netns, owners);
       },
     };
     const queue = await openQueue({ queue: 7 }, { binding: failingBinding });

@@ -323,7 +323,7 @@ describe('native errors become typed errors', () => {
         throw Object.assign(new Error(String(error.message)), error);
       },
     },
-    readProcNet: () => '',
+    boundQueues: () => [],
   });
 
   it('maps each kind the binding throws to its class, keeping code, errno and details', async () => {
