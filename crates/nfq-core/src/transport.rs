@@ -1,5 +1,5 @@
 //! The kernel behind a small interface, so that most of the crate can be
-//! tested against a fake ([`crate::testing::FakeKernel`]) without privileges.
+//! tested against a fake (`testing::FakeKernel`, feature `testing`) without privileges.
 
 use std::io;
 use std::path::{Path, PathBuf};
