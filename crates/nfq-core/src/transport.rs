@@ -86,11 +86,6 @@ impl KernelTransport {
             Some(ns) => sys::run_in_netns(ns, sys::interfaces)?,
         }
     }
-
-    /// Echo only the header of a refused request in its error (smaller errors).
-    pub fn set_capped_ack(&self, on: bool) -> io::Result<()> {
-        self.socket.set_int_option(SOL_NETLINK, NETLINK_CAP_ACK, on as i32)
-    }
 }
 
 impl Transport for KernelTransport {
