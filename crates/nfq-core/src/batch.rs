@@ -2,7 +2,7 @@
 
 use crate::consts::*;
 use crate::error::DecodeError;
-use crate::netlink::{align, Attributes, ErrorMessage, MessageHeader, Messages};
+use crate::netlink::{align, nfgenmsg, nlmsghdr, read_u16_ne, write_u16_ne, write_u32_ne, Attributes, ErrorMessage, MessageHeader, Messages};
 use crate::packet::{truncated_packet_id, PacketView};
 pub use crate::sys::RecvBuffers;
 
@@ -217,7 +217,7 @@ fn kept_length(d: &Datagram<'_>) -> Option<usize> {
     if !d.truncated {
         return Some(d.bytes.len());
     }
-    let header_len = NLMSG_HDRLEN + NFGENMSG_LEN;
+    let header_len = nfgenmsg::END;
     if d.bytes.len() < header_len || truncated_packet_id(d.bytes).is_none() {
         return None;
     }
@@ -232,7 +232,7 @@ fn kept_length(d: &Datagram<'_>) -> Option<usize> {
 /// flags it [`NLM_F_NFQ_TRUNCATED`].
 fn mark_cut(message: &mut [u8]) {
     let len = message.len() as u32;
-    message[0..4].copy_from_slice(&len.to_ne_bytes());
-    let flags = u16::from_ne_bytes([message[6], message[7]]) | NLM_F_NFQ_TRUNCATED;
-    message[6..8].copy_from_slice(&flags.to_ne_bytes());
+    write_u32_ne(message, nlmsghdr::LEN, len);
+    let flags = read_u16_ne(message, nlmsghdr::FLAGS) | NLM_F_NFQ_TRUNCATED;
+    write_u16_ne(message, nlmsghdr::FLAGS, flags);
 }
