@@ -283,19 +283,28 @@ impl<'a> PacketView<'a> {
     pub fn cap_len(&self) -> Option<u32> {
         self.be_u32(NFQA_CAP_LEN)
     }
-    /// The payload is shorter than the packet.
-    pub fn is_truncated(&self) -> bool {
+    /// The payload is only the first part of the packet: the kernel cut it to the queue's copy
+    /// range and sent the whole length in `NFQA_CAP_LEN` ([`PacketView::cap_len`]). The message
+    /// itself is whole; a message cut by the receiver is [`crate::Message::PacketCutByReceiver`].
+    pub fn is_cut_by_copy_range(&self) -> bool {
         match (self.cap_len(), self.payload()) {
             (Some(cap), Some(payload)) => cap as usize != payload.len(),
             (Some(_), None) => true,
             _ => false,
         }
     }
+    /// Former name of [`PacketView::is_cut_by_copy_range`].
+    #[deprecated(note = "renamed is_cut_by_copy_range")]
+    pub fn is_truncated(&self) -> bool {
+        self.is_cut_by_copy_range()
+    }
     /// `NFQA_SKB_*` bits.
     pub fn skb_info(&self) -> Option<u32> {
         self.be_u32(NFQA_SKB_INFO)
     }
-    /// A GSO packet, larger than the MTU.
+    /// A GSO packet, larger than the MTU, queued whole (with [`crate::ConfigFlags::GSO`];
+    /// without it the kernel segments GSO packets and queues each segment). Like any packet it
+    /// may be cut by the copy range ([`PacketView::is_cut_by_copy_range`]).
     pub fn is_gso(&self) -> bool {
         self.skb_info().is_some_and(|b| b & NFQA_SKB_GSO != 0)
     }
@@ -372,10 +381,11 @@ impl std::fmt::Debug for PacketView<'_> {
     }
 }
 
-/// Reads the packet id of a message cut short (`MSG_TRUNC`), so it can still get a verdict.
+/// Reads the queue and packet id of a packet message cut by the receiver (`MSG_TRUNC`: it did not
+/// fit its receive slot), so that the packet can still get a verdict.
 ///
 /// The kernel puts `NFQA_PACKET_HDR` first, so the id survives almost any cut.
-pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
+pub fn packet_id_of_cut_message(message: &[u8]) -> Option<(u16, u32)> {
     let header = MessageHeader::parse(message).ok()?;
     if header.kind != nfqueue_msg_type(NFQNL_MSG_PACKET) || message.len() < NFQ_HEADER {
         return None;
@@ -385,4 +395,10 @@ pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
         .map_while(Result::ok)
         .find(|a| a.kind == NFQA_PACKET_HDR && a.payload.len() >= packet_hdr::PACKET_ID + 4)
         .map(|a| (queue, read_u32_be(a.payload, packet_hdr::PACKET_ID)))
+}
+
+/// Former name of [`packet_id_of_cut_message`].
+#[deprecated(note = "renamed packet_id_of_cut_message")]
+pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
+    packet_id_of_cut_message(message)
 }
