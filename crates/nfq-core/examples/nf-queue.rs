@@ -52,7 +52,7 @@ fn parse_args() -> Result<Args, String> {
 /// nf-queue.c's line: `packet received (id=1 hw=0x0800 hook=3, payload len 84)`.
 fn describe(p: &PacketView, out: &mut impl Write) -> std::io::Result<()> {
     let payload_len = p.payload().map_or(0, <[u8]>::len);
-    if p.is_truncated() {
+    if p.is_cut_by_copy_range() {
         write!(out, "truncated ")?;
     }
     if p.is_gso() {
@@ -97,7 +97,7 @@ fn run(args: Args) -> nfq_core::Result<()> {
                     }
                     (p.queue(), p.id())
                 }
-                Ok(Message::TruncatedPacket { queue, id }) => (queue, id),
+                Ok(Message::PacketCutByReceiver { queue, id }) => (queue, id),
                 Ok(Message::Error(e)) if e.errno != 0 => {
                     eprintln!("nf-queue: the kernel refused a verdict: errno {}", e.errno);
                     continue;

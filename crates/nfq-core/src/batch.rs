@@ -2,14 +2,19 @@
 
 use crate::consts::*;
 use crate::error::DecodeError;
-use crate::netlink::{align, Attributes, ErrorMessage, MessageHeader, Messages};
-use crate::packet::{truncated_packet_id, PacketView};
+use crate::netlink::{align, nfgenmsg, nlmsghdr, read_u16_ne, write_u16_ne, write_u32_ne, Attributes, ErrorMessage, MessageHeader, Messages};
+use crate::packet::{packet_id_of_cut_message, PacketView};
 pub use crate::sys::RecvBuffers;
 
 /// Set by [`RecvBuffers::copy_messages_into`] in the flags of a packet message it
-/// had to cut because the datagram did not fit its receive slot (`MSG_TRUNC`).
-/// Only whole attributes are kept; the packet still needs its verdict.
-pub const NLM_F_NFQ_TRUNCATED: u16 = 0x8000;
+/// had to cut because the datagram did not fit its receive slot (`MSG_TRUNC`): the message
+/// was cut by the receiver. Only whole attributes are kept; the packet still needs its verdict.
+/// Not a kernel flag: nfq-core's own, in a bit the kernel never sets on a packet message.
+pub const NLM_F_NFQ_CUT_BY_RECEIVER: u16 = 0x8000;
+
+/// Former name of [`NLM_F_NFQ_CUT_BY_RECEIVER`].
+#[deprecated(note = "renamed NLM_F_NFQ_CUT_BY_RECEIVER")]
+pub const NLM_F_NFQ_TRUNCATED: u16 = NLM_F_NFQ_CUT_BY_RECEIVER;
 
 /// Memory that [`RecvBuffers`] receive into: their own `Vec` by default
 /// ([`RecvBuffers::new`]), or memory a binding shares with another language, which then reads
@@ -34,10 +39,10 @@ impl RecvMemory for Vec<u8> {
 /// One received datagram.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
-    /// The bytes received (cut to the slot size when `truncated`).
+    /// The bytes received (cut to the slot size when `cut_by_receiver`).
     pub bytes: &'a [u8],
-    /// The datagram was larger than its slot (`MSG_TRUNC`).
-    pub truncated: bool,
+    /// The datagram was larger than its receive slot (`MSG_TRUNC`): its end is lost.
+    pub cut_by_receiver: bool,
     /// Sender's port id: 0 for the kernel.
     pub sender_port: u32,
 }
@@ -48,8 +53,9 @@ pub struct Datagram<'a> {
 pub enum Message<'a> {
     /// A queued packet.
     Packet(PacketView<'a>),
-    /// A packet whose message was cut short: only its id is known. Give it a verdict.
-    TruncatedPacket {
+    /// A packet whose message did not fit its receive slot (cut by the receiver, `MSG_TRUNC`):
+    /// only its id is known. Give it a verdict.
+    PacketCutByReceiver {
         /// Queue number.
         queue: u16,
         /// Packet id.
@@ -74,9 +80,9 @@ impl<'a> Message<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(bytes)?;
         if header.kind == nfqueue_msg_type(NFQNL_MSG_PACKET) {
-            if header.flags & NLM_F_NFQ_TRUNCATED != 0 {
-                if let Some((queue, id)) = truncated_packet_id(bytes) {
-                    return Ok(Message::TruncatedPacket { queue, id });
+            if header.flags & NLM_F_NFQ_CUT_BY_RECEIVER != 0 {
+                if let Some((queue, id)) = packet_id_of_cut_message(bytes) {
+                    return Ok(Message::PacketCutByReceiver { queue, id });
                 }
             }
             return PacketView::parse(bytes).map(Message::Packet);
@@ -115,7 +121,7 @@ impl RecvBuffers {
         let len = (self.lens[i] as usize).min(self.slot_size);
         Some(Datagram {
             bytes: &self.memory.bytes()[start..start + len],
-            truncated: self.flags[i] & libc::MSG_TRUNC as u32 != 0,
+            cut_by_receiver: self.flags[i] & libc::MSG_TRUNC as u32 != 0,
             sender_port: self.sender_ports[i],
         })
     }
@@ -126,12 +132,12 @@ impl RecvBuffers {
     }
 
     /// Every message of every datagram, decoded. A cut datagram yields
-    /// [`Message::TruncatedPacket`] when its packet id can be read.
+    /// [`Message::PacketCutByReceiver`] when its packet id can be read.
     pub fn messages(&self) -> impl Iterator<Item = Result<Message<'_>, DecodeError>> {
         self.datagrams().flat_map(|d| {
-            let cut = d.truncated.then(|| truncated_packet_id(d.bytes)).flatten();
+            let cut = d.cut_by_receiver.then(|| packet_id_of_cut_message(d.bytes)).flatten();
             let whole = if cut.is_some() { &d.bytes[..0] } else { d.bytes };
-            cut.map(|(queue, id)| Ok(Message::TruncatedPacket { queue, id }))
+            cut.map(|(queue, id)| Ok(Message::PacketCutByReceiver { queue, id }))
                 .into_iter()
                 .chain(Messages::new(whole).map(|m| m.and_then(Message::parse)))
         })
@@ -167,7 +173,7 @@ impl RecvBuffers {
     /// Appends every message held to `out`, back to back, as one contiguous batch
     /// (what a binding hands to another language in one piece). Datagrams not from
     /// the kernel are skipped; a cut packet message keeps its whole attributes
-    /// and is flagged [`NLM_F_NFQ_TRUNCATED`]. Returns the number of datagrams skipped.
+    /// and is flagged [`NLM_F_NFQ_CUT_BY_RECEIVER`]. Returns the number of datagrams skipped.
     pub fn copy_messages_into(&self, out: &mut Vec<u8>) -> usize {
         let mut skipped = 0;
         out.reserve(self.total_bytes());
@@ -178,7 +184,7 @@ impl RecvBuffers {
             };
             let start = out.len();
             out.extend_from_slice(&d.bytes[..kept]);
-            if d.truncated {
+            if d.cut_by_receiver {
                 mark_cut(&mut out[start..]);
             }
             out.resize(align(out.len()), 0);
@@ -195,12 +201,12 @@ impl RecvBuffers {
     /// memory) as [`copy_messages_into`](Self::copy_messages_into) makes it in its copy, and
     /// returns how many of its bytes hold whole kernel messages: 0 when it is to be skipped (not
     /// from the kernel, or cut before its packet id). A cut packet message is shortened in place
-    /// to its whole attributes and flagged [`NLM_F_NFQ_TRUNCATED`].
+    /// to its whole attributes and flagged [`NLM_F_NFQ_CUT_BY_RECEIVER`].
     pub fn prepare_in_place(&mut self, i: usize) -> usize {
         let Some(d) = self.datagram(i) else { return 0 };
-        let (truncated, kept) = (d.truncated, kept_length(&d));
+        let (cut, kept) = (d.cut_by_receiver, kept_length(&d));
         let Some(kept) = kept else { return 0 };
-        if truncated {
+        if cut {
             let start = i * self.slot_size;
             mark_cut(&mut self.memory.bytes_mut()[start..start + kept]);
         }
@@ -214,11 +220,11 @@ fn kept_length(d: &Datagram<'_>) -> Option<usize> {
     if d.sender_port != 0 {
         return None;
     }
-    if !d.truncated {
+    if !d.cut_by_receiver {
         return Some(d.bytes.len());
     }
-    let header_len = NLMSG_HDRLEN + NFGENMSG_LEN;
-    if d.bytes.len() < header_len || truncated_packet_id(d.bytes).is_none() {
+    let header_len = nfgenmsg::END;
+    if d.bytes.len() < header_len || packet_id_of_cut_message(d.bytes).is_none() {
         return None;
     }
     let attributes: usize = Attributes::new(&d.bytes[header_len..], header_len)
@@ -229,10 +235,10 @@ fn kept_length(d: &Datagram<'_>) -> Option<usize> {
 }
 
 /// Sets the length of the cut packet message at the start of `message` to `message.len()` and
-/// flags it [`NLM_F_NFQ_TRUNCATED`].
+/// flags it [`NLM_F_NFQ_CUT_BY_RECEIVER`].
 fn mark_cut(message: &mut [u8]) {
     let len = message.len() as u32;
-    message[0..4].copy_from_slice(&len.to_ne_bytes());
-    let flags = u16::from_ne_bytes([message[6], message[7]]) | NLM_F_NFQ_TRUNCATED;
-    message[6..8].copy_from_slice(&flags.to_ne_bytes());
+    write_u32_ne(message, nlmsghdr::LEN, len);
+    let flags = read_u16_ne(message, nlmsghdr::FLAGS) | NLM_F_NFQ_CUT_BY_RECEIVER;
+    write_u16_ne(message, nlmsghdr::FLAGS, flags);
 }

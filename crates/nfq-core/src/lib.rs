@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //!
 //! ## Layout
 //!
 //! [`sys`] holds every `unsafe` block; [`netlink`] frames messages; [`packet`]
 //! reads them; [`verdict`] and [`config`] write them; [`Queue`] ties them to a
-//! [`Transport`], the real kernel ([`KernelTransport`]) or [`testing::FakeKernel`].
+//! [`Transport`], the real kernel ([`KernelTransport`]) or `testing::FakeKernel` (feature
+//! `testing`).
 
 pub mod batch;
 pub mod config;
@@ -17,6 +19,8 @@ pub mod privileges;
 pub mod proc_net;
 pub mod queue;
 pub mod sys;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod transport;
 pub mod verdict;

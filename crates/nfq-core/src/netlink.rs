@@ -10,26 +10,124 @@
 //! | nla_len | nla_type | payload ... padded to 4 | next attribute ...
 //! ```
 //!
+//! The offset of each field is a constant, in a module named after its struct: [`nlmsghdr`],
+//! [`nfgenmsg`], [`nlattr`], [`nlmsgerr`] (and `packet::nfqnl_msg_packet_hdr`).
+//!
 //! Every read is bounds-checked: malformed input gives a [`DecodeError`] with the
 //! offset of the fault, never a panic.
 
 use crate::consts::*;
 use crate::error::{DecodeError, DecodeErrorKind};
 
+/// Field offsets of `struct nlmsghdr`, from the start of the message; host byte order.
+///
+/// ```text
+///  0               4       6       8              12             16
+/// +---------------+-------+-------+---------------+---------------+
+/// | nlmsg_len     | type  | flags | seq           | pid           |
+/// +---------------+-------+-------+---------------+---------------+
+/// ```
+pub mod nlmsghdr {
+    /// `nlmsg_len`, u32: length of the whole message, this header included.
+    pub const LEN: usize = 0;
+    /// `nlmsg_type`, u16.
+    pub const TYPE: usize = 4;
+    /// `nlmsg_flags`, u16: `NLM_F_*`.
+    pub const FLAGS: usize = 6;
+    /// `nlmsg_seq`, u32.
+    pub const SEQ: usize = 8;
+    /// `nlmsg_pid`, u32: the sender's port id.
+    pub const PID: usize = 12;
+    /// End of the header: `NLMSG_HDRLEN`.
+    pub const END: usize = crate::consts::NLMSG_HDRLEN;
+}
+
+/// Field offsets of `struct nfgenmsg`, which follows the `nlmsghdr` of every nfnetlink
+/// message, from the start of the message.
+///
+/// ```text
+///  16      17      18             20
+/// +-------+-------+---------------+---------------
+/// | family| ver   | res_id (BE)   | attributes ...
+/// +-------+-------+---------------+---------------
+/// ```
+pub mod nfgenmsg {
+    use crate::consts::{NFGENMSG_LEN, NLMSG_HDRLEN};
+
+    /// `nfgen_family`, u8: the protocol family.
+    pub const FAMILY: usize = NLMSG_HDRLEN;
+    /// `version`, u8: `NFNETLINK_V0`.
+    pub const VERSION: usize = NLMSG_HDRLEN + 1;
+    /// `res_id`, big-endian u16: the queue number.
+    pub const RES_ID: usize = NLMSG_HDRLEN + 2;
+    /// End of the header, where the attributes start.
+    pub const END: usize = NLMSG_HDRLEN + NFGENMSG_LEN;
+}
+
+/// Field offsets of `struct nlattr`, from the start of the attribute; host byte order.
+///
+/// ```text
+///  0       2       4
+/// +-------+-------+------------------------------+
+/// |nla_len|nla_type| payload ... padded to 4     |
+/// +-------+-------+------------------------------+
+/// ```
+pub mod nlattr {
+    /// `nla_len`, u16: length of the attribute, this header included, padding excluded.
+    pub const LEN: usize = 0;
+    /// `nla_type`, u16: the type and the `NLA_F_NESTED` / `NLA_F_NET_BYTEORDER` flags.
+    pub const TYPE: usize = 2;
+    /// Start of the payload: `NLA_HDRLEN`.
+    pub const PAYLOAD: usize = crate::consts::NLA_HDRLEN;
+}
+
+/// Field offsets of an `NLMSG_ERROR` message (`struct nlmsgerr` after the `nlmsghdr`), from the
+/// start of the message; host byte order.
+///
+/// ```text
+///  0              16      20                 36
+/// +---------------+-------+------------------+--------------------------+--------------+
+/// | nlmsghdr      | error | request nlmsghdr | rest of the request      | TLVs         |
+/// |               | (i32) | (echoed)         | (unless capped, or ACK)  | (ACK_TLVS)   |
+/// +---------------+-------+------------------+--------------------------+--------------+
+/// ```
+pub mod nlmsgerr {
+    use crate::consts::NLMSG_HDRLEN;
+
+    /// `error`, i32: 0 for an acknowledgement, else a negative errno.
+    pub const ERROR: usize = NLMSG_HDRLEN;
+    /// `msg`: the header of the request this answers, echoed.
+    pub const REQUEST: usize = NLMSG_HDRLEN + 4;
+    /// End of the echoed request header: the shortest error message.
+    pub const END: usize = REQUEST + NLMSG_HDRLEN;
+}
+
 /// Rounds `len` up to the netlink alignment (4).
 pub const fn align(len: usize) -> usize {
     (len + NLMSG_ALIGNTO - 1) & !(NLMSG_ALIGNTO - 1)
 }
 
+#[inline]
+pub(crate) fn write_u16_ne(b: &mut [u8], at: usize, value: u16) {
+    b[at..at + 2].copy_from_slice(&value.to_ne_bytes());
+}
+#[inline]
+pub(crate) fn write_u32_ne(b: &mut [u8], at: usize, value: u32) {
+    b[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+}
+#[inline]
 pub(crate) fn read_u16_ne(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
+#[inline]
 pub(crate) fn read_u32_ne(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+#[inline]
 pub(crate) fn read_u16_be(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
+#[inline]
 pub(crate) fn read_u32_be(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
@@ -56,11 +154,11 @@ impl MessageHeader {
             return Err(DecodeError::new(DecodeErrorKind::TruncatedHeader, 0));
         }
         Ok(Self {
-            len: read_u32_ne(bytes, 0),
-            kind: read_u16_ne(bytes, 4),
-            flags: read_u16_ne(bytes, 6),
-            seq: read_u32_ne(bytes, 8),
-            port_id: read_u32_ne(bytes, 12),
+            len: read_u32_ne(bytes, nlmsghdr::LEN),
+            kind: read_u16_ne(bytes, nlmsghdr::TYPE),
+            flags: read_u16_ne(bytes, nlmsghdr::FLAGS),
+            seq: read_u32_ne(bytes, nlmsghdr::SEQ),
+            port_id: read_u32_ne(bytes, nlmsghdr::PID),
         })
     }
 }
@@ -191,8 +289,8 @@ impl<'a> Iterator for Attributes<'a> {
             self.failed = true;
             return fail(DecodeErrorKind::TruncatedAttribute);
         }
-        let len = read_u16_ne(rest, 0) as usize;
-        let raw_kind = read_u16_ne(rest, 2);
+        let len = read_u16_ne(rest, nlattr::LEN) as usize;
+        let raw_kind = read_u16_ne(rest, nlattr::TYPE);
         if len < NLA_HDRLEN {
             self.failed = true;
             return fail(DecodeErrorKind::BadAttributeHeader(len as u16));
@@ -205,7 +303,7 @@ impl<'a> Iterator for Attributes<'a> {
         Some(Ok(Attribute {
             kind: raw_kind & NLA_TYPE_MASK,
             nested: raw_kind & NLA_F_NESTED != 0,
-            payload: &rest[NLA_HDRLEN..len],
+            payload: &rest[nlattr::PAYLOAD..len],
             offset,
         }))
     }
@@ -230,14 +328,13 @@ impl<'a> ErrorMessage<'a> {
     pub fn parse(msg: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(msg)?;
         if header.kind != NLMSG_ERROR {
-            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), 4));
+            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), nlmsghdr::TYPE));
         }
-        let body = &msg[NLMSG_HDRLEN..];
-        if body.len() < 4 + NLMSG_HDRLEN {
-            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, NLMSG_HDRLEN));
+        if msg.len() < nlmsgerr::END {
+            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, nlmsgerr::ERROR));
         }
-        let errno = -i64::from(read_u32_ne(body, 0) as i32);
-        let request = MessageHeader::parse(&body[4..])?;
+        let errno = -i64::from(read_u32_ne(msg, nlmsgerr::ERROR) as i32);
+        let request = MessageHeader::parse(&msg[nlmsgerr::REQUEST..])?;
         let mut this = Self { errno, request, ext_ack_message: None, ext_ack_offset: None };
         if header.flags & NLM_F_ACK_TLVS == 0 {
             return Ok(this);
@@ -248,11 +345,11 @@ impl<'a> ErrorMessage<'a> {
         } else {
             align(request.len as usize)
         };
-        let tlv_start = 4 + echoed;
-        if tlv_start > body.len() {
-            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, NLMSG_HDRLEN));
+        let tlv_start = nlmsgerr::REQUEST + echoed;
+        if tlv_start > msg.len() {
+            return Err(DecodeError::new(DecodeErrorKind::TruncatedError, nlmsgerr::ERROR));
         }
-        for attr in Attributes::new(&body[tlv_start..], NLMSG_HDRLEN + tlv_start) {
+        for attr in Attributes::new(&msg[tlv_start..], tlv_start) {
             let attr = attr?;
             match attr.kind {
                 NLMSGERR_ATTR_MSG => {
@@ -295,13 +392,16 @@ impl MessageWriter {
         self.finish();
         let start = self.buf.len();
         self.current = Some(start);
+        // nlmsghdr: LEN (written by `finish`), TYPE, FLAGS, SEQ, PID (0: the kernel assigns it)
         self.buf.extend_from_slice(&0u32.to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
         self.buf.extend_from_slice(&flags.to_ne_bytes());
         self.buf.extend_from_slice(&seq.to_ne_bytes());
         self.buf.extend_from_slice(&0u32.to_ne_bytes());
+        // nfgenmsg: FAMILY, VERSION, RES_ID
         self.buf.extend_from_slice(&[family, NFNETLINK_V0]);
         self.buf.extend_from_slice(&res_id.to_be_bytes());
+        debug_assert_eq!(self.buf.len() - start, nfgenmsg::END);
     }
 
     /// Appends an attribute with `payload`, padded to 4 bytes.
@@ -330,14 +430,14 @@ impl MessageWriter {
     /// Closes the nested attribute opened at `at`.
     pub fn nest_end(&mut self, at: usize) {
         let len = (self.buf.len() - at) as u16;
-        self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+        write_u16_ne(&mut self.buf, at + nlattr::LEN, len);
     }
 
     /// Writes the length of the message being built. Called by the next `begin_*` and by `bytes`.
     pub fn finish(&mut self) {
         if let Some(start) = self.current.take() {
             let len = (self.buf.len() - start) as u32;
-            self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+            write_u32_ne(&mut self.buf, start + nlmsghdr::LEN, len);
         }
     }
 
@@ -390,8 +490,8 @@ mod tests {
         let header = MessageHeader::parse(msg).unwrap();
         assert_eq!(header.kind, 0x0302);
         assert_eq!(header.seq, 7);
-        assert_eq!(read_u16_be(msg, 18), 300, "res_id is big-endian");
-        let attrs: Vec<_> = Attributes::new(&msg[20..], 20).map(Result::unwrap).collect();
+        assert_eq!(read_u16_be(msg, nfgenmsg::RES_ID), 300, "res_id is big-endian");
+        let attrs: Vec<_> = Attributes::new(&msg[nfgenmsg::END..], nfgenmsg::END).map(Result::unwrap).collect();
         assert_eq!(attrs.len(), 3);
         assert_eq!(attrs[0].be_u32().unwrap(), 1024);
         assert_eq!(attrs[1].payload, &[0, 0, 0xff, 0xff, 2]);

@@ -5,6 +5,9 @@
 //! NFQA_PACKET_HDR payload (7 bytes, packed): id (BE32) | hw_protocol (BE16) | hook (u8)
 //! ```
 //!
+//! Field offsets: [`crate::netlink::nlmsghdr`], [`crate::netlink::nfgenmsg`],
+//! [`crate::netlink::nlattr`], and [`nfqnl_msg_packet_hdr`] for the packet header.
+//!
 //! [`PacketView::parse`] walks the attributes once, checks the size of each
 //! fixed-size one and records where it starts; accessors then read the bytes
 //! on demand. An attribute the kernel did not send is `None`, never zero.
@@ -13,9 +16,31 @@
 
 use crate::consts::*;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::netlink::{read_u16_be, read_u32_be, Attribute, Attributes, MessageHeader};
+use crate::netlink::{nfgenmsg, nlattr, nlmsghdr, read_u16_be, read_u16_ne, read_u32_be, Attribute, Attributes, MessageHeader};
 
-const NFQ_HEADER: usize = NLMSG_HDRLEN + NFGENMSG_LEN;
+/// Field offsets of `struct nfqnl_msg_packet_hdr`, the payload of `NFQA_PACKET_HDR`, from the
+/// start of that payload. The struct is packed: 7 bytes.
+///
+/// ```text
+///  0               4               6       7
+/// +---------------+---------------+-------+
+/// | packet_id (BE)| hw_protocol BE| hook  |
+/// +---------------+---------------+-------+
+/// ```
+pub mod nfqnl_msg_packet_hdr {
+    /// `packet_id`, big-endian u32: the id a verdict names.
+    pub const PACKET_ID: usize = 0;
+    /// `hw_protocol`, big-endian u16: the ethertype.
+    pub const HW_PROTOCOL: usize = 4;
+    /// `hook`, u8: the netfilter hook.
+    pub const HOOK: usize = 6;
+    /// End of the struct: its size.
+    pub const END: usize = 7;
+}
+
+use nfqnl_msg_packet_hdr as packet_hdr;
+
+const NFQ_HEADER: usize = nfgenmsg::END;
 const SLOTS: usize = NFQA_MAX_KNOWN as usize + 1;
 
 /// Packet timestamp as the kernel sent it.
@@ -113,16 +138,16 @@ impl<'a> PacketView<'a> {
             return Err(DecodeError::new(DecodeErrorKind::MessageOverrun(header.len), 0));
         }
         if header.kind != nfqueue_msg_type(NFQNL_MSG_PACKET) {
-            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), 4));
+            return Err(DecodeError::new(DecodeErrorKind::UnexpectedMessageType(header.kind), nlmsghdr::TYPE));
         }
         if len < NFQ_HEADER {
-            return Err(DecodeError::new(DecodeErrorKind::TruncatedNfgenmsg, NLMSG_HDRLEN));
+            return Err(DecodeError::new(DecodeErrorKind::TruncatedNfgenmsg, nlmsghdr::END));
         }
         let message = &message[..len];
         let mut view = Self {
             message,
-            family: message[NLMSG_HDRLEN],
-            queue: read_u16_be(message, NLMSG_HDRLEN + 2),
+            family: message[nfgenmsg::FAMILY],
+            queue: read_u16_be(message, nfgenmsg::RES_ID),
             id: 0,
             hw_protocol: 0,
             hook: 0,
@@ -133,10 +158,10 @@ impl<'a> PacketView<'a> {
             let attr = attr?;
             match attr.kind {
                 NFQA_PACKET_HDR => {
-                    attr.expect_min_len(7)?;
-                    view.id = read_u32_be(attr.payload, 0);
-                    view.hw_protocol = read_u16_be(attr.payload, 4);
-                    view.hook = attr.payload[6];
+                    attr.expect_min_len(packet_hdr::END)?;
+                    view.id = read_u32_be(attr.payload, packet_hdr::PACKET_ID);
+                    view.hw_protocol = read_u16_be(attr.payload, packet_hdr::HW_PROTOCOL);
+                    view.hook = attr.payload[packet_hdr::HOOK];
                 }
                 NFQA_MARK | NFQA_IFINDEX_INDEV | NFQA_IFINDEX_OUTDEV | NFQA_IFINDEX_PHYSINDEV
                 | NFQA_IFINDEX_PHYSOUTDEV | NFQA_CT_INFO | NFQA_CAP_LEN | NFQA_SKB_INFO | NFQA_UID | NFQA_GID
@@ -146,7 +171,7 @@ impl<'a> PacketView<'a> {
                 NFQA_TIMESTAMP => attr.expect_len(16)?,
                 NFQA_HWADDR => attr.expect_len(12)?,
                 NFQA_VLAN => {
-                    for inner in Attributes::new(attr.payload, attr.offset + NLA_HDRLEN) {
+                    for inner in Attributes::new(attr.payload, attr.offset + nlattr::PAYLOAD) {
                         let inner = inner?;
                         if matches!(inner.kind, NFQA_VLAN_PROTO | NFQA_VLAN_TCI) {
                             inner.be_u16()?;
@@ -173,8 +198,8 @@ impl<'a> PacketView<'a> {
             return None;
         }
         // Checked in `parse`: the header and payload lie inside the message.
-        let len = u16::from_ne_bytes([self.message[at], self.message[at + 1]]) as usize;
-        Some(&self.message[at + NLA_HDRLEN..at + len])
+        let len = read_u16_ne(self.message, at + nlattr::LEN) as usize;
+        Some(&self.message[at + nlattr::PAYLOAD..at + len])
     }
 
     fn be_u32(&self, kind: u16) -> Option<u32> {
@@ -252,19 +277,28 @@ impl<'a> PacketView<'a> {
     pub fn cap_len(&self) -> Option<u32> {
         self.be_u32(NFQA_CAP_LEN)
     }
-    /// The payload is shorter than the packet.
-    pub fn is_truncated(&self) -> bool {
+    /// The payload is only the first part of the packet: the kernel cut it to the queue's copy
+    /// range and sent the whole length in `NFQA_CAP_LEN` ([`PacketView::cap_len`]). The message
+    /// itself is whole; a message cut by the receiver is [`crate::Message::PacketCutByReceiver`].
+    pub fn is_cut_by_copy_range(&self) -> bool {
         match (self.cap_len(), self.payload()) {
             (Some(cap), Some(payload)) => cap as usize != payload.len(),
             (Some(_), None) => true,
             _ => false,
         }
     }
+    /// Former name of [`PacketView::is_cut_by_copy_range`].
+    #[deprecated(note = "renamed is_cut_by_copy_range")]
+    pub fn is_truncated(&self) -> bool {
+        self.is_cut_by_copy_range()
+    }
     /// `NFQA_SKB_*` bits.
     pub fn skb_info(&self) -> Option<u32> {
         self.be_u32(NFQA_SKB_INFO)
     }
-    /// A GSO packet, larger than the MTU.
+    /// A GSO packet, larger than the MTU, queued whole (with [`crate::ConfigFlags::GSO`];
+    /// without it the kernel segments GSO packets and queues each segment). Like any packet it
+    /// may be cut by the copy range ([`PacketView::is_cut_by_copy_range`]).
     pub fn is_gso(&self) -> bool {
         self.skb_info().is_some_and(|b| b & NFQA_SKB_GSO != 0)
     }
@@ -341,17 +375,24 @@ impl std::fmt::Debug for PacketView<'_> {
     }
 }
 
-/// Reads the packet id of a message cut short (`MSG_TRUNC`), so it can still get a verdict.
+/// Reads the queue and packet id of a packet message cut by the receiver (`MSG_TRUNC`: it did not
+/// fit its receive slot), so that the packet can still get a verdict.
 ///
 /// The kernel puts `NFQA_PACKET_HDR` first, so the id survives almost any cut.
-pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
+pub fn packet_id_of_cut_message(message: &[u8]) -> Option<(u16, u32)> {
     let header = MessageHeader::parse(message).ok()?;
     if header.kind != nfqueue_msg_type(NFQNL_MSG_PACKET) || message.len() < NFQ_HEADER {
         return None;
     }
-    let queue = read_u16_be(message, NLMSG_HDRLEN + 2);
+    let queue = read_u16_be(message, nfgenmsg::RES_ID);
     Attributes::new(&message[NFQ_HEADER..], NFQ_HEADER)
         .map_while(Result::ok)
-        .find(|a| a.kind == NFQA_PACKET_HDR && a.payload.len() >= 4)
-        .map(|a| (queue, read_u32_be(a.payload, 0)))
+        .find(|a| a.kind == NFQA_PACKET_HDR && a.payload.len() >= packet_hdr::PACKET_ID + 4)
+        .map(|a| (queue, read_u32_be(a.payload, packet_hdr::PACKET_ID)))
+}
+
+/// Former name of [`packet_id_of_cut_message`].
+#[deprecated(note = "renamed packet_id_of_cut_message")]
+pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
+    packet_id_of_cut_message(message)
 }

@@ -39,8 +39,8 @@ pub struct QueueStats {
     pub datagrams: u64,
     /// Times the socket buffer overflowed (ENOBUFS): the kernel dropped messages.
     pub overruns: u64,
-    /// Datagrams cut short because they did not fit a receive slot.
-    pub truncated: u64,
+    /// Datagrams cut by the receiver: they did not fit a receive slot (`MSG_TRUNC`).
+    pub cut_by_receiver: u64,
     /// Datagrams from another port than the kernel's (a message the kernel would never send):
     /// counted and skipped by `RecvBuffers::copy_messages_into`.
     pub foreign: u64,
@@ -55,7 +55,7 @@ struct Counters {
     batches: AtomicU64,
     datagrams: AtomicU64,
     overruns: AtomicU64,
-    truncated: AtomicU64,
+    cut_by_receiver: AtomicU64,
     foreign: AtomicU64,
     verdicts_sent: AtomicU64,
     verdict_sends: AtomicU64,
@@ -357,9 +357,9 @@ impl<T: Transport + Host> Queue<T> {
         if n > 0 {
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.datagrams.fetch_add(n as u64, Ordering::Relaxed);
-            let cut = buffers.datagrams().filter(|d| d.truncated).count();
+            let cut = buffers.datagrams().filter(|d| d.cut_by_receiver).count();
             if cut > 0 {
-                self.counters.truncated.fetch_add(cut as u64, Ordering::Relaxed);
+                self.counters.cut_by_receiver.fetch_add(cut as u64, Ordering::Relaxed);
             }
             let foreign = buffers.datagrams().filter(|d| d.sender_port != 0).count();
             if foreign > 0 {
@@ -432,7 +432,7 @@ impl<T: Transport + Host> Queue<T> {
             batches: c.batches.load(Ordering::Relaxed),
             datagrams: c.datagrams.load(Ordering::Relaxed),
             overruns: c.overruns.load(Ordering::Relaxed),
-            truncated: c.truncated.load(Ordering::Relaxed),
+            cut_by_receiver: c.cut_by_receiver.load(Ordering::Relaxed),
             foreign: c.foreign.load(Ordering::Relaxed),
             verdicts_sent: c.verdicts_sent.load(Ordering::Relaxed),
             verdict_sends: c.verdict_sends.load(Ordering::Relaxed),
@@ -496,7 +496,7 @@ impl<T: Transport + Host> Queue<T> {
                 for message in buffers.messages() {
                     let id = match message {
                         Ok(Message::Packet(p)) => p.id(),
-                        Ok(Message::TruncatedPacket { id, .. }) => id,
+                        Ok(Message::PacketCutByReceiver { id, .. }) => id,
                         _ => continue,
                     };
                     verdicts.push(self.queue, id, verdict, &none)?;

@@ -18,7 +18,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use crate::consts::*;
-use crate::netlink::{MessageHeader, MessageWriter, Messages};
+use crate::netlink::{nlmsgerr, nlmsghdr, MessageHeader, MessageWriter, Messages};
+use crate::packet::nfqnl_msg_packet_hdr;
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
 use crate::proc_net::QUEUE_TABLE;
 use crate::transport::{Host, Transport};
@@ -126,14 +127,15 @@ impl FakeKernel {
 
 /// An `NLMSG_ERROR` answering `request` with `errno` (0 = acknowledgement), header echoed only.
 pub fn error_message(request: &[u8], errno: i32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(36);
-    m.extend_from_slice(&36u32.to_ne_bytes());
+    let mut m = Vec::with_capacity(nlmsgerr::END);
+    m.extend_from_slice(&(nlmsgerr::END as u32).to_ne_bytes());
     m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
     m.extend_from_slice(&NLM_F_CAPPED.to_ne_bytes());
-    m.extend_from_slice(&request[8..12]); // seq of the request
+    m.extend_from_slice(&request[nlmsghdr::SEQ..nlmsghdr::SEQ + 4]); // seq of the request
     m.extend_from_slice(&0u32.to_ne_bytes());
     m.extend_from_slice(&(-errno).to_ne_bytes());
-    m.extend_from_slice(&request[..NLMSG_HDRLEN]);
+    m.extend_from_slice(&request[..nlmsghdr::END]);
+    debug_assert_eq!(m.len(), nlmsgerr::END);
     m
 }
 
@@ -248,10 +250,11 @@ impl PacketBuilder {
     pub fn build(&self) -> Vec<u8> {
         let mut w = MessageWriter::new();
         w.begin_nfnetlink(nfqueue_msg_type(NFQNL_MSG_PACKET), 0, 0, self.family, self.queue);
-        let mut header = [0u8; 7];
-        header[..4].copy_from_slice(&self.id.to_be_bytes());
-        header[4..6].copy_from_slice(&self.hw_protocol.to_be_bytes());
-        header[6] = self.hook;
+        use nfqnl_msg_packet_hdr::{END, HOOK, HW_PROTOCOL, PACKET_ID};
+        let mut header = [0u8; END];
+        header[PACKET_ID..PACKET_ID + 4].copy_from_slice(&self.id.to_be_bytes());
+        header[HW_PROTOCOL..HW_PROTOCOL + 2].copy_from_slice(&self.hw_protocol.to_be_bytes());
+        header[HOOK] = self.hook;
         w.put(NFQA_PACKET_HDR, &header);
         for (kind, payload) in &self.attributes {
             w.put(*kind, payload);

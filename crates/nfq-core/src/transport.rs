@@ -1,5 +1,5 @@
 //! The kernel behind a small interface, so that most of the crate can be
-//! tested against a fake ([`crate::testing::FakeKernel`]) without privileges.
+//! tested against a fake (`testing::FakeKernel`, feature `testing`) without privileges.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -91,11 +91,6 @@ impl KernelTransport {
             None => sys::interfaces(),
             Some(ns) => sys::run_in_netns(ns, sys::interfaces)?,
         }
-    }
-
-    /// Echo only the header of a refused request in its error (smaller errors).
-    pub fn set_capped_ack(&self, on: bool) -> io::Result<()> {
-        self.socket.set_int_option(SOL_NETLINK, NETLINK_CAP_ACK, on as i32)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The queue against a fake kernel: no privileges needed.
 
-use nfq_core::batch::NLM_F_NFQ_TRUNCATED;
+use nfq_core::batch::NLM_F_NFQ_CUT_BY_RECEIVER;
 use nfq_core::consts::*;
 use nfq_core::netlink::{Attributes, MessageHeader};
 use nfq_core::testing::{FakeKernel, PacketBuilder};
@@ -210,7 +210,7 @@ fn every_attribute_the_kernel_sends_is_read() {
     assert_eq!(p.conntrack(), Some(&[8, 0, 8, 0, 0, 0, 0, 1][..]));
     assert_eq!(p.conntrack_info(), Some(ConntrackInfo::New));
     assert_eq!(p.cap_len(), Some(1500));
-    assert!(p.is_truncated());
+    assert!(p.is_cut_by_copy_range());
     assert!(p.is_gso() && p.checksum_not_ready());
     assert_eq!(p.expectation(), Some(&[4, 0, 1, 0][..]));
     assert_eq!((p.uid(), p.gid()), (Some(1000), Some(100)));
@@ -232,7 +232,7 @@ fn absent_attributes_are_absent_not_zero() {
     assert_eq!(p.uid(), None);
     assert_eq!(p.timestamp(), None);
     assert_eq!(p.vlan(), None);
-    assert!(!p.is_truncated() && !p.is_gso());
+    assert!(!p.is_cut_by_copy_range() && !p.is_gso());
     assert_eq!(p.unknown_attributes().count(), 0);
 }
 
@@ -272,7 +272,7 @@ fn no_prefix_or_single_byte_change_of_a_message_panics() {
             mutated[at] = value;
             if let Ok(p) = PacketView::parse(&mutated) {
                 // Every accessor stays inside the message.
-                let _ = (p.mark(), p.timestamp(), p.hw_addr(), p.payload(), p.vlan(), p.secctx(), p.is_truncated());
+                let _ = (p.mark(), p.timestamp(), p.hw_addr(), p.payload(), p.vlan(), p.secctx(), p.is_cut_by_copy_range());
                 let _ = p.unknown_attributes().count();
             }
             let mut buffers = RecvBuffers::new(2, 4096);
@@ -293,19 +293,19 @@ fn a_cut_datagram_still_yields_its_packet_id() {
     kernel.deliver_from(PacketBuilder::new(6, 43).build(), 999);
     let mut buffers = RecvBuffers::new(8, 1024);
     assert_eq!(queue.receive(&mut buffers, false).unwrap(), 3);
-    assert_eq!(queue.stats().truncated, 1);
+    assert_eq!(queue.stats().cut_by_receiver, 1);
     assert_eq!(queue.stats().foreign, 1, "the datagram from port 999 is counted");
     let messages: Vec<_> = buffers.messages().map(Result::unwrap).collect();
-    assert!(matches!(messages[0], Message::TruncatedPacket { queue: 6, id: 41 }), "{:?}", messages[0]);
+    assert!(matches!(messages[0], Message::PacketCutByReceiver { queue: 6, id: 41 }), "{:?}", messages[0]);
     assert!(matches!(&messages[1], Message::Packet(p) if p.id() == 42));
 
     let mut batch = Vec::new();
     assert_eq!(buffers.copy_messages_into(&mut batch), 1, "the datagram from port 999 is skipped");
     let copied: Vec<_> = nfq_core::netlink::Messages::new(&batch).map(|m| Message::parse(m.unwrap()).unwrap()).collect();
     assert_eq!(copied.len(), 2);
-    assert!(matches!(copied[0], Message::TruncatedPacket { queue: 6, id: 41 }));
+    assert!(matches!(copied[0], Message::PacketCutByReceiver { queue: 6, id: 41 }));
     let first = MessageHeader::parse(&batch).unwrap();
-    assert!(first.flags & NLM_F_NFQ_TRUNCATED != 0);
+    assert!(first.flags & NLM_F_NFQ_CUT_BY_RECEIVER != 0);
     assert!(matches!(&copied[1], Message::Packet(p) if p.payload() == Some(&b"fits"[..])));
 }
 

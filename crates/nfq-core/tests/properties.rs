@@ -64,7 +64,7 @@ fn assert_in_place_matches_copy(buffers: &mut RecvBuffers, copied: &[u8]) {
 fn touch(p: &PacketView) {
     let _ = (p.id(), p.queue(), p.family(), p.hw_protocol(), p.hook(), p.hook_name(), p.mark(), p.timestamp());
     let _ = (p.indev(), p.outdev(), p.physindev(), p.physoutdev(), p.hw_addr(), p.payload(), p.cap_len());
-    let _ = (p.is_truncated(), p.skb_info(), p.is_gso(), p.checksum_not_ready(), p.conntrack(), p.conntrack_info());
+    let _ = (p.is_cut_by_copy_range(), p.skb_info(), p.is_gso(), p.checksum_not_ready(), p.conntrack(), p.conntrack_info());
     let _ = (p.expectation(), p.uid(), p.gid(), p.secctx(), p.vlan(), p.l2_header(), p.priority());
     assert!(p.unknown_attributes().count() <= p.as_bytes().len() / 4);
 }

@@ -61,8 +61,8 @@ pub struct BindingQueueStats {
     pub batches: f64,
     /// Datagrams (messages) received.
     pub messages: f64,
-    /// Datagrams cut short.
-    pub truncated: f64,
+    /// Datagrams cut by the receiver: larger than their receive slot (MSG_TRUNC).
+    pub cut_by_receiver: f64,
     /// Datagrams from another sender than the kernel, skipped.
     pub foreign: f64,
     /// Verdict messages sent.
@@ -220,7 +220,7 @@ impl NativeQueue {
             overruns: s.overruns as f64,
             batches: s.batches as f64,
             messages: s.datagrams as f64,
-            truncated: s.truncated as f64,
+            cut_by_receiver: s.cut_by_receiver as f64,
             foreign: s.foreign as f64,
             verdicts_sent: s.verdicts_sent as f64,
             verdict_sends: s.verdict_sends as f64,

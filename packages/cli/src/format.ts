@@ -11,8 +11,8 @@ export interface PacketSummary {
   readonly hook: number;
   /** Payload (only its length is printed). */
   readonly payload: { readonly length: number };
-  /** The payload is only the first part of the packet (NFQA_CAP_LEN differs from its length). */
-  readonly truncated: boolean;
+  /** The payload is only the first part of the packet: cut by the copy range (NFQA_CAP_LEN differs from its length). */
+  readonly cutByCopyRange: boolean;
   /** A GSO super-packet (NFQA_SKB_GSO). */
   readonly gso: boolean;
   /** Checksums not computed yet (NFQA_SKB_CSUMNOTREADY). */
@@ -43,7 +43,7 @@ export interface RunCounters {
     readonly handlerError?: number;
     readonly timeout?: number;
     readonly close?: number;
-    readonly truncated?: number;
+    readonly cutByReceiver?: number;
   };
   /** Socket overrun events (ENOBUFS): times the kernel told the socket lost packets; not a packet count. */
   readonly overruns: number;
@@ -93,7 +93,7 @@ export function formatSummary(counters: RunCounters, seconds: number, extras: Su
     close: counters.defaultVerdicts?.close ?? 0,
     timeout: counters.defaultVerdicts?.timeout ?? 0,
     'handler error': counters.defaultVerdicts?.handlerError ?? 0,
-    truncated: counters.defaultVerdicts?.truncated ?? 0,
+    'cut by receiver': counters.defaultVerdicts?.cutByReceiver ?? 0,
   }).filter(([, value]) => value > 0);
   const defaults = causes.reduce((sum, [, value]) => sum + value, 0);
   if (defaults > 0) line += `, ${defaults} by default (${causes.map(([cause, value]) => `${cause} ${value}`).join(', ')})`;

@@ -57,7 +57,7 @@ export class FakeNative implements NativeQueue {
   }
   readonly overrunCount = 0;
   stats() {
-    return { overruns: 0, batches: 0, messages: 0, truncated: 0, verdictsSent: this.verdicts.length, verdictSends: 0 };
+    return { overruns: 0, batches: 0, messages: 0, cutByReceiver: 0, verdictsSent: this.verdicts.length, verdictSends: 0 };
   }
   stopReceiving(): void {}
   close(): void {

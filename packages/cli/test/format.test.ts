@@ -5,7 +5,7 @@ describe('formatSummary', () => {
   const counters = {
     received: 4,
     verdicts: { accept: 3, drop: 1, repeat: 0, queue: 0, stop: 0, batch: 0 },
-    defaultVerdicts: { handlerError: 0, timeout: 0, close: 1, truncated: 0 },
+    defaultVerdicts: { handlerError: 0, timeout: 0, close: 1, cutByReceiver: 0 },
     overruns: 2,
   };
 

@@ -44,10 +44,14 @@ export const NLM_F_ACK_TLVS = 0x200;
 
 /**
  * Flag on an NFQNL_MSG_PACKET message (not a kernel flag): set by nfq-core on a message it had to
- * cut because its datagram did not fit the receive buffer. Only whole attributes are kept; the
- * packet still needs a verdict. No netlink flag uses this bit, and the kernel never sets it.
+ * cut because its datagram did not fit the receive buffer (the message was cut by the receiver).
+ * Only whole attributes are kept; the packet still needs a verdict. No netlink flag uses this
+ * bit, and the kernel never sets it.
  */
-export const NLM_F_NFQ_TRUNCATED = 0x8000;
+export const NLM_F_NFQ_CUT_BY_RECEIVER = 0x8000;
+
+/** @deprecated Renamed {@link NLM_F_NFQ_CUT_BY_RECEIVER}. */
+export const NLM_F_NFQ_TRUNCATED = NLM_F_NFQ_CUT_BY_RECEIVER;
 
 /** Extended-ack attribute: a NUL-terminated error message for a person. */
 export const NLMSGERR_ATTR_MSG = 1;

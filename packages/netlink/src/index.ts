@@ -14,6 +14,7 @@ export {
   iterateMessages,
   type DecodedMessage,
   type DecodedPacket,
+  type DecodedPacketCutByReceiver,
   type DecodedTruncatedPacket,
   type DecodedError,
   type DecodedDone,

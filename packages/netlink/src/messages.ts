@@ -1,7 +1,7 @@
-import { NFQNL_MSG_PACKET, NLMSG_DONE, NLMSG_ERROR, NLM_F_NFQ_TRUNCATED, nfqMessageType } from './constants.js';
+import { NFQNL_MSG_PACKET, NLMSG_DONE, NLMSG_ERROR, NLM_F_NFQ_CUT_BY_RECEIVER, nfqMessageType } from './constants.js';
 import { type NetlinkErrorMessage, decodeErrorMessageAt } from './error-message.js';
 import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
-import { PacketView, truncatedPacketId } from './packet.js';
+import { PacketView, packetIdOfCutMessage } from './packet.js';
 import { align4, readU16Big, readU16Host } from './wire.js';
 
 /** `nlmsg_type` of NFQNL_MSG_PACKET. */
@@ -43,12 +43,13 @@ export interface DecodedPacket {
 }
 
 /**
- * An NFQNL_MSG_PACKET message that nfq-core had to cut (flag {@link NLM_F_NFQ_TRUNCATED}): only
- * its queue and id are known. It still needs a verdict.
+ * An NFQNL_MSG_PACKET message that nfq-core had to cut because it did not fit its receive buffer
+ * (flag {@link NLM_F_NFQ_CUT_BY_RECEIVER}): only its queue and id are known. It still needs a
+ * verdict.
  */
-export interface DecodedTruncatedPacket {
+export interface DecodedPacketCutByReceiver {
   /** Discriminant. */
-  readonly type: 'truncatedPacket';
+  readonly type: 'packetCutByReceiver';
   /** Queue number (nfgenmsg.res_id). */
   readonly queue: number;
   /** Packet id, from the first NFQA_PACKET_HDR. */
@@ -81,8 +82,11 @@ export interface DecodedOther {
   readonly bytes: Uint8Array;
 }
 
+/** @deprecated Renamed {@link DecodedPacketCutByReceiver}; its `type` is now `'packetCutByReceiver'`. */
+export type DecodedTruncatedPacket = DecodedPacketCutByReceiver;
+
 /** One message of a batch, decoded by its type; switch on `type`. */
-export type DecodedMessage = DecodedPacket | DecodedTruncatedPacket | DecodedError | DecodedDone | DecodedOther;
+export type DecodedMessage = DecodedPacket | DecodedPacketCutByReceiver | DecodedError | DecodedDone | DecodedOther;
 
 /** The one NLMSG_DONE value: it carries nothing, so every done message shares it. */
 const DONE: DecodedDone = Object.freeze({ type: 'done' });
@@ -91,8 +95,8 @@ const DONE: DecodedDone = Object.freeze({ type: 'done' });
  * Decodes a received batch (messages back to back, each padded to 4) message by message, in
  * order, yielding each as a {@link DecodedMessage}:
  *
- * - NFQNL_MSG_PACKET: `packet` (a {@link PacketView}); when flagged {@link NLM_F_NFQ_TRUNCATED}
- *   and its packet id can be read, `truncatedPacket` instead.
+ * - NFQNL_MSG_PACKET: `packet` (a {@link PacketView}); when flagged {@link NLM_F_NFQ_CUT_BY_RECEIVER}
+ *   and its packet id can be read, `packetCutByReceiver` instead.
  * - NLMSG_ERROR: `error`; NLMSG_DONE: `done`; any other type: `other`.
  *
  * Decoding stops at the first malformed message by throwing {@link NetlinkDecodeError}, whose
@@ -155,9 +159,9 @@ function decodeMessageAt(
 ): DecodedMessage {
   const type = readU16Host(batch, offset + 4);
   if (type === PACKET_MESSAGE_TYPE) {
-    const id = (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) !== 0 ? truncatedPacketId(batch, offset, length) : -1;
+    const id = (readU16Host(batch, offset + 6) & NLM_F_NFQ_CUT_BY_RECEIVER) !== 0 ? packetIdOfCutMessage(batch, offset, length) : -1;
     return id >= 0
-      ? { type: 'truncatedPacket', queue: readU16Big(batch, offset + 18), id }
+      ? { type: 'packetCutByReceiver', queue: readU16Big(batch, offset + 18), id }
       : { type: 'packet', packet: new PacketView(batch, offset, arrayBuffer, byteOffset) };
   }
   if (type === NLMSG_ERROR) return { type: 'error', error: decodeErrorMessageAt(batch, offset, length) };
@@ -208,7 +212,7 @@ export function forEachPacketAt(
     const length = checkedMessageLength(batch, offset, end);
     if (
       readU16Host(batch, offset + 4) === PACKET_MESSAGE_TYPE &&
-      (readU16Host(batch, offset + 6) & NLM_F_NFQ_TRUNCATED) === 0
+      (readU16Host(batch, offset + 6) & NLM_F_NFQ_CUT_BY_RECEIVER) === 0
     ) {
       onPacketAt(offset);
     } else if (onOther !== undefined) {

@@ -532,13 +532,13 @@ function checkVlanNest(buffer: Uint8Array, start: number, end: number): void {
 }
 
 /**
- * The packet id of an NFQNL_MSG_PACKET message that was cut short, read from its first
+ * The packet id of an NFQNL_MSG_PACKET message cut by the receiver, read from its first
  * NFQA_PACKET_HDR with at least 4 value bytes among the attributes before any malformed one; -1
  * when there is none. The message is `buffer[start, start + length)`, with `length` >= 16.
  *
- * @internal Used by {@link decodeMessages} for messages flagged NLM_F_NFQ_TRUNCATED.
+ * @internal Used by {@link decodeMessages} for messages flagged NLM_F_NFQ_CUT_BY_RECEIVER.
  */
-export function truncatedPacketId(buffer: Uint8Array, start: number, length: number): number {
+export function packetIdOfCutMessage(buffer: Uint8Array, start: number, length: number): number {
   if (length < ATTRIBUTES_OFFSET) return -1;
   const end = start + length;
   for (let offset = start + ATTRIBUTES_OFFSET; end - offset >= NLA_HDRLEN; ) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
-  NLM_F_NFQ_TRUNCATED,
+  NLM_F_NFQ_CUT_BY_RECEIVER,
   NetlinkDecodeError,
   buildPacketMessage,
   decodeMessages,
@@ -97,7 +97,7 @@ describe('iterateMessages', () => {
 describe('forEachPacket', () => {
   it('hands packets to onPacket and every other message, decoded, to onOther, in order', () => {
     const first = buildPacketMessage({ queue: 2, id: 1, hwProtocol: 0x0800, hook: 3, mark: 9 });
-    const cut = buildPacketMessage({ queue: 2, id: 2, hwProtocol: 0x0800, hook: 3, flags: NLM_F_NFQ_TRUNCATED });
+    const cut = buildPacketMessage({ queue: 2, id: 2, hwProtocol: 0x0800, hook: 3, flags: NLM_F_NFQ_CUT_BY_RECEIVER });
     const second = buildPacketMessage({ queue: 2, id: 3, hwProtocol: 0x0800, hook: 3 });
     const seen: Array<string | number> = [];
     forEachPacket(
@@ -105,7 +105,7 @@ describe('forEachPacket', () => {
       (packet) => seen.push(packet.id, packet.mark ?? 'no mark'),
       (message) => seen.push(message.type),
     );
-    expect(seen).toEqual([1, 9, 'truncatedPacket', 'done', 3, 'no mark']);
+    expect(seen).toEqual([1, 9, 'packetCutByReceiver', 'done', 3, 'no mark']);
   });
 
   it('throws at the first malformed message after handling the ones before it', () => {
@@ -138,9 +138,9 @@ describe('decodeMessages', () => {
     ]);
   });
 
-  it('reads only the queue and id of a packet flagged NLM_F_NFQ_TRUNCATED', () => {
-    const cut = buildPacketMessage({ queue: 3, id: 41, hwProtocol: 0x0800, hook: 1, flags: NLM_F_NFQ_TRUNCATED });
-    expect([...decodeMessages(cut)]).toEqual([{ type: 'truncatedPacket', queue: 3, id: 41 }]);
+  it('reads only the queue and id of a packet flagged NLM_F_NFQ_CUT_BY_RECEIVER', () => {
+    const cut = buildPacketMessage({ queue: 3, id: 41, hwProtocol: 0x0800, hook: 1, flags: NLM_F_NFQ_CUT_BY_RECEIVER });
+    expect([...decodeMessages(cut)]).toEqual([{ type: 'packetCutByReceiver', queue: 3, id: 41 }]);
   });
 
   it('stops at the first malformed message, with its offset in the batch, and stays done', () => {

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  NLM_F_NFQ_TRUNCATED,
+  NLM_F_NFQ_CUT_BY_RECEIVER,
   NetlinkDecodeError,
   type NetlinkErrorMessage,
   type PacketMessageOptions,
@@ -174,7 +174,7 @@ const packetOptions: fc.Arbitrary<PacketMessageOptions> = fc.record(
     hwProtocol: u16,
     hook: u8,
     family: u8,
-    // Mostly 0: with NLM_F_NFQ_TRUNCATED (half of all u16) the message decodes as truncatedPacket.
+    // Mostly 0: with NLM_F_NFQ_CUT_BY_RECEIVER (half of all u16) the message decodes as packetCutByReceiver.
     flags: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: u16 }),
     indev: u32,
     physindev: u32,
@@ -202,8 +202,8 @@ const packetOptions: fc.Arbitrary<PacketMessageOptions> = fc.record(
 
 /** What decoding a message built from `options` must give, in the fixture shape. */
 function expectedShape(options: PacketMessageOptions): MessageShape {
-  if (((options.flags ?? 0) & NLM_F_NFQ_TRUNCATED) !== 0) {
-    return { type: 'truncatedPacket', queue: options.queue, id: options.id };
+  if (((options.flags ?? 0) & NLM_F_NFQ_CUT_BY_RECEIVER) !== 0) {
+    return { type: 'packetCutByReceiver', queue: options.queue, id: options.id };
   }
   const shape: MessageShape = {
     type: 'packet',
@@ -417,7 +417,7 @@ describe(`valid messages round-trip (${RUNS} cases per property)`, () => {
   );
 
   it(
-    'parsePacket reads a built message (truncation flag or not) as a whole packet',
+    'parsePacket reads a built message (cut-by-receiver flag or not) as a whole packet',
     () => {
       fc.assert(
         fc.property(packetOptions, (options) => {

@@ -81,8 +81,8 @@ export function messageShape(message: DecodedMessage): MessageShape {
   switch (message.type) {
     case 'packet':
       return packetShape(message.packet);
-    case 'truncatedPacket':
-      return { type: 'truncatedPacket', queue: message.queue, id: message.id };
+    case 'packetCutByReceiver':
+      return { type: 'packetCutByReceiver', queue: message.queue, id: message.id };
     case 'error':
       return errorShape(message.error);
     case 'done':

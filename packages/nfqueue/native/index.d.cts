@@ -162,8 +162,8 @@ export interface BindingQueueStats {
   batches: number
   /** Datagrams (messages) received. */
   messages: number
-  /** Datagrams cut short. */
-  truncated: number
+  /** Datagrams cut by the receiver: larger than their receive slot (MSG_TRUNC). */
+  cutByReceiver: number
   /** Datagrams from another sender than the kernel, skipped. */
   foreign: number
   /** Verdict messages sent. */

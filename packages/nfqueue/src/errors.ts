@@ -94,7 +94,7 @@ export class KernelError extends NfqueueError {
 }
 
 /** How a packet got its verdict. */
-export type VerdictSource = 'handler' | 'batch' | 'handler-error' | 'timeout' | 'close' | 'truncated';
+export type VerdictSource = 'handler' | 'batch' | 'handler-error' | 'timeout' | 'close' | 'cut-by-receiver';
 
 /** A verdict was given to a packet that already has one (each packet gets exactly one). */
 export class VerdictAlreadyGivenError extends NfqueueError {
@@ -111,7 +111,7 @@ export class VerdictAlreadyGivenError extends NfqueueError {
       'handler-error': 'already got the default verdict because its handler threw',
       timeout: 'already got the default verdict when verdictTimeout passed',
       close: 'already got the default verdict when the queue closed',
-      truncated: 'already got the default verdict',
+      'cut-by-receiver': 'already got the default verdict (its message did not fit the receive buffer)',
     };
     super('ERR_VERDICT_ALREADY_GIVEN', `packet ${packetId} ${how[verdictSource]}; each packet takes exactly one verdict`);
     this.packetId = packetId;

@@ -55,8 +55,8 @@ export interface NativeQueueStats {
   batches: number;
   /** Netlink messages received. */
   messages: number;
-  /** Messages cut because a receive buffer was too small (MSG_TRUNC). */
-  truncated: number;
+  /** Messages cut by the receiver because a receive buffer was too small (MSG_TRUNC). */
+  cutByReceiver: number;
   /** Datagrams from another sender than the kernel (never sent by it), skipped. */
   foreign?: number;
   /** Verdict messages sent. */

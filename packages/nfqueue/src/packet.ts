@@ -126,10 +126,20 @@ export class Packet extends PacketView {
     return this.#payload;
   }
 
-  /** True when the payload is only the first part of the packet (copy range reached). */
-  get truncated(): boolean {
+  /**
+   * True when the payload is only the first part of the packet: the kernel cut it to the queue's
+   * `copyRange` and sent the whole length in `capLen`. (A packet whose message did not fit the
+   * receive buffer never becomes a `Packet`: it gets the default verdict, counted in
+   * `stats().defaultVerdicts.cutByReceiver`.)
+   */
+  get cutByCopyRange(): boolean {
     const capLen = this.capLen;
     return capLen !== undefined && capLen !== (super.payload?.length ?? 0);
+  }
+
+  /** @deprecated Renamed {@link Packet.cutByCopyRange}. */
+  get truncated(): boolean {
+    return this.cutByCopyRange;
   }
 
   /** True for a GSO super-packet, larger than the MTU (needs the `gso` option). */
@@ -253,7 +263,7 @@ export class Packet extends PacketView {
       put('payload', hex(payload));
     }
     put('capLen', this.capLen);
-    if (this.capLen !== undefined) put('truncated', this.truncated);
+    if (this.capLen !== undefined) put('cutByCopyRange', this.cutByCopyRange);
     put('skbInfo', this.skbInfo);
     if (this.skbInfo !== undefined) {
       put('gso', this.gso);
@@ -274,13 +284,13 @@ export class Packet extends PacketView {
 
   /**
    * The line libnetfilter_queue's `examples/nf-queue.c` prints for a packet:
-   * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with its `truncated ` and `GSO `
-   * prefixes and its `, hwaddr ...` and `, checksum not ready` parts when they apply.
+   * `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with its `truncated ` (cut by the
+   * copy range) and `GSO ` prefixes and its `, hwaddr ...` and `, checksum not ready` parts when they apply.
    */
   override toString(): string {
     const payloadLength = super.payload?.length ?? 0;
     let line = '';
-    if (this.truncated) line += 'truncated ';
+    if (this.cutByCopyRange) line += 'truncated ';
     if (this.gso) line += 'GSO ';
     line += `packet received (id=${this.id} hw=0x${this.hwProtocol.toString(16).padStart(4, '0')} hook=${this.hook}, payload len ${payloadLength}`;
     const hwAddr = super.hwAddr;

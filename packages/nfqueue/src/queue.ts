@@ -78,7 +78,7 @@ export interface QueueCounters {
   /** Verdicts sent, by kind (a VERDICT_BATCH counts once, under `batch`). */
   verdicts: { accept: number; drop: number; repeat: number; queue: number; stop: number; batch: number };
   /** Packets that got the default verdict, by why. */
-  defaultVerdicts: { handlerError: number; timeout: number; close: number; truncated: number; rejected: number };
+  defaultVerdicts: { handlerError: number; timeout: number; close: number; cutByReceiver: number; rejected: number };
   /** Packets whose verdict timeout passed (also counted in defaultVerdicts.timeout). */
   timeouts: number;
   /**
@@ -239,7 +239,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   readonly #counters: QueueCounters = {
     received: 0,
     verdicts: { accept: 0, drop: 0, repeat: 0, queue: 0, stop: 0, batch: 0 },
-    defaultVerdicts: { handlerError: 0, timeout: 0, close: 0, truncated: 0, rejected: 0 },
+    defaultVerdicts: { handlerError: 0, timeout: 0, close: 0, cutByReceiver: 0, rejected: 0 },
     timeouts: 0,
     overruns: 0,
     verdictsRejected: 0,
@@ -758,7 +758,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     if (packet.hasVerdict) return;
     this.#stage(packet.id, this.#defaultVerdict, -1);
     countVerdict(this.#counters.verdicts, this.#defaultVerdict);
-    const key = source === 'handler-error' ? 'handlerError' : source;
+    const key = source === 'handler-error' ? 'handlerError' : source === 'cut-by-receiver' ? 'cutByReceiver' : source;
     this.#counters.defaultVerdicts[key]++;
     packet[markVerdictGiven](source);
     this.#release(packet);
@@ -1046,11 +1046,11 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   }
 
   #onOtherMessage(message: DecodedMessage): void {
-    if (message.type === 'truncatedPacket') {
+    if (message.type === 'packetCutByReceiver') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
       this.#stage(message.id, this.#defaultVerdict, -1);
       countVerdict(this.#counters.verdicts, this.#defaultVerdict);
-      this.#counters.defaultVerdicts.truncated++;
+      this.#counters.defaultVerdicts.cutByReceiver++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
       const rejected = this.#onRejected(message); // counts what the refusal stands for
       if (rejected !== undefined) this.#collectError(rejected);

@@ -129,7 +129,7 @@ export class FakeNativeQueue implements NativeQueue {
   }
 
   stats(): NativeQueueStats {
-    return { overruns: this.overruns, batches: this.#batches, messages: this.#messages, truncated: 0, verdictsSent: 0, verdictSends: this.sent.length };
+    return { overruns: this.overruns, batches: this.#batches, messages: this.#messages, cutByReceiver: 0, verdictsSent: 0, verdictSends: this.sent.length };
   }
 
   pause(): void {

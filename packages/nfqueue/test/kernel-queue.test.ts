@@ -210,10 +210,10 @@ describe('kernel: the high-level queue API', () => {
         for (const packet of batch) {
           expect(packet.outdevName).toBe('lo');
           expect(packet.payload).toHaveLength(30);
-          expect(packet.truncated).toBe(true);
+          expect(packet.cutByCopyRange).toBe(true);
           expect(packet.capLen).toBe(68);
           expect(packet.toString()).toMatch(/^truncated packet received \(id=\d+ hw=0x0800 hook=3, payload len 30\)$/);
-          expect(packet.toJSON()).toMatchObject({ hookName: 'OUTPUT', outdevName: 'lo', payloadLength: 30, truncated: true });
+          expect(packet.toJSON()).toMatchObject({ hookName: 'OUTPUT', outdevName: 'lo', payloadLength: 30, cutByCopyRange: true });
           expect(packet.toXml({ time: false })).toMatch(/^<pkt><hook>3<\/hook><id>\d+<\/id><hw><proto>0800<\/proto><\/hw><outdev>1<\/outdev><payload>45[0-9a-f]{58}<\/payload><\/pkt>$/);
           packet.accept();
           count++;

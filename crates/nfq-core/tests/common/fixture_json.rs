@@ -88,7 +88,7 @@ fn error_json(e: &ErrorMessage) -> Value {
 pub fn message_json(message: &Message) -> Value {
     match message {
         Message::Packet(p) => packet_json(p),
-        Message::TruncatedPacket { queue, id } => json!({ "type": "truncatedPacket", "queue": queue, "id": id }),
+        Message::PacketCutByReceiver { queue, id } => json!({ "type": "packetCutByReceiver", "queue": queue, "id": id }),
         Message::Error(e) => error_json(e),
         Message::Done => json!({ "type": "done" }),
         Message::Other { kind, bytes } => json!({ "type": "other", "messageType": kind, "length": bytes.len() }),

@@ -11,10 +11,10 @@ function packetOf(options: Partial<Parameters<typeof buildPacketMessage>[0]>): P
 }
 
 describe('Packet', () => {
-  it('tells truncation from the capture length', () => {
-    expect(packetOf({ payload: new Uint8Array(100), capLen: 1500 }).truncated).toBe(true);
-    expect(packetOf({ payload: new Uint8Array(100) }).truncated).toBe(false);
-    expect(packetOf({ payload: new Uint8Array(100), capLen: 100 }).truncated).toBe(false);
+  it('tells a payload cut by the copy range from the capture length', () => {
+    expect(packetOf({ payload: new Uint8Array(100), capLen: 1500 }).cutByCopyRange).toBe(true);
+    expect(packetOf({ payload: new Uint8Array(100) }).cutByCopyRange).toBe(false);
+    expect(packetOf({ payload: new Uint8Array(100), capLen: 100 }).cutByCopyRange).toBe(false);
   });
 
   it('reads GSO and checksum bits of NFQA_SKB_INFO', () => {

@@ -2,7 +2,7 @@
  * The queue's policies against a fake native binding: option checks, default verdicts, timeouts,
  * backpressure, overruns, close, stats. No kernel, no privileges.
  */
-import { NF_ACCEPT, NF_DROP, NLM_F_NFQ_TRUNCATED, buildPacketMessage } from '@nfq/netlink';
+import { NF_ACCEPT, NF_DROP, NLM_F_NFQ_CUT_BY_RECEIVER, buildPacketMessage } from '@nfq/netlink';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   InvalidOptionError,
@@ -124,13 +124,13 @@ describe('verdicts and their checks', () => {
   it('verdicts a packet cut by the receiver (only its id known) with the default verdict', async () => {
     const { queue, native } = await open();
     queue.on('packet', (packet) => packet.accept());
-    native.deliver(packetMessage(8, { flags: NLM_F_NFQ_TRUNCATED }), packetMessage(9));
+    native.deliver(packetMessage(8, { flags: NLM_F_NFQ_CUT_BY_RECEIVER }), packetMessage(9));
     await settle();
     expect(sentVerdicts(native).sort()).toEqual([
       [8, NF_ACCEPT],
       [9, NF_ACCEPT],
     ]);
-    expect(queue.stats().defaultVerdicts.truncated).toBe(1);
+    expect(queue.stats().defaultVerdicts.cutByReceiver).toBe(1);
   });
 });
 
