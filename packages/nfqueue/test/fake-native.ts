@@ -10,6 +10,7 @@ import {
 const PACKET_TYPE = (3 << 8) | 0;
 const BATCH_TYPE = (3 << 8) | 3;
 
+import { readFileSync } from 'node:fs';
 import { OPTION_LIMITS } from '../src/option-limits.js';
 import type { NativeBinding, NativeBoundQueue, NativeQueue, NativeQueueError, NativeQueueOptions, NativeQueueStats } from '../src/index.js';
 
@@ -156,7 +157,7 @@ export class FakeNativeQueue implements NativeQueue {
   }
 
   receivePending(): Buffer | null {
-    if (this.#receiving) {
+    if (this.#receiving && this.options.readerThread === true) {
       throw nativeError('stop receiving first: the reader thread owns the socket', { code: 'EINVAL', kind: 'InvalidArgument', errno: 22, option: 'receivePending' });
     }
     const batch = this.pendingInSocket.shift();
@@ -184,6 +185,9 @@ export class FakeNativeQueue implements NativeQueue {
   }
 }
 
+/** This process's name as the kernel knows it, which the binding gives as the holder's command. */
+const THIS_COMMAND = readFileSync('/proc/self/comm', 'utf8').trim();
+
 /** A fake binding whose `open` refuses a queue number that an open fake queue holds, as the kernel does. */
 export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativeQueue[] } {
   const opened: FakeNativeQueue[] = [];
@@ -193,7 +197,7 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
         if (opened.some((queue) => queue.queueNum === options.queue && !queue.isClosed)) {
           throw nativeError(
             `queue ${options.queue} is already bound by this process (pid ${process.pid}, netlink port id 4242): use the queue already open, or close it before opening the queue again (EPERM)`,
-            { code: 'EPERM', kind: 'AlreadyBound', errno: 1, queue: options.queue, ownerPid: process.pid, ownerPortId: 4242 },
+            { code: 'EPERM', kind: 'AlreadyBound', errno: 1, queue: options.queue, ownerPid: process.pid, ownerPortId: 4242, ownerCommand: THIS_COMMAND },
           );
         }
         const { min, max, what } = OPTION_LIMITS.receiveBufferSize;
