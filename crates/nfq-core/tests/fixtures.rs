@@ -27,6 +27,13 @@ fn fixtures() -> Vec<(String, Value)> {
     all
 }
 
+/// The conntrack changes of a verdict fixture (`connmark`, `connlabels`, `connlabelsMask`).
+fn conntrack_update(input: &Value) -> Option<ConntrackUpdate> {
+    let labels = |key: &str| input.get(key).map(|h| <[u8; 16]>::try_from(from_hex(h.as_str().unwrap())).expect("16 bytes of labels"));
+    let update = ConntrackUpdate { mark: num(input, "connmark").map(|m| m as u32), labels: labels("connlabels"), labels_mask: labels("connlabelsMask") };
+    (update != ConntrackUpdate::default()).then_some(update)
+}
+
 fn num(v: &Value, key: &str) -> Option<u64> {
     v.get(key).map(|n| n.as_u64().unwrap_or_else(|| panic!("{key} is not a number")))
 }
@@ -44,7 +51,7 @@ fn build(spec: &Value) -> Vec<u8> {
             let options = VerdictOptions {
                 mark: num(input, "mark").map(|m| m as u32),
                 payload: payload.as_deref(),
-                conntrack: num(input, "connmark").map(|m| ConntrackUpdate { mark: Some(m as u32), ..Default::default() }),
+                conntrack: conntrack_update(input),
             };
             put_verdict(&mut w, queue, num(input, "id").unwrap() as u32, verdict, &options).unwrap();
         }

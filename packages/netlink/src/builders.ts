@@ -1,5 +1,7 @@
 import {
   AF_UNSPEC,
+  CTA_LABELS,
+  CTA_LABELS_MASK,
   CTA_MARK,
   NFGENMSG_LEN,
   NFNETLINK_V0,
@@ -59,6 +61,14 @@ export interface VerdictOptions {
   readonly payload?: Uint8Array;
   /** New connection mark (NFQA_CT nested CTA_MARK); needs the kernel's conntrack glue. */
   readonly connmark?: number;
+  /**
+   * New connection labels, 128 bits (NFQA_CT nested CTA_LABELS, 16 bytes, bit 0 the lowest bit
+   * of the first byte as the kernel stores them); needs the conntrack glue and the connlabel
+   * extension (the kernel makes room for labels when an iptables `-m connlabel` rule exists).
+   */
+  readonly connlabels?: Uint8Array;
+  /** Which label bits `connlabels` sets or clears (CTA_LABELS_MASK, 16 bytes); all 128 when absent. */
+  readonly connlabelsMask?: Uint8Array;
   /** Netlink sequence number (default 0). */
   readonly seq?: number;
 }
@@ -267,12 +277,28 @@ class MessageBuffer {
     this.view.setUint32(header + 4, options.id);
     if (options.mark !== undefined) this.u32Attribute(NFQA_MARK, 'mark', options.mark);
     if ('payload' in options && options.payload !== undefined) this.bytesAttribute(NFQA_PAYLOAD, options.payload);
-    if ('connmark' in options && options.connmark !== undefined) {
-      const nest = this.beginNest(NFQA_CT);
-      this.u32Attribute(CTA_MARK, 'connmark', options.connmark);
-      this.endNest(nest);
+    const ct = type === NFQNL_MSG_VERDICT ? (options as VerdictOptions) : undefined;
+    if (ct !== undefined && (ct.connmark !== undefined || ct.connlabels !== undefined || ct.connlabelsMask !== undefined)) {
+      this.conntrackAttributes(ct);
     }
     this.endMessage(start);
+  }
+
+  /** NFQA_CT with CTA_MARK and CTA_LABELS + CTA_LABELS_MASK, as the options give them. */
+  conntrackAttributes(options: VerdictOptions): void {
+    const { connmark, connlabels, connlabelsMask } = options;
+    if (connlabels !== undefined) checkLabels('connlabels', connlabels);
+    if (connlabelsMask !== undefined) {
+      if (connlabels === undefined) throw new NetlinkRangeError('connlabelsMask', 'connlabelsMask goes with connlabels: it says which of their bits change');
+      checkLabels('connlabelsMask', connlabelsMask);
+    }
+    const nest = this.beginNest(NFQA_CT);
+    if (connmark !== undefined) this.u32Attribute(CTA_MARK, 'connmark', connmark);
+    if (connlabels !== undefined) {
+      this.bytesAttribute(CTA_LABELS, connlabels);
+      this.bytesAttribute(CTA_LABELS_MASK, connlabelsMask ?? ALL_LABELS);
+    }
+    this.endNest(nest);
   }
 
   take(): Uint8Array {
@@ -280,15 +306,27 @@ class MessageBuffer {
   }
 }
 
+/** Bytes of connection labels, as CTA_LABELS carries them (128 bits). */
+export const CONNLABELS_LENGTH = 16;
+
+/** A mask that changes every label bit. */
+const ALL_LABELS = new Uint8Array(CONNLABELS_LENGTH).fill(0xff);
+
+function checkLabels(field: string, labels: Uint8Array): void {
+  if (!(labels instanceof Uint8Array) || labels.length !== CONNLABELS_LENGTH) {
+    throw new NetlinkRangeError(field, `${field} must be ${CONNLABELS_LENGTH} bytes (128 label bits), got ${labels instanceof Uint8Array ? `${labels.length} bytes` : typeof labels}`);
+  }
+}
+
 /** Upper bound of the encoded size of one verdict message. */
 function verdictSize(options: VerdictOptions): number {
-  return 64 + (options.payload ? align4(options.payload.length) : 0);
+  return 112 + (options.payload ? align4(options.payload.length) : 0);
 }
 
 /**
  * A complete NFQNL_MSG_VERDICT message: NLM_F_REQUEST, family AF_UNSPEC, res_id = queue, then
  * NFQA_VERDICT_HDR, NFQA_MARK (if `mark`), NFQA_PAYLOAD (if `payload`) and NFQA_CT with a
- * nested CTA_MARK (if `connmark`), in that order.
+ * nested CTA_MARK (if `connmark`) and CTA_LABELS + CTA_LABELS_MASK (if `connlabels`), in that order.
  */
 export function buildVerdict(options: VerdictOptions): Uint8Array {
   const buffer = new MessageBuffer(verdictSize(options));

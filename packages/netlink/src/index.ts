@@ -36,6 +36,7 @@ export {
   buildConfig,
   buildPacketMessage,
   VerdictWriter,
+  CONNLABELS_LENGTH,
   type VerdictOptions,
   type VerdictBatchOptions,
   type ConfigOptions,

@@ -75,6 +75,17 @@ describe('buildVerdict', () => {
     expect(() => buildVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT, mark: 2 ** 32 })).toThrow(RangeError);
     expect(() => buildVerdict({ queue: 0, id: 1.5, verdict: NF_ACCEPT })).toThrow(RangeError);
   });
+
+  it('refuses connection labels that are not 16 bytes, and a label mask without labels', () => {
+    expect(() => buildVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT, connlabels: new Uint8Array(8) })).toThrow(/connlabels must be 16 bytes \(128 label bits\), got 8 bytes/);
+    expect(() => buildVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT, connlabels: new Uint8Array(16), connlabelsMask: new Uint8Array(17) })).toThrow(
+      /connlabelsMask must be 16 bytes/,
+    );
+    expect(() => buildVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT, connlabelsMask: new Uint8Array(16) })).toThrow(/connlabelsMask goes with connlabels/);
+    const writer = new VerdictWriter();
+    expect(() => writer.appendVerdict({ queue: 0, id: 1, verdict: NF_ACCEPT, connlabels: new Uint8Array(1) })).toThrow(RangeError);
+    expect(writer.byteLength).toBe(0); // nothing half-written
+  });
 });
 
 describe('buildVerdictBatch', () => {

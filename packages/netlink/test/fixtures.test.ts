@@ -20,6 +20,9 @@ import {
 } from '../src/index.js';
 import { type DecodeShape, decodeShape, fromHex, hex } from './shape.js';
 
+/** The bytes of an optional hex field. */
+const optionalHex = (text: string | undefined): Uint8Array | undefined => (text === undefined ? undefined : fromHex(text));
+
 const FIXTURES_DIRECTORY = new URL('../../../fixtures/', import.meta.url);
 /** The fixture set must not shrink below this (both codecs are held to at least 12 files). */
 const MINIMUM_FIXTURE_COUNT = 12;
@@ -108,6 +111,8 @@ function build(fixture: BuildFixture['build']): Uint8Array {
       mark: input.optionalNumber('mark'),
       payload: payload === undefined ? undefined : fromHex(payload),
       connmark: input.optionalNumber('connmark'),
+      connlabels: optionalHex(input.optionalString('connlabels')),
+      connlabelsMask: optionalHex(input.optionalString('connlabelsMask')),
     });
   } else if (fixture.message === 'verdictBatch') {
     bytes = buildVerdictBatch({

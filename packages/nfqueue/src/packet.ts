@@ -24,6 +24,14 @@ export interface VerdictChanges {
   payload?: Uint8Array;
   /** New connection mark; needs the kernel's conntrack glue (CONFIG_NETFILTER_NETLINK_GLUE_CT). */
   connmark?: number;
+  /**
+   * New connection labels: 16 bytes, 128 label bits (bit n is bit n % 8 of byte n / 8), as
+   * iptables' `-m connlabel --label n` reads them; needs the conntrack glue, and a connlabel rule
+   * on the host (the kernel keeps labels only for connections made while such a rule exists).
+   */
+  connlabels?: Uint8Array;
+  /** Which of the 128 label bits `connlabels` changes (16 bytes); every bit when absent. */
+  connlabelsMask?: Uint8Array;
 }
 
 /** Options of {@link Packet.queue}. */

@@ -740,13 +740,13 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const id = packet.id;
     if (changes === undefined) {
       this.#stage(id, verdict, -1);
-    } else if (changes.payload === undefined && changes.connmark === undefined) {
+    } else if (changes.payload === undefined && changes.connmark === undefined && changes.connlabels === undefined) {
       // changes were checked by the packet (verdict-checks.ts)
       this.#stage(id, verdict, changes.mark ?? -1);
     } else {
       this.#encodeStaged();
-      const { mark, payload, connmark } = changes;
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, seq: this.#verdictSeq(id) });
+      const { mark, payload, connmark, connlabels, connlabelsMask } = changes;
+      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, connlabels, connlabelsMask, seq: this.#verdictSeq(id) });
     }
     countVerdict(this.#counters.verdicts, verdict);
     this.#release(packet);

@@ -4,6 +4,7 @@
  * Used by the Packet methods, the `Verdict` helpers and `Queue.verdictBatch`. @internal
  */
 import {
+  CONNLABELS_LENGTH,
   NF_ACCEPT,
   NF_DROP,
   NF_QUEUE,
@@ -105,17 +106,34 @@ export interface VerdictTarget {
 export function checkChanges(packet: VerdictTarget, changes: unknown): VerdictChanges | undefined {
   if (changes === undefined) return undefined;
   const id = packet.id;
-  checkKeys(id, 'the verdict changes', changes, ['mark', 'payload', 'connmark']);
+  checkKeys(id, 'the verdict changes', changes, ['mark', 'payload', 'connmark', 'connlabels', 'connlabelsMask']);
   const given = changes as object;
   const mark = own(given, 'mark');
   const payload = own(given, 'payload');
   const connmark = own(given, 'connmark');
+  const connlabels = own(given, 'connlabels');
+  const connlabelsMask = own(given, 'connlabelsMask');
   if (mark !== undefined && !isU32(mark)) throw new InvalidVerdictError(id, `mark must be an integer from 0 to 4294967295, got ${describe(mark)}`);
   if (connmark !== undefined && !isU32(connmark)) {
     throw new InvalidVerdictError(id, `connmark must be an integer from 0 to 4294967295, got ${describe(connmark)}`);
   }
+  for (const [name, labels] of [['connlabels', connlabels], ['connlabelsMask', connlabelsMask]] as const) {
+    if (labels !== undefined && !(labels instanceof Uint8Array && labels.length === CONNLABELS_LENGTH)) {
+      const got = labels instanceof Uint8Array ? `${labels.length} bytes` : describe(labels);
+      throw new InvalidVerdictError(id, `${name} must be a Uint8Array of ${CONNLABELS_LENGTH} bytes (128 label bits), got ${got}`);
+    }
+  }
+  if (connlabelsMask !== undefined && connlabels === undefined) {
+    throw new InvalidVerdictError(id, 'connlabelsMask goes with connlabels: it says which of their bits change');
+  }
   if (payload !== undefined) checkPayload(packet, payload);
-  return { mark: mark as number | undefined, payload: payload as Uint8Array | undefined, connmark: connmark as number | undefined };
+  return {
+    mark: mark as number | undefined,
+    payload: payload as Uint8Array | undefined,
+    connmark: connmark as number | undefined,
+    connlabels: connlabels as Uint8Array | undefined,
+    connlabelsMask: connlabelsMask as Uint8Array | undefined,
+  };
 }
 
 function isDetached(bytes: Uint8Array): boolean {

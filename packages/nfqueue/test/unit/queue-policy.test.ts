@@ -93,6 +93,8 @@ describe('verdicts and their checks', () => {
     expect(() => packet.accept({ payload: ipv4Packet(65532) })).toThrow(InvalidVerdictError);
     expect(() => packet.accept({ mark: 2 ** 32 })).toThrow(/mark must be an integer/);
     expect(() => packet.accept({ connmark: 1.5 })).toThrow(/connmark/);
+    expect(() => packet.accept({ connlabels: new Uint8Array(4) })).toThrow(/connlabels must be a Uint8Array of 16 bytes \(128 label bits\), got 4 bytes/);
+    expect(() => packet.accept({ connlabelsMask: new Uint8Array(16) })).toThrow(/connlabelsMask goes with connlabels/);
     expect(packet.hasVerdict).toBe(false);
     // A packet handed to the wrong queue's verdict path is refused too.
     other.queue.on('packet', () => {});

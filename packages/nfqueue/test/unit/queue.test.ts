@@ -132,6 +132,17 @@ describe('Queue with a fake native binding', () => {
     ]);
   });
 
+  it('sends connection labels and their mask in the conntrack nest, as @nfq/netlink encodes them', async () => {
+    const { queue, native } = await openFakeQueue();
+    const labels = new Uint8Array(16);
+    labels[12] = 0x10; // label 100
+    queue.on('packet', (packet) => packet.accept({ connlabels: labels, connlabelsMask: labels }));
+    native.deliver(packetMessage(1));
+    const sent = native.sent[0]!;
+    const seq = new DataView(sent.buffer, sent.byteOffset).getUint32(8, true);
+    expect([...sent]).toEqual([...buildVerdict({ queue: 3, id: 1, verdict: NF_ACCEPT, connlabels: labels, connlabelsMask: labels, seq })]);
+  });
+
   it('throws VerdictAlreadyGivenError on a second verdict and sends only the first', async () => {
     const { queue, native } = await openFakeQueue();
     let second: unknown;
