@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{ConfigFlags, Message, PacketView, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer};
+use nfq_core::{ConfigFlags, Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer};
 
 struct Args {
     queue: u16,
@@ -49,26 +49,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// nf-queue.c's line: `packet received (id=1 hw=0x0800 hook=3, payload len 84)`.
-fn describe(p: &PacketView, out: &mut impl Write) -> std::io::Result<()> {
-    let payload_len = p.payload().map_or(0, <[u8]>::len);
-    if p.is_cut_by_copy_range() {
-        write!(out, "truncated ")?;
-    }
-    if p.is_gso() {
-        write!(out, "GSO ")?;
-    }
-    write!(out, "packet received (id={} hw={:#06x} hook={}, payload len {payload_len}", p.id(), p.hw_protocol(), p.hook())?;
-    if let Some(addr) = p.hw_addr() {
-        let hex: Vec<String> = addr.iter().map(|b| format!("{b:02x}")).collect();
-        write!(out, ", hwaddr {} len {}", hex.join(":"), addr.len())?;
-    }
-    if p.checksum_not_ready() {
-        write!(out, ", checksum not ready")?;
-    }
-    writeln!(out, ")")
-}
-
 fn run(args: Args) -> nfq_core::Result<()> {
     let mut options = QueueOptions::new(args.queue);
     options.flags = ConfigFlags::GSO;
@@ -93,7 +73,7 @@ fn run(args: Args) -> nfq_core::Result<()> {
             let (queue_num, id) = match message {
                 Ok(Message::Packet(p)) => {
                     if !args.quiet {
-                        let _ = describe(&p, &mut out);
+                        let _ = writeln!(out, "{p}"); // nf-queue.c's line
                     }
                     (p.queue(), p.id())
                 }

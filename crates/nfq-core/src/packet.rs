@@ -361,6 +361,34 @@ impl<'a> PacketView<'a> {
     }
 }
 
+/// The line libnetfilter_queue's `examples/nf-queue.c` prints for a packet:
+/// `packet received (id=1 hw=0x0800 hook=3, payload len 84)`, with its `truncated ` (cut by the
+/// copy range) and `GSO ` prefixes and its `, hwaddr ...` and `, checksum not ready` parts when
+/// they apply. `Packet.toString()` of `@nfq/nfqueue` gives the same line.
+impl std::fmt::Display for PacketView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_cut_by_copy_range() {
+            f.write_str("truncated ")?;
+        }
+        if self.is_gso() {
+            f.write_str("GSO ")?;
+        }
+        let payload_len = self.payload().map_or(0, <[u8]>::len);
+        write!(f, "packet received (id={} hw={:#06x} hook={}, payload len {payload_len}", self.id, self.hw_protocol, self.hook)?;
+        if let Some(addr) = self.hw_addr() {
+            f.write_str(", hwaddr ")?;
+            for (i, byte) in addr.iter().enumerate() {
+                write!(f, "{}{byte:02x}", if i == 0 { "" } else { ":" })?;
+            }
+            write!(f, " len {}", addr.len())?;
+        }
+        if self.checksum_not_ready() {
+            f.write_str(", checksum not ready")?;
+        }
+        f.write_str(")")
+    }
+}
+
 impl std::fmt::Debug for PacketView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PacketView")

@@ -127,3 +127,22 @@ fn the_fixture_set_covers_every_kind_and_both_sources() {
         assert!(has(&|v| v.pointer("/build/message").and_then(Value::as_str) == Some(message)), "no {message} build");
     }
 }
+
+/// Each packet of fixtures/lines/nf-queue.json displays as nf-queue.c's line (the line
+/// `Packet.toString()` of @nfq/nfqueue is held to as well).
+#[test]
+fn packets_display_as_the_nf_queue_line() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let read = |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap() };
+    let lines = read("lines/nf-queue");
+    let lines = lines["lines"].as_array().unwrap();
+    assert!(!lines.is_empty());
+    for entry in lines {
+        let fixture = entry["fixture"].as_str().unwrap();
+        let bytes = from_hex(read(fixture)["decode"]["hex"].as_str().unwrap());
+        let index = entry["message"].as_u64().unwrap() as usize;
+        let message = nfq_core::netlink::Messages::new(&bytes).nth(index).unwrap().unwrap();
+        let packet = nfq_core::PacketView::parse(message).unwrap();
+        assert_eq!(packet.to_string(), entry["line"].as_str().unwrap(), "{fixture} #{index}");
+    }
+}
