@@ -1,6 +1,7 @@
 import { NLA_HDRLEN, NLA_TYPE_MASK } from './constants.js';
 import { NetlinkDecodeError } from './errors.js';
 import { HOST_IS_LITTLE_ENDIAN, align4, readU16Host } from './wire.js';
+import { NLA_TYPE_AT } from './layout.js';
 
 /**
  * Checks the header of the attribute (`struct nlattr`) at `offset` of `bytes`, in an attribute
@@ -21,7 +22,7 @@ export function checkedAttributeLength(bytes: Uint8Array, offset: number, end: n
     throw new NetlinkDecodeError('BAD_ATTRIBUTE_HEADER', offset, `attribute length ${length} is below 4`);
   }
   if (length > left) {
-    const type = readU16Host(bytes, offset + 2) & NLA_TYPE_MASK;
+    const type = readU16Host(bytes, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
     throw new NetlinkDecodeError(
       'ATTRIBUTE_OVERRUN',
       offset,
@@ -57,7 +58,7 @@ export function forEachAttribute(
   let offset = start;
   while (offset < end) {
     const length = checkedAttributeLength(bytes, offset, end);
-    visit(view.getUint16(offset + 2, HOST_IS_LITTLE_ENDIAN) & NLA_TYPE_MASK, offset + NLA_HDRLEN, length - NLA_HDRLEN);
+    visit(view.getUint16(offset + NLA_TYPE_AT, HOST_IS_LITTLE_ENDIAN) & NLA_TYPE_MASK, offset + NLA_HDRLEN, length - NLA_HDRLEN);
     offset += align4(length);
   }
 }

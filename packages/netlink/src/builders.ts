@@ -46,6 +46,7 @@ import {
 } from './constants.js';
 import { NetlinkRangeError } from './errors.js';
 import { HOST_IS_LITTLE_ENDIAN, align4 } from './wire.js';
+import { NFGEN_FAMILY_AT, NFGEN_RES_ID_AT, NFGEN_VERSION_AT, NLA_TYPE_AT, NLMSG_FLAGS_AT, NLMSG_PID_AT, NLMSG_SEQ_AT, NLMSG_TYPE_AT, PACKET_HDR_HOOK_AT, PACKET_HDR_HW_PROTOCOL_AT, VERDICT_HDR_ID_AT, VERDICT_HDR_VERDICT_AT } from './layout.js';
 
 /** A verdict on one packet (NFQNL_MSG_VERDICT). */
 export interface VerdictOptions {
@@ -204,13 +205,13 @@ class MessageBuffer {
     const start = this.length;
     const view = this.view;
     view.setUint32(start, 0, HOST_IS_LITTLE_ENDIAN); // nlmsg_len, set by endMessage
-    view.setUint16(start + 4, type, HOST_IS_LITTLE_ENDIAN);
-    view.setUint16(start + 6, flags, HOST_IS_LITTLE_ENDIAN);
-    view.setUint32(start + 8, seq, HOST_IS_LITTLE_ENDIAN);
-    view.setUint32(start + 12, 0, HOST_IS_LITTLE_ENDIAN); // nlmsg_pid: 0, the kernel fills it
-    view.setUint8(start + 16, family);
-    view.setUint8(start + 17, NFNETLINK_V0);
-    view.setUint16(start + 18, queue); // res_id, big-endian
+    view.setUint16(start + NLMSG_TYPE_AT, type, HOST_IS_LITTLE_ENDIAN);
+    view.setUint16(start + NLMSG_FLAGS_AT, flags, HOST_IS_LITTLE_ENDIAN);
+    view.setUint32(start + NLMSG_SEQ_AT, seq, HOST_IS_LITTLE_ENDIAN);
+    view.setUint32(start + NLMSG_PID_AT, 0, HOST_IS_LITTLE_ENDIAN); // nlmsg_pid: 0, the kernel fills it
+    view.setUint8(start + NFGEN_FAMILY_AT, family);
+    view.setUint8(start + NFGEN_VERSION_AT, NFNETLINK_V0);
+    view.setUint16(start + NFGEN_RES_ID_AT, queue); // big-endian
     this.length += NLMSG_HDRLEN + NFGENMSG_LEN;
     return start;
   }
@@ -228,7 +229,7 @@ class MessageBuffer {
     this.reserve(total);
     const start = this.length;
     this.view.setUint16(start, NLA_HDRLEN + valueLength, HOST_IS_LITTLE_ENDIAN);
-    this.view.setUint16(start + 2, type, HOST_IS_LITTLE_ENDIAN);
+    this.view.setUint16(start + NLA_TYPE_AT, type, HOST_IS_LITTLE_ENDIAN);
     // A loop, not fill(): fill() is a call into the runtime, slower than a few stores.
     const bytes = this.bytes;
     const end = start + total;
@@ -273,8 +274,8 @@ class MessageBuffer {
     checkUnsigned('verdict', options.verdict, 32);
     checkUnsigned('id', options.id, 32);
     const header = this.beginAttribute(NFQA_VERDICT_HDR, 8, true);
-    this.view.setUint32(header, options.verdict);
-    this.view.setUint32(header + 4, options.id);
+    this.view.setUint32(header + VERDICT_HDR_VERDICT_AT, options.verdict);
+    this.view.setUint32(header + VERDICT_HDR_ID_AT, options.id);
     if (options.mark !== undefined) this.u32Attribute(NFQA_MARK, 'mark', options.mark);
     if ('payload' in options && options.payload !== undefined) this.bytesAttribute(NFQA_PAYLOAD, options.payload);
     const ct = type === NFQNL_MSG_VERDICT ? (options as VerdictOptions) : undefined;
@@ -405,8 +406,8 @@ export function buildPacketMessage(options: PacketMessageOptions): Uint8Array {
   checkUnsigned('hook', options.hook, 8);
   const header = buffer.beginAttribute(NFQA_PACKET_HDR, 7);
   buffer.view.setUint32(header, options.id);
-  buffer.view.setUint16(header + 4, options.hwProtocol);
-  buffer.view.setUint8(header + 6, options.hook);
+  buffer.view.setUint16(header + PACKET_HDR_HW_PROTOCOL_AT, options.hwProtocol);
+  buffer.view.setUint8(header + PACKET_HDR_HOOK_AT, options.hook);
   if (options.indev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_INDEV, 'indev', options.indev);
   if (options.physindev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_PHYSINDEV, 'physindev', options.physindev);
   if (options.outdev !== undefined) buffer.u32Attribute(NFQA_IFINDEX_OUTDEV, 'outdev', options.outdev);

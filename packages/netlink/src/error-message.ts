@@ -14,6 +14,7 @@ import { NetlinkDecodeError } from './errors.js';
 import { ERRNO_NAMES } from './facts.js';
 import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
 import { align4, readU16Host, readU32Host } from './wire.js';
+import { NLA_TYPE_AT } from './layout.js';
 
 /** Length of `int error` in `struct nlmsgerr`. */
 const ERROR_FIELD_LENGTH = 4;
@@ -105,7 +106,7 @@ export function decodeErrorMessageAt(buffer: Uint8Array, start: number, length: 
     }
     for (let offset = start + REQUEST_OFFSET + align4(echoedLength); offset < end; ) {
       const attributeLength = checkedAttributeLength(buffer, offset, end);
-      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const type = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
       const value = buffer.subarray(offset + NLA_HDRLEN, offset + attributeLength);
       if (type === NLMSGERR_ATTR_MSG) {
         const nul = value.indexOf(0);

@@ -1,6 +1,7 @@
 import { NLMSG_HDRLEN } from './constants.js';
 import { NetlinkDecodeError } from './errors.js';
 import { HOST_IS_LITTLE_ENDIAN, readU16Host, readU32Host } from './wire.js';
+import { NLMSG_FLAGS_AT, NLMSG_PID_AT, NLMSG_SEQ_AT, NLMSG_TYPE_AT } from './layout.js';
 
 /**
  * The header of one netlink message (`struct nlmsghdr`, host byte order):
@@ -29,10 +30,10 @@ export interface NetlinkHeader {
 export function readHeader(view: DataView, offset: number): NetlinkHeader {
   return {
     length: view.getUint32(offset, HOST_IS_LITTLE_ENDIAN),
-    type: view.getUint16(offset + 4, HOST_IS_LITTLE_ENDIAN),
-    flags: view.getUint16(offset + 6, HOST_IS_LITTLE_ENDIAN),
-    seq: view.getUint32(offset + 8, HOST_IS_LITTLE_ENDIAN),
-    portId: view.getUint32(offset + 12, HOST_IS_LITTLE_ENDIAN),
+    type: view.getUint16(offset + NLMSG_TYPE_AT, HOST_IS_LITTLE_ENDIAN),
+    flags: view.getUint16(offset + NLMSG_FLAGS_AT, HOST_IS_LITTLE_ENDIAN),
+    seq: view.getUint32(offset + NLMSG_SEQ_AT, HOST_IS_LITTLE_ENDIAN),
+    portId: view.getUint32(offset + NLMSG_PID_AT, HOST_IS_LITTLE_ENDIAN),
   };
 }
 
@@ -44,10 +45,10 @@ export function readHeader(view: DataView, offset: number): NetlinkHeader {
 export function readHeaderAt(bytes: Uint8Array, offset: number): NetlinkHeader {
   return {
     length: readU32Host(bytes, offset),
-    type: readU16Host(bytes, offset + 4),
-    flags: readU16Host(bytes, offset + 6),
-    seq: readU32Host(bytes, offset + 8),
-    portId: readU32Host(bytes, offset + 12),
+    type: readU16Host(bytes, offset + NLMSG_TYPE_AT),
+    flags: readU16Host(bytes, offset + NLMSG_FLAGS_AT),
+    seq: readU32Host(bytes, offset + NLMSG_SEQ_AT),
+    portId: readU32Host(bytes, offset + NLMSG_PID_AT),
   };
 }
 

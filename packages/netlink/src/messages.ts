@@ -3,6 +3,7 @@ import { type NetlinkErrorMessage, decodeErrorMessageAt } from './error-message.
 import { type NetlinkHeader, checkedMessageLength, readHeaderAt } from './header.js';
 import { PacketView, packetIdOfCutMessage } from './packet.js';
 import { align4, readU16Big, readU16Host } from './wire.js';
+import { NFGEN_RES_ID_AT, NLMSG_FLAGS_AT, NLMSG_TYPE_AT } from './layout.js';
 
 /** `nlmsg_type` of NFQNL_MSG_PACKET. */
 const PACKET_MESSAGE_TYPE = nfqMessageType(NFQNL_MSG_PACKET);
@@ -157,11 +158,11 @@ function decodeMessageAt(
   arrayBuffer: ArrayBufferLike,
   byteOffset: number,
 ): DecodedMessage {
-  const type = readU16Host(batch, offset + 4);
+  const type = readU16Host(batch, offset + NLMSG_TYPE_AT);
   if (type === PACKET_MESSAGE_TYPE) {
-    const id = (readU16Host(batch, offset + 6) & NLM_F_NFQ_CUT_BY_RECEIVER) !== 0 ? packetIdOfCutMessage(batch, offset, length) : -1;
+    const id = (readU16Host(batch, offset + NLMSG_FLAGS_AT) & NLM_F_NFQ_CUT_BY_RECEIVER) !== 0 ? packetIdOfCutMessage(batch, offset, length) : -1;
     return id >= 0
-      ? { type: 'packetCutByReceiver', queue: readU16Big(batch, offset + 18), id }
+      ? { type: 'packetCutByReceiver', queue: readU16Big(batch, offset + NFGEN_RES_ID_AT), id }
       : { type: 'packet', packet: new PacketView(batch, offset, arrayBuffer, byteOffset) };
   }
   if (type === NLMSG_ERROR) return { type: 'error', error: decodeErrorMessageAt(batch, offset, length) };
@@ -211,8 +212,8 @@ export function forEachPacketAt(
   while (offset < end) {
     const length = checkedMessageLength(batch, offset, end);
     if (
-      readU16Host(batch, offset + 4) === PACKET_MESSAGE_TYPE &&
-      (readU16Host(batch, offset + 6) & NLM_F_NFQ_CUT_BY_RECEIVER) === 0
+      readU16Host(batch, offset + NLMSG_TYPE_AT) === PACKET_MESSAGE_TYPE &&
+      (readU16Host(batch, offset + NLMSG_FLAGS_AT) & NLM_F_NFQ_CUT_BY_RECEIVER) === 0
     ) {
       onPacketAt(offset);
     } else if (onOther !== undefined) {

@@ -32,6 +32,7 @@ import {
 import { checkedAttributeLength } from './attributes.js';
 import { NetlinkDecodeError } from './errors.js';
 import { align4, readU16Big, readU16Host, readU32Big, readU32Host } from './wire.js';
+import { NFGEN_RES_ID_AT, NLA_TYPE_AT, NLMSG_TYPE_AT, PACKET_HDR_HOOK_AT, PACKET_HDR_HW_PROTOCOL_AT, PACKET_HDR_ID_AT } from './layout.js';
 
 /** Offset of the first attribute in an nfnetlink message: nlmsghdr (16) + nfgenmsg (4). */
 const ATTRIBUTES_OFFSET = NLMSG_HDRLEN + NFGENMSG_LEN;
@@ -190,11 +191,11 @@ export class PacketView {
         `netlink message length ${length} runs past the ${available} bytes left`,
       );
     }
-    const type = readU16Host(buffer, start + 4);
+    const type = readU16Host(buffer, start + NLMSG_TYPE_AT);
     if (type !== PACKET_MESSAGE_TYPE) {
       throw new NetlinkDecodeError(
         'UNEXPECTED_MESSAGE_TYPE',
-        start + 4,
+        start + NLMSG_TYPE_AT,
         `message type 0x${type.toString(16).padStart(4, '0')} is not an nfqueue packet (0x0300)`,
       );
     }
@@ -217,7 +218,7 @@ export class PacketView {
     let offset = start + ATTRIBUTES_OFFSET;
     while (offset < end) {
       const attributeLength = checkedAttributeLength(buffer, offset, end);
-      const attributeType = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const attributeType = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
       const valueLength = attributeLength - NLA_HDRLEN;
       const rule = attributeType <= NFQA_MAX ? LENGTH_RULES[attributeType]! : UNKNOWN;
       if (rule >= 0) {
@@ -304,7 +305,7 @@ export class PacketView {
     const end = this.#start + this.#length;
     let found = 0;
     for (let offset = this.#start + ATTRIBUTES_OFFSET; offset < end; offset += align4(readU16Host(buffer, offset))) {
-      if ((readU16Host(buffer, offset + 2) & NLA_TYPE_MASK) === type) found = offset;
+      if ((readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK) === type) found = offset;
     }
     return found;
   }
@@ -342,17 +343,17 @@ export class PacketView {
 
   /** Packet id, to be named in the verdict (NFQA_PACKET_HDR). */
   get id(): number {
-    return readU32Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN);
+    return readU32Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN + PACKET_HDR_ID_AT);
   }
 
   /** Link-layer protocol (EtherType), e.g. 0x0800 for IPv4 (NFQA_PACKET_HDR). */
   get hwProtocol(): number {
-    return readU16Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN + 4);
+    return readU16Big(this.#buffer, this.#packetHdrAt + NLA_HDRLEN + PACKET_HDR_HW_PROTOCOL_AT);
   }
 
   /** Netfilter hook the packet was queued from, e.g. 3 for NF_INET_LOCAL_OUT (NFQA_PACKET_HDR). */
   get hook(): number {
-    return this.#buffer[this.#packetHdrAt + NLA_HDRLEN + 6]!;
+    return this.#buffer[this.#packetHdrAt + NLA_HDRLEN + PACKET_HDR_HOOK_AT]!;
   }
 
   /** Protocol family of the hook (nfgenmsg.family), e.g. 2 for NFPROTO_IPV4. */
@@ -362,7 +363,7 @@ export class PacketView {
 
   /** Queue number the packet came from (nfgenmsg.res_id). */
   get queueNum(): number {
-    return readU16Big(this.#buffer, this.#start + NLMSG_HDRLEN + 2);
+    return readU16Big(this.#buffer, this.#start + NFGEN_RES_ID_AT);
   }
 
   /** Packet mark (NFQA_MARK); undefined when the kernel did not send one (mark 0 is not sent). */
@@ -474,7 +475,7 @@ export class PacketView {
     const end = at + readU16Host(buffer, at);
     for (let offset = at + NLA_HDRLEN; offset < end; ) {
       const length = readU16Host(buffer, offset); // checked by the constructor
-      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const type = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
       if (type === NFQA_VLAN_PROTO) vlan.proto = readU16Big(buffer, offset + NLA_HDRLEN);
       else if (type === NFQA_VLAN_TCI) vlan.tci = readU16Big(buffer, offset + NLA_HDRLEN);
       offset += align4(length);
@@ -503,7 +504,7 @@ export class PacketView {
     const end = this.#start + this.#length;
     for (let offset = this.#start + ATTRIBUTES_OFFSET; offset < end; ) {
       const length = readU16Host(buffer, offset); // checked by the constructor
-      const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+      const type = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
       if (type > NFQA_MAX || LENGTH_RULES[type] === UNKNOWN) unknown.push({ type, value: this.#valueAt(offset) });
       offset += align4(length);
     }
@@ -523,7 +524,7 @@ function badLength(offset: number, type: number, valueLength: number, expected: 
 function checkVlanNest(buffer: Uint8Array, start: number, end: number): void {
   for (let offset = start; offset < end; ) {
     const length = checkedAttributeLength(buffer, offset, end);
-    const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+    const type = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
     if ((type === NFQA_VLAN_PROTO || type === NFQA_VLAN_TCI) && length - NLA_HDRLEN !== VLAN_FIELD_LENGTH) {
       throw badLength(offset, type, length - NLA_HDRLEN, `${VLAN_FIELD_LENGTH}`);
     }
@@ -544,7 +545,7 @@ export function packetIdOfCutMessage(buffer: Uint8Array, start: number, length: 
   for (let offset = start + ATTRIBUTES_OFFSET; end - offset >= NLA_HDRLEN; ) {
     const attributeLength = readU16Host(buffer, offset);
     if (attributeLength < NLA_HDRLEN || attributeLength > end - offset) return -1;
-    const type = readU16Host(buffer, offset + 2) & NLA_TYPE_MASK;
+    const type = readU16Host(buffer, offset + NLA_TYPE_AT) & NLA_TYPE_MASK;
     if (type === NFQA_PACKET_HDR && attributeLength - NLA_HDRLEN >= 4) return readU32Big(buffer, offset + NLA_HDRLEN);
     offset += align4(attributeLength);
   }
