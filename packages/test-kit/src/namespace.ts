@@ -114,10 +114,11 @@ export function iptables(ns: string, ...args: string[]): Promise<string> {
 }
 
 /**
- * Appends to OUTPUT in `ns` the rule that queues UDP to `port`: to queue `target`, or over the
- * range `target` ('3:4', as --queue-balance), followed by `extra` (e.g. '--queue-bypass').
+ * Appends to OUTPUT in `ns` the rule that queues UDP to `port` (or a port range '5001:5003'): to
+ * queue `target`, or over the range `target` ('3:4', as --queue-balance), followed by `extra`
+ * (e.g. '--queue-bypass').
  */
-export function queueUdpTo(ns: string, port: number, target: number | string, ...extra: string[]): Promise<string> {
+export function queueUdpTo(ns: string, port: number | string, target: number | string, ...extra: string[]): Promise<string> {
   const queue = typeof target === 'number' ? ['--queue-num', String(target)] : ['--queue-balance', target];
   return iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(port), '-j', 'NFQUEUE', ...queue, ...extra);
 }

@@ -4,7 +4,7 @@
  * namespace (the Node.js running the tests).
  */
 import { createInterface } from 'node:readline';
-import { inNamespace } from './namespace.js';
+import { type TestNamespace, inNamespace } from './namespace.js';
 import { type Started, startProcess } from './process.js';
 
 /** Starts `script` (CommonJS, given to `node -e`) with `args` inside `ns`. */
@@ -29,8 +29,17 @@ socket.on('message', (message) => process.stdout.write(JSON.stringify(message.to
 socket.bind(Number(process.argv[1]), process.argv[2], () => process.stdout.write('"listening"\\n'));
 `;
 
-/** Starts a UDP receiver on `address`:`port` (default 127.0.0.1) inside `ns`; resolves once it listens. */
-export function udpReceiver(ns: string, port: number, address = '127.0.0.1'): Promise<UdpReceiver> {
+/**
+ * Starts a UDP receiver on `address`:`port` (default 127.0.0.1) inside `ns`; resolves once it
+ * listens. Given a {@link TestNamespace}, it is closed with the namespace's clean-ups.
+ */
+export async function udpReceiver(ns: string | TestNamespace, port: number, address = '127.0.0.1'): Promise<UdpReceiver> {
+  const receiver = await startReceiver(typeof ns === 'string' ? ns : ns.name, port, address);
+  if (typeof ns !== 'string') ns.defer(() => receiver.close());
+  return receiver;
+}
+
+function startReceiver(ns: string, port: number, address: string): Promise<UdpReceiver> {
   const started = nodeInNamespace(ns, RECEIVER_SCRIPT, [String(port), address]);
   const received: Buffer[] = [];
   const waiters: Array<() => void> = [];
