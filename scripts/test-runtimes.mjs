@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // node scripts/test-runtimes.mjs [MAJOR|current]...   (default: 22 24)
 // Runs the TypeScript test suites again on other Node.js versions: vitest in packages/netlink,
-// packages/nfqueue, packages/cli and examples, kernel tests included (run as root), with the
+// packages/nfqueue, packages/cli, packages/test-kit and examples, kernel tests included (run as root), with the
 // Node.js of scripts/runtimes/node-MAJOR (bash scripts/runtimes.sh installs them) first on PATH,
 // so that the tests' child processes (process.execPath, `node`, npm's) run on it too. `current`
 // is the Node.js running this script. The native binding is N-API: the same .node loads on every
@@ -28,7 +28,7 @@ const nodes = wanted.map((major) => {
   return { node, version: spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim() };
 });
 const jobs = (suites) => nodes.flatMap(({ node, version }) => suites.map((suite) => ({ node, version, suite })));
-const lanes = [jobs(['packages/cli']), jobs(['packages/nfqueue', 'packages/netlink', 'examples'])];
+const lanes = [jobs(['packages/cli']), jobs(['packages/nfqueue', 'packages/netlink', 'packages/test-kit', 'examples'])];
 
 /** Runs one suite with its output collected; resolves with how it went. */
 function runSuite({ node, version, suite }) {

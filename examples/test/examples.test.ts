@@ -3,63 +3,43 @@
  * made there, and each test checks what the example did to the traffic. Needs root and the built
  * packages (npm run build); never skipped.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { type TestNamespace, type UdpReceiver, iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../packages/nfqueue/test/netns.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Started,
+  type TestNamespace,
+  type UdpReceiver,
+  killStartedProcesses,
+  queueUdpTo,
+  sleep,
+  startProcess,
+  udpReceiver,
+  udpSend,
+  until,
+  withNamespace,
+} from '@nfq/test-kit';
 
 const PORT = 9999;
 
-interface Running {
-  readonly process: ChildProcessWithoutNullStreams;
-  stdout(): string;
-  stderr(): string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
-}
+afterEach(killStartedProcesses);
 
 /** Starts `examples/<file>` with `args`; resolves once it has bound its queue (its first stderr line). */
-async function startExample(file: string, args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(`../${file}`, import.meta.url)), ...args], { stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  for (let waited = 0; !stderr.includes('\n'); waited += 20) {
-    if (child.exitCode !== null || waited > 10_000) throw new Error(`${file} did not start: ${stderr}`);
-    await sleep(20);
-  }
-  return {
-    process: child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+async function startExample(file: string, args: string[]): Promise<Started> {
+  const example = startProcess(process.execPath, [fileURLToPath(new URL(`../${file}`, import.meta.url)), ...args]);
+  await example.waitForOutput('\n', { stream: 'stderr', timeoutMs: 10_000 });
+  return example;
 }
 
 /**
  * A UDP receiver on PORT, a rule queueing UDP to PORT to `queue`, and `file` serving that queue
  * with `args`: the set-up of the examples that change traffic to one port (undone at the end).
  */
-async function exampleOnPort(ns: TestNamespace, queue: number, file: string, args: string[]): Promise<{ receiver: UdpReceiver; example: Running }> {
-  const receiver = await udpReceiver(ns.name, PORT);
-  ns.defer(() => receiver.close());
-  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(queue));
+async function exampleOnPort(ns: TestNamespace, queue: number, file: string, args: string[]): Promise<{ receiver: UdpReceiver; example: Started }> {
+  const receiver = await udpReceiver(ns, PORT);
+  await queueUdpTo(ns.name, PORT, queue);
   const example = await startExample(file, ['--queue', String(queue), '--netns', ns.name, ...args]);
   ns.defer(() => example.stop());
   return { receiver, example };
-}
-
-/** Waits until `condition()` holds (up to 5 s). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > 5_000) throw new Error(`timed out waiting: ${what}`);
-    await sleep(20);
-  }
 }
 
 /** A DNS query for `name` (type A), as a resolver sends it. */
@@ -72,29 +52,27 @@ function dnsQuery(name: string, id: number): Buffer {
 describe('examples', () => {
   it('port-firewall.mjs accepts the allowed ports and drops the rest', () =>
     withNamespace(async (ns) => {
-      const receivers = await Promise.all([5001, 5002, 5003].map((port) => udpReceiver(ns.name, port)));
-      for (const receiver of receivers) ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', '5001:5003', '-j', 'NFQUEUE', '--queue-num', '20');
+      const receivers = await Promise.all([5001, 5002, 5003].map((port) => udpReceiver(ns, port)));
+      await queueUdpTo(ns.name, '5001:5003', 20);
       const example = await startExample('port-firewall.mjs', ['--queue', '20', '--netns', ns.name, '--allow', '5001,5002']);
       ns.defer(() => example.stop());
       for (const port of [5001, 5002, 5003]) await udpSend(ns.name, port, [Buffer.from(`to ${port}`)]);
       await receivers[0]!.waitFor(1);
       await receivers[1]!.waitFor(1);
-      await until(() => example.stdout().includes('dropped udp 127.0.0.1 -> 127.0.0.1:5003'), 'the drop of port 5003');
+      await until(() => example.stdout().includes('dropped udp 127.0.0.1 -> 127.0.0.1:5003'), { what: () => 'the drop of port 5003' });
       expect(receivers[2]!.received).toEqual([]);
       expect(await example.stop(), example.stderr()).toBe(0);
     }));
 
   it('dns-filter.mjs logs every query and drops the blocked names and their subdomains', () =>
     withNamespace(async (ns) => {
-      const server = await udpReceiver(ns.name, 53);
-      ns.defer(() => server.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'NFQUEUE', '--queue-num', '21');
+      const server = await udpReceiver(ns, 53);
+      await queueUdpTo(ns.name, 53, 21);
       const example = await startExample('dns-filter.mjs', ['--queue', '21', '--netns', ns.name, '--block', 'ads.test']);
       ns.defer(() => example.stop());
       await udpSend(ns.name, 53, [dnsQuery('example.com', 1), dnsQuery('ads.test', 2), dnsQuery('cdn.ads.test', 3), dnsQuery('notads.test', 4)]);
       const passed = await server.waitFor(2);
-      await until(() => example.stdout().split('\n').filter(Boolean).length === 4, 'four log lines');
+      await until(() => example.stdout().split('\n').filter(Boolean).length === 4, { what: () => 'four log lines' });
       expect(passed.map((query) => query.readUInt16BE(0)).sort()).toEqual([1, 4]);
       expect(example.stdout().split('\n').filter(Boolean).sort()).toEqual([
         'blocked ads.test A from 127.0.0.1',
@@ -148,9 +126,8 @@ describe('examples', () => {
 
   it('multi-core.mjs serves a --queue-balance range with one worker per queue', () =>
     withNamespace(async (ns) => {
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-balance', '25:26');
+      const receiver = await udpReceiver(ns, PORT);
+      await queueUdpTo(ns.name, PORT, '25:26');
       const example = await startExample('multi-core.mjs', ['--from', '25', '--to', '26', '--netns', ns.name]);
       ns.defer(() => example.stop());
       // The balance hash covers the addresses: several sources spread over both queues.

@@ -3,73 +3,18 @@
 //! a queue and asserts on what arrives. The namespace is removed on drop, even
 //! when the test fails. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for setns).
 
-use std::net::UdpSocket;
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use common::netns::{arrived, run, send, send_many, wait_until, Netns, AS_NOBODY};
 
 use nfq_core::config::DEFAULT_SLOT_SIZE;
 use nfq_core::{
     ConfigFlags, CopyMode, ErrorKind, Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer, VerdictOptions,
 };
-
-/// A network namespace that deletes itself.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!("nfqt-rs-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        run("ip", &["netns", "add", &name]);
-        let ns = Self { name };
-        run("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from("/var/run/netns").join(&self.name)
-    }
-
-    fn iptables(&self, args: &str) -> String {
-        let mut full = vec!["netns", "exec", &self.name, "iptables", "-w"];
-        full.extend(args.split_whitespace());
-        run("ip", &full)
-    }
-
-    /// Queues UDP to `port` on OUTPUT to `queue`.
-    fn queue_udp(&self, port: u16, queue: u16) {
-        self.iptables(&format!("-A OUTPUT -p udp --dport {port} -j NFQUEUE --queue-num {queue}"));
-    }
-
-    fn udp_socket(&self, port: u16) -> UdpSocket {
-        let socket = nfq_core::sys::run_in_netns(&self.path(), move || UdpSocket::bind(("127.0.0.1", port)))
-            .expect("enter namespace")
-            .expect("bind UDP socket");
-        socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-        socket
-    }
-
-    fn options(&self, queue: u16) -> QueueOptions {
-        let mut o = QueueOptions::new(queue);
-        o.netns = Some(self.name.clone().into());
-        o
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// What a test keeps of a queued packet.
 #[derive(Debug, Clone)]
@@ -114,23 +59,6 @@ fn receive(queue: &Queue, count: usize) -> Vec<Seen> {
 fn udp_payload(ip_packet: &[u8]) -> &[u8] {
     let ihl = (ip_packet[0] & 0x0f) as usize * 4;
     &ip_packet[ihl + 8..]
-}
-
-/// Everything `socket` receives until it has been quiet for 300 ms.
-fn arrived(socket: &UdpSocket) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 2048];
-    while let Ok(n) = socket.recv(&mut buf) {
-        got.push(buf[..n].to_vec());
-    }
-    got
-}
-
-fn send(ns: &Netns, port: u16, payloads: &[&[u8]]) {
-    let sender = ns.udp_socket(0);
-    for p in payloads {
-        sender.send_to(p, ("127.0.0.1", port)).unwrap();
-    }
 }
 
 fn accept_all(queue: &Queue, packets: &[Seen], options: &VerdictOptions) {
@@ -321,24 +249,9 @@ fn a_queue_bound_by_another_socket_is_already_bound() {
     Queue::open(&ns.options(10)).unwrap();
 }
 
-/// Sends `count` datagrams to `port` from sockets of 100 datagrams each: a queued packet stays
-/// charged to its sender's send buffer until its verdict, so one socket holds only a few hundred.
-fn send_many(ns: &Netns, port: u16, count: usize) {
-    let mut sockets = Vec::new();
-    for first in (0..count).step_by(100) {
-        let socket = ns.udp_socket(0);
-        for _ in first..count.min(first + 100) {
-            socket.send_to(b"backlog", ("127.0.0.1", port)).unwrap();
-        }
-        sockets.push(socket);
-    }
-}
-
 /// Datagrams to `port` counted by the INPUT rule of `ns` (added by the test): those that passed the queue.
 fn input_count(ns: &Netns, port: u16) -> u64 {
-    let listing = ns.iptables("-L INPUT -v -x -n");
-    let line = listing.lines().find(|l| l.contains(&format!("udp dpt:{port}"))).expect("INPUT rule");
-    line.split_whitespace().next().unwrap().parse().unwrap()
+    ns.rule_counter("filter", "INPUT", &format!("udp dpt:{port}"))
 }
 
 /// A queue in a namespace of its own, with `count` datagrams to `port` queued to it and none read
@@ -352,11 +265,7 @@ fn backlogged(port: u16, queue_num: u16, count: u32) -> (Netns, Queue) {
     options.receive_buffer = Some(1 << 26);
     let queue = Queue::open(&options).unwrap();
     send_many(&ns, port, count as usize);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while queue.kernel_stats().map(|r| r.waiting) != Some(count) {
-        assert!(Instant::now() < deadline, "queued: {:?}", queue.kernel_stats());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(10), || queue.kernel_stats().map(|r| r.waiting) == Some(count), || format!("queued: {:?}", queue.kernel_stats()));
     (ns, queue)
 }
 
@@ -389,10 +298,8 @@ fn close_drops_the_backlog_when_stop_queueing_chose_drop() {
     queue.close().unwrap();
     assert_eq!(input_count(&ns, 7021), 0);
     assert_eq!(stats.verdicts_sent, 0, "nothing verdicted before close");
-    let line = nfq_core::sys::run_in_netns(&ns.path(), || std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue"))
-        .unwrap()
-        .unwrap();
-    assert!(nfq_core::proc_net::parse_queue_table(&line).iter().all(|r| r.queue != 21), "unbound: {line}");
+    let bound = ns.bound_queues();
+    assert!(!bound.contains(&21), "unbound: {bound:?}");
 }
 
 #[test]
@@ -495,7 +402,8 @@ fn without_cap_net_admin_the_example_says_what_it_needs() {
     let ns = Netns::new();
     let binary = example_binary();
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["netns", "exec", &ns.name])
+        .args(AS_NOBODY)
         .args(["--inh-caps=-all", "--bounding-set=-all"])
         .arg(&binary)
         .args(["--count", "1", "14"])
@@ -567,16 +475,11 @@ fn after_dropping_to_nobody_with_only_cap_net_admin_the_example_still_verdicts()
         .spawn()
         .unwrap();
     let status_path = format!("/proc/{}/status", child.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
     // Wait for the drop: Uid 65534 while the process still runs.
-    let status = loop {
-        let status = std::fs::read_to_string(&status_path).unwrap_or_default();
-        if status.lines().any(|l| l.starts_with("Uid:") && l.contains("65534")) {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the example never switched to nobody:\n{status}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let read_status = || std::fs::read_to_string(&status_path).unwrap_or_default();
+    let switched = |status: &str| status.lines().any(|l| l.starts_with("Uid:") && l.contains("65534"));
+    wait_until(Duration::from_secs(5), || switched(&read_status()), || format!("the example never switched to nobody:\n{}", read_status()));
+    let status = read_status();
     let cap_eff = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap().trim();
     assert_eq!(u64::from_str_radix(cap_eff, 16).unwrap(), 1 << 12, "only CAP_NET_ADMIN is left");
     send(&ns, 7014, &[b"one", b"two", b"three"]);
@@ -604,14 +507,7 @@ fn example_accepts_200_of_200(binary: &std::path::Path) {
         .spawn()
         .unwrap();
     // Wait until the queue is bound before sending.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !run("ip", &["netns", "exec", &ns.name, "cat", "/proc/net/netfilter/nfnetlink_queue"])
-        .lines()
-        .any(|l| l.split_whitespace().next() == Some("15"))
-    {
-        assert!(Instant::now() < deadline, "the example never bound its queue");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(5), || ns.bound_queues().contains(&15), || "the example never bound its queue".into());
     let payloads: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_be_bytes().to_vec()).collect();
     send(&ns, 7012, &payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
     let out = child.wait_with_output().unwrap();

@@ -2,42 +2,18 @@
  * `nf-queue stats`, `doctor` and `demo` on the real kernel, each in network namespaces of its
  * own (removed on every path). Needs root; never skipped.
  */
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { UnsupportedError, openQueue } from '@nfq/nfqueue';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { asNobody, killStartedProcesses, listNamespaces as namespaces, run, runResult, withNamespace } from '@nfq/test-kit';
+import { bin, nfQueue, startCli } from './nf-queue.js';
 
-const run = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/nf-queue.js', import.meta.url));
+afterEach(killStartedProcesses);
 
-/** Makes a namespace, runs `body` with its name, deletes it whatever happens. */
-async function inNamespace<T>(body: (ns: string) => Promise<T>): Promise<T> {
-  const ns = `nfqt-cmd-${process.pid}-${randomBytes(3).toString('hex')}`;
-  await run('ip', ['netns', 'add', ns]);
-  try {
-    return await body(ns);
-  } finally {
-    await run('ip', ['netns', 'delete', ns]);
-  }
-}
-
-/** Runs the command; resolves to its status and output, also when it exits non-zero. */
-async function nfQueue(args: string[], timeout = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [bin, ...args], { timeout }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-  );
-}
-
-async function namespaces(): Promise<string[]> {
-  const { stdout } = await run('ip', ['netns', 'list']);
-  return stdout.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean);
-}
+/** Runs `body` with the name of a fresh namespace, deleted afterwards whatever happens. */
+const withNamespaceName = <T>(body: (ns: string) => Promise<T>): Promise<T> => withNamespace(({ name }) => body(name));
 
 it('stats --netns NS --json lists the queue this test holds there, with its port id and our pid', { timeout: 20_000 }, async () => {
-  await inNamespace(async (ns) => {
+  await withNamespaceName(async (ns) => {
     const queue = await openQueue({ queue: 5, netns: ns, copyMode: 'meta' });
     try {
       const { code, stdout, stderr } = await nfQueue(['stats', '--netns', ns, '--json']);
@@ -71,7 +47,7 @@ it('stats --netns NS --json lists the queue this test holds there, with its port
 });
 
 it('stats in an empty namespace lists nothing and says so, exit 0', { timeout: 20_000 }, async () => {
-  await inNamespace(async (ns) => {
+  await withNamespaceName(async (ns) => {
     const text = await nfQueue(['stats', '--netns', ns]);
     expect(text).toEqual({ code: 0, stdout: `no queue is bound in network namespace ${ns}\n`, stderr: '' });
     const json = await nfQueue(['stats', '--netns', ns, '--json']);
@@ -83,12 +59,11 @@ it('stats in an empty namespace lists nothing and says so, exit 0', { timeout: 2
 });
 
 it('stats without root says in one line what it needs, exit 1, no stack trace (host and --netns)', { timeout: 20_000 }, async () => {
-  const unprivileged = (args: string[]) =>
-    run('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', process.execPath, bin, ...args], { timeout: 15_000 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-    );
-  await inNamespace(async (ns) => {
+  const unprivileged = (args: string[]) => {
+    const [setpriv, ...options] = asNobody('--inh-caps=-all');
+    return runResult(setpriv!, [...options, process.execPath, bin, ...args], { timeout: 15_000 });
+  };
+  await withNamespaceName(async (ns) => {
     const queue = await openQueue({ queue: 5, netns: ns }); // a queue is bound: the command must not say there is none
     try {
       const host = await unprivileged(['stats']);
@@ -108,7 +83,7 @@ it('stats without root says in one line what it needs, exit 1, no stack trace (h
 });
 
 it('doctor --json reports what this kernel does, the conntrack flag as openQueue itself finds it, exit 0', { timeout: 30_000 }, async () => {
-  await inNamespace(async (ns) => {
+  await withNamespaceName(async (ns) => {
     let conntrackSupported: boolean;
     try {
       const queue = await openQueue({ queue: 9, netns: ns, conntrack: true });
@@ -119,14 +94,14 @@ it('doctor --json reports what this kernel does, the conntrack flag as openQueue
       conntrackSupported = false;
     }
 
-    const { code, stdout, stderr } = await nfQueue(['doctor', '--netns', ns, '--json'], 25_000);
+    const { code, stdout, stderr } = await nfQueue(['doctor', '--netns', ns, '--json'], { timeout: 25_000 });
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as { ready: boolean; checks: Array<{ id: string; status: string; detail: string }> };
     expect(report.ready).toBe(true);
     const status = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
     expect(status).toMatchObject({ nfnetlink_queue: 'ok', cap_net_admin: 'ok', iptables: 'ok', ip: 'ok', kernel: 'ok', bind: 'ok', 'flag:failOpen': 'ok' });
     expect(status['flag:conntrack']).toBe(conntrackSupported ? 'ok' : 'missing');
-    const { stdout: version } = await run('iptables', ['--version']);
+    const version = await run('iptables', ['--version']);
     expect(report.checks.find((c) => c.id === 'iptables')!.detail).toContain(version.includes('nf_tables') ? 'nf_tables variant' : 'legacy variant');
     expect(['ok', 'missing']).toContain(status.nft_queue); // nft is installed here: probed, one answer or the other
     // The probes left nothing behind: no queue bound in NS, no probe namespace.
@@ -138,14 +113,11 @@ it('doctor --json reports what this kernel does, the conntrack flag as openQueue
 it('demo runs, shows packets verdicted live, exits 0 within 20 s and leaves no namespace behind', { timeout: 30_000 }, async () => {
   const before = await namespaces();
   const started = Date.now();
-  const demo = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  demo.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  demo.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => demo.kill('SIGINT'), 20_000);
-  const code = await new Promise<number | null>((resolve) => demo.once('exit', (status) => resolve(status)));
+  const demo = startCli(['demo']);
+  const timer = setTimeout(() => demo.child.kill('SIGINT'), 20_000);
+  const code = await demo.exited;
   clearTimeout(timer);
+  const [stdout, stderr] = [demo.stdout(), demo.stderr()];
   expect(code, stderr).toBe(0);
   expect(Date.now() - started).toBeLessThan(20_000);
 
@@ -164,15 +136,11 @@ it('demo runs, shows packets verdicted live, exits 0 within 20 s and leaves no n
 });
 
 it('demo interrupted by SIGINT still deletes its namespace', { timeout: 30_000 }, async () => {
-  const demo = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  demo.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    if (stdout.includes('packet received')) demo.kill('SIGINT'); // mid-traffic, the queue open
-  });
-  demo.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => demo.once('exit', (status) => resolve(status)));
+  const demo = startCli(['demo']);
+  await demo.waitForOutput('packet received', { timeoutMs: 20_000 });
+  demo.child.kill('SIGINT'); // mid-traffic, the queue open
+  const code = await demo.exited;
+  const [stdout, stderr] = [demo.stdout(), demo.stderr()];
   expect(code, stderr).toBe(130);
   expect(stderr).toContain('nf-queue demo: SIGINT: cleaning up');
   const namespace = /made network namespace (\S+)/.exec(stdout)?.[1];

@@ -7,64 +7,37 @@
  * is unbound, the summary is on stderr, no stack trace, the documented exit status.
  * Needs root; never skipped. Run after `npx tsc -p packages/cli` (the bin runs dist/).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { type UdpReceiver, iptables, ruleCounter, run, sleep, udpReceiver, withNamespace } from '../../nfqueue/test/netns.js';
+import {
+  type UdpReceiver,
+  killStartedProcesses,
+  numberedPayloads,
+  queueTable,
+  queueUdpTo,
+  ruleCounter,
+  run,
+  sleep,
+  snmpCounters as udpCounters,
+  udpReceiver,
+  udpSend,
+  until,
+  withNamespace,
+} from '@nfq/test-kit';
+import { PORT, startCli as startNfQueue, waitCliBound as waitBound } from './nf-queue.js';
 
-const bin = fileURLToPath(new URL('../bin/nf-queue.js', import.meta.url));
-const PORT = 9999;
 const SUMMARY =
   /^nf-queue: (\d+) packets: (\d+) accepted, (\d+) dropped[^;]*; (?:(\d+) dropped by the kernel \((\d+) queue full, (\d+) socket full\); )?(\d+) overrun events?; \d+\.\d\d s, [\d.]+ packets\/s(.*)$/;
 
-/** The running command and what it wrote to stderr (stdout is the test's to handle). */
-interface Cli {
-  process: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
+// Commands started by the running test: whatever happens to it, none outlives it.
+afterEach(killStartedProcesses);
 
-/** Commands started by the running test: whatever happens to it, none outlives it. */
-const started = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  started.clear();
-});
-
-function startCli(args: string[], stdout: 'pipe' | 'ignore' = 'ignore'): Cli {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', stdout, 'pipe'] });
-  started.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, stderr: () => stderr, exited };
-}
-
-/** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 8_000): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 50) {
-    expect(waited, what()).toBeLessThan(timeoutMs);
-    await sleep(50);
-  }
-}
-
-async function queueTable(ns: string): Promise<string> {
-  return (await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netfilter/nfnetlink_queue'])).trim();
-}
-
-async function waitBound(ns: string, cli: Cli, ...queues: number[]): Promise<void> {
-  await until(
-    async () => {
-      const bound = new Set((await queueTable(ns)).split('\n').map((line) => Number(line.trim().split(/\s+/)[0])));
-      return queues.every((queue) => bound.has(queue));
-    },
-    () => `nf-queue never bound queues ${queues.join(', ')}: ${cli.stderr()}`,
-  );
-}
+/** Starts the command; its stdout is the test's to handle (piped) or left unread. */
+const startCli = (args: string[], stdout: 'pipe' | 'ignore' = 'ignore') => startNfQueue(args, { stdout });
 
 /** The summary, the last line of stderr, parsed; no stack trace anywhere on stderr. */
 function summaryOf(stderr: string): { packets: number; accepted: number; kernel?: { queueFull: number; socketFull: number }; tail: string } {
@@ -86,28 +59,8 @@ function summaryOf(stderr: string): { packets: number; accepted: number; kernel?
  * Sends `count` datagrams `<source> <n> ` (padded to `size` bytes) from `source`, resting 1 ms
  * every `burst` so that the test's receiver keeps up (0: never rest, a flood).
  */
-const PACED_SENDER = `
-const dgram = require('node:dgram');
-const [port, count, source, burst, size] = process.argv.slice(1);
-const socket = dgram.createSocket('udp4');
-socket.bind(0, source, async () => {
-  for (let n = 0; n < Number(count); n++) {
-    await new Promise((resolve) => socket.send((source + ' ' + n + ' ').padEnd(Number(size), 'x'), Number(port), '127.0.0.1', resolve));
-    if (Number(burst) > 0 && n % Number(burst) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  socket.close();
-});`;
-
-function pacedSend(ns: string, count: number, source: string, burst = 10, size = 0): Promise<string> {
-  return run('ip', ['netns', 'exec', ns, process.execPath, '-e', PACED_SENDER, String(PORT), String(count), source, String(burst), String(size)]);
-}
-
-/** The Udp counters of the namespace's /proc/net/snmp. */
-async function udpCounters(ns: string): Promise<Record<string, number>> {
-  const [names, values] = (await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).split('\n').filter((line) => line.startsWith('Udp:'));
-  const keys = names!.split(/\s+/).slice(1);
-  const numbers = values!.split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(keys.map((key, i) => [key, numbers[i]!]));
+function pacedSend(ns: string, count: number, source: string, burst = 10, size = 0): Promise<Array<string | null>> {
+  return udpSend(ns, PORT, numberedPayloads(count, `${source} `, ' ', size), { source, restEvery: burst });
 }
 
 /**
@@ -132,7 +85,7 @@ async function expectNothingLost(ns: string, receiver: UdpReceiver, accepted: nu
 
 /** Nothing bound and nothing waiting in the namespace once the command has exited. */
 async function expectUnbound(ns: string): Promise<void> {
-  expect(await queueTable(ns)).toBe('');
+  expect(await queueTable(ns)).toEqual([]);
 }
 
 const closedPipeCases: Array<{ name: string; args: string[]; balance?: boolean }> = [
@@ -149,8 +102,8 @@ for (const { name, args, balance } of closedPipeCases) {
     try {
       await withNamespace(async ({ name: ns }) => {
         const queues = balance ? [3, 4] : [5];
-        const target = balance ? ['--queue-balance', '3:4'] : ['--queue-num', '5'];
-        await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', ...target);
+        const target = balance ? '3:4' : 5;
+        await queueUdpTo(ns, PORT, target);
         const receiver = await udpReceiver(ns, PORT);
         try {
           const path = join(directory, 'capture.pcap');
@@ -158,9 +111,9 @@ for (const { name, args, balance } of closedPipeCases) {
           const cli = startCli(cliArgs, 'pipe');
           // The reader takes the first chunk and closes its end, as `nf-queue | head -1` does.
           let first = '';
-          cli.process.stdout!.once('data', (chunk: Buffer) => {
+          cli.child.stdout!.once('data', (chunk: Buffer) => {
             first = chunk.toString();
-            cli.process.stdout!.destroy();
+            cli.child.stdout!.destroy();
           });
           await waitBound(ns, cli, ...queues);
           const sources = balance ? ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'] : ['127.0.0.1'];
@@ -194,11 +147,11 @@ it('-w to a FIFO nobody opens: says so, binds nothing, and SIGINT ends it at onc
     await withNamespace(async ({ name: ns }) => {
       const fifo = join(directory, 'capture.fifo');
       execFileSync('mkfifo', [fifo]);
-      await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '6');
+      await queueUdpTo(ns, PORT, 6);
       const waiting = startCli(['--netns', ns, '-q', '-w', fifo, '6']);
-      await until(() => waiting.stderr().includes('waiting for a reader'), () => `no word of the FIFO: ${waiting.stderr()}`);
-      expect(await queueTable(ns)).toBe('');
-      waiting.process.kill('SIGINT');
+      await waiting.waitForOutput('waiting for a reader', { stream: 'stderr', timeoutMs: 8_000 });
+      expect(await queueTable(ns)).toEqual([]);
+      waiting.child.kill('SIGINT');
       const signalled = performance.now();
       expect(await waiting.exited, waiting.stderr()).toBe(0);
       expect(performance.now() - signalled).toBeLessThan(5_000);
@@ -211,14 +164,14 @@ it('-w to a FIFO nobody opens: says so, binds nothing, and SIGINT ends it at onc
       const receiver = await udpReceiver(ns, PORT);
       try {
         const cli = startCli(['--netns', ns, '-q', '-w', fifo, '6']);
-        await until(() => cli.stderr().includes('waiting for a reader'), () => cli.stderr());
+        await cli.waitForOutput('waiting for a reader', { stream: 'stderr', timeoutMs: 8_000 });
         const captured = join(directory, 'captured.pcap');
         const reader = spawn('sh', ['-c', `cat "${fifo}" > "${captured}"`]);
         const readerDone = new Promise((resolve) => reader.once('exit', resolve));
         await waitBound(ns, cli, 6);
         await pacedSend(ns, 20, '127.0.0.2');
         await receiver.waitFor(20);
-        cli.process.kill('SIGTERM');
+        cli.child.kill('SIGTERM');
         expect(await cli.exited, cli.stderr()).toBe(0);
         await readerDone;
         expect(summaryOf(cli.stderr())).toMatchObject({ packets: 20, accepted: 20 });
@@ -244,8 +197,8 @@ for (const balance of [false, true]) {
         // A reader that opens the FIFO and never reads from it.
         const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
         try {
-          const target = balance ? ['--queue-balance', '3:4'] : ['--queue-num', '7'];
-          await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', ...target);
+          const target = balance ? '3:4' : 7;
+          await queueUdpTo(ns, PORT, target);
           const receiver = await udpReceiver(ns, PORT);
           try {
             const cli = startCli(['--netns', ns, '-q', '-w', fifo, ...(balance ? ['--queue-balance', '3:4'] : ['7'])]);
@@ -258,10 +211,10 @@ for (const balance of [false, true]) {
               const udp = await udpCounters(ns);
               return udp.InDatagrams! + udp.RcvbufErrors!;
             };
-            await until(async () => (await delivered()) === 3000, () => `not every packet delivered: ${cli.stderr()}`, 10_000).catch(async (error: Error) => {
-              throw new Error(`${error.message}; Udp ${JSON.stringify(await udpCounters(ns))}; queues ${await queueTable(ns)}`);
+            await until(async () => (await delivered()) === 3000, { what: () => `not every packet delivered: ${cli.stderr()}`, timeoutMs: 10_000 }).catch(async (error: Error) => {
+              throw new Error(`${error.message}; Udp ${JSON.stringify(await udpCounters(ns))}; queues ${JSON.stringify(await queueTable(ns))}`);
             });
-            cli.process.kill('SIGINT');
+            cli.child.kill('SIGINT');
             const signalled = performance.now();
             expect(await cli.exited, cli.stderr()).toBe(0);
             expect(performance.now() - signalled).toBeLessThan(10_000);
@@ -289,7 +242,7 @@ for (const balance of [false, true]) {
 
 it('-w /dev/full: one line naming the file, exit 1, nothing bound', { timeout: 30_000 }, () =>
   withNamespace(async ({ name: ns }) => {
-    await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '8');
+    await queueUdpTo(ns, PORT, 8);
     const cli = startCli(['--netns', ns, '-q', '-w', '/dev/full', '8']);
     expect(await cli.exited, cli.stderr()).toBe(1);
     expect(cli.stderr().trim().split('\n')).toEqual([expect.stringMatching(/^nf-queue: cannot write the pcap file \/dev\/full: ENOSPC/)]);
@@ -303,7 +256,7 @@ it('-w to a file system that fills up while running: one line naming the file, e
   try {
     await withNamespace(async ({ name: ns }) => {
       const path = join(directory, 'capture.pcap');
-      await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '9');
+      await queueUdpTo(ns, PORT, 9);
       const receiver = await udpReceiver(ns, PORT);
       try {
         const cli = startCli(['--netns', ns, '-q', '-w', path, '9']);
@@ -330,15 +283,15 @@ it('-w to a file system that fills up while running: one line naming the file, e
 
 it('--rcvbuf 1 under a flood: the summary gives the kernel\'s drops (socket full), which with the packets taken make every packet queued', { timeout: 60_000 }, () =>
   withNamespace(async ({ name: ns }) => {
-    await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '10');
+    await queueUdpTo(ns, PORT, 10);
     const receiver = await udpReceiver(ns, PORT);
     try {
       const cli = startCli(['--netns', ns, '-q', '--rcvbuf', '1', '10']);
       await waitBound(ns, cli, 10);
       await pacedSend(ns, 3000, '127.0.0.2', 0, 200);
       // Every packet the kernel queued got its verdict before the signal: wait for the queue to drain.
-      await until(async () => (await queueTable(ns)).trim().split(/\s+/)[2] === '0', () => 'packets still waiting');
-      cli.process.kill('SIGTERM');
+      await until(async () => (await queueTable(ns))[0]?.[2] === 0, { what: () => 'packets still waiting', timeoutMs: 8_000 });
+      cli.child.kill('SIGTERM');
       expect(await cli.exited, cli.stderr()).toBe(0);
       const summary = summaryOf(cli.stderr());
       expect(summary.kernel, cli.stderr()).toBeDefined();
@@ -357,20 +310,20 @@ it('--rcvbuf 1 under a flood: the summary gives the kernel\'s drops (socket full
 for (const balance of [false, true]) {
   it(`a stdout reader that never reads${balance ? ' (--queue-balance 3:4)' : ''}: verdicts never wait, lines beyond the bound are dropped and counted, SIGTERM exits promptly`, { timeout: 60_000 }, () =>
     withNamespace(async ({ name: ns }) => {
-      const target = balance ? ['--queue-balance', '3:4'] : ['--queue-num', '11'];
-      await iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', ...target);
+      const target = balance ? '3:4' : 11;
+      await queueUdpTo(ns, PORT, target);
       const receiver = await udpReceiver(ns, PORT);
       try {
         const cli = startCli(['--netns', ns, '--json', ...(balance ? ['--queue-balance', '3:4'] : ['11'])], 'pipe');
-        cli.process.stdout!.pause(); // the pipe fills, and stays full
+        cli.child.stdout!.pause(); // the pipe fills, and stays full
         await waitBound(ns, cli, ...(balance ? [3, 4] : [11]));
         await pacedSend(ns, 3000, '127.0.0.2', 5, 1000); // about 7 MB of JSON lines
         const delivered = async (): Promise<number> => {
           const udp = await udpCounters(ns);
           return udp.InDatagrams! + udp.RcvbufErrors!;
         };
-        await until(async () => (await delivered()) === 3000, () => `not every packet delivered: ${cli.stderr()}`, 10_000);
-        cli.process.kill('SIGTERM');
+        await until(async () => (await delivered()) === 3000, { what: () => `not every packet delivered: ${cli.stderr()}`, timeoutMs: 10_000 });
+        cli.child.kill('SIGTERM');
         const signalled = performance.now();
         expect(await cli.exited, cli.stderr()).toBe(0);
         expect(performance.now() - signalled).toBeLessThan(10_000);

@@ -10,7 +10,7 @@
  *   themselves, and refuse `readerThread: false` with a typed error.
  * Needs root; never skipped. Run after `npm run build` (the tarballs are packed from dist/).
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { summaryOf } from './summary.js';
-import { iptables, sleep, udpReceiver, udpSend, withNamespace } from '../../nfqueue/test/netns.js';
+import { type Started, boundQueues, killStartedProcesses, numberedPayloads, queueUdpTo, sleep, startProcess, udpReceiver, udpSend, until, waitBound, withNamespace } from '@nfq/test-kit';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -139,76 +139,30 @@ queue.on('packet', (packet) => {
 });
 `;
 
-/** A program started on a runtime and what it printed so far. */
-interface Started {
-  process: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  /** The JSON lines printed on stdout so far. */
-  lines: () => Array<Record<string, unknown>>;
-}
+afterEach(killStartedProcesses);
 
-const running = new Set<ChildProcessWithoutNullStreams>();
-afterEach(() => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  running.clear();
-});
-
+/** Starts `command` (a runtime and its options) with `args` in the install folder. */
 function start(command: string[], args: string[]): Started {
-  const child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: folder, env, stdio: 'pipe' });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const lines = (): Array<Record<string, unknown>> =>
-    stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { process: child, stdout: () => stdout, stderr: () => stderr, exited, lines };
+  return startProcess(command[0]!, [...command.slice(1), ...args], { cwd: folder, env });
 }
 
-/** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 10_000): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 50) {
-    expect(waited, what()).toBeLessThan(timeoutMs);
-    await sleep(50);
-  }
-}
+/** What `program` printed so far, for failure messages. */
+const output = (program: Started) => (): string => program.stdout() + program.stderr();
 
-/** The queues bound in `ns` now (the first column of /proc/net/netfilter/nfnetlink_queue). */
-async function boundQueues(ns: string): Promise<number[]> {
-  const { stdout } = await execFileAsync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netfilter/nfnetlink_queue']);
-  return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((line) => Number(line.trim().split(/\s+/)[0]));
-}
-
-async function waitBound(ns: string, program: Started, ...queues: number[]): Promise<void> {
-  await until(async () => {
-    const bound = await boundQueues(ns);
-    return queues.every((queue) => bound.includes(queue));
-  }, () => `queues ${queues.join(', ')} never bound: ${program.stdout()}${program.stderr()}`);
-}
-
-const datagrams = (count: number): Buffer[] => Array.from({ length: count }, (_, i) => Buffer.from(`datagram ${i}`));
-const queueRule = (queue: number): string[] => ['-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(queue)];
-
+const datagrams = (count: number): Buffer[] => numberedPayloads(count);
 
 describe.each(['node', 'bun', 'deno'] as const)('CommonJS on %s', (runtime) => {
   it('require() loads @nfq/netlink and @nfq/nfqueue, and the queue it opens verdicts real packets', { timeout: 30_000 }, () =>
     withNamespace(async (ns) => {
-      await iptables(ns.name, ...queueRule(41));
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
+      await queueUdpTo(ns.name, PORT, 41);
+      const receiver = await udpReceiver(ns, PORT);
       const program = start(runtimes[runtime](), [join(folder, 'require.cjs'), ns.name, '41', '3']);
-      await waitBound(ns.name, program, 41);
-      await until(() => program.lines().length > 0, () => program.stdout() + program.stderr());
-      expect(program.lines()[0]).toEqual({ checks: { openQueue: true, openQueueRange: true, Queue: true, errors: true, verdict: true, message: true } });
+      await waitBound(ns.name, [41], output(program), 10_000);
+      await until(() => program.jsonLines().length > 0, { what: output(program), timeoutMs: 10_000 });
+      expect(program.jsonLines()[0]).toEqual({ checks: { openQueue: true, openQueueRange: true, Queue: true, errors: true, verdict: true, message: true } });
       await udpSend(ns.name, PORT, datagrams(3));
       expect(await program.exited, program.stderr()).toBe(0);
-      expect(program.lines()[1]).toEqual({ payloads: ['datagram 0', 'datagram 1', 'datagram 2'], received: 3 });
+      expect(program.jsonLines()[1]).toEqual({ payloads: ['datagram 0', 'datagram 1', 'datagram 2'], received: 3 });
       expect((await receiver.waitFor(3)).map(String)).toEqual(['datagram 0', 'datagram 1', 'datagram 2']);
       expect(await boundQueues(ns.name)).toEqual([]);
     }),
@@ -236,17 +190,16 @@ it('TypeScript accepts import x = require() of both packages from a CommonJS mod
 describe.each(['bun', 'deno'] as const)('on %s', (runtime) => {
   it('openQueue with default options receives on a reader thread and verdicts every packet', { timeout: 30_000 }, () =>
     withNamespace(async (ns) => {
-      await iptables(ns.name, ...queueRule(42));
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
+      await queueUdpTo(ns.name, PORT, 42);
+      const receiver = await udpReceiver(ns, PORT);
       const program = start(runtimes[runtime](), [join(folder, 'program.mjs'), ns.name, '42', '6']);
-      await waitBound(ns.name, program, 42);
-      await until(() => program.lines().length > 0, () => program.stdout() + program.stderr());
-      expect(program.lines()[0]).toEqual({ readerThread: true });
+      await waitBound(ns.name, [42], output(program), 10_000);
+      await until(() => program.jsonLines().length > 0, { what: output(program), timeoutMs: 10_000 });
+      expect(program.jsonLines()[0]).toEqual({ readerThread: true });
       // One at a time: each its own batch, so the reader must keep receiving after the first.
       for (const datagram of datagrams(6)) await udpSend(ns.name, PORT, [datagram]);
       expect(await program.exited, program.stderr()).toBe(0);
-      expect(program.lines()[1]).toEqual({ received: 6 });
+      expect(program.jsonLines()[1]).toEqual({ received: 6 });
       expect((await receiver.waitFor(3)).map(String)).toEqual(['datagram 0', 'datagram 2', 'datagram 4']);
       await sleep(200);
       expect(receiver.received.map(String)).toEqual(['datagram 0', 'datagram 2', 'datagram 4']); // the odd ones were dropped
@@ -258,7 +211,7 @@ describe.each(['bun', 'deno'] as const)('on %s', (runtime) => {
       const program = start(runtimes[runtime](), [join(folder, 'program.mjs'), ns.name, '43', '1', 'false']);
       expect(await program.exited, program.stderr()).toBe(1);
       const name = runtime === 'bun' ? 'Bun' : 'Deno';
-      expect(program.lines()).toEqual([
+      expect(program.jsonLines()).toEqual([
         {
           error: {
             name: 'InvalidOptionError',
@@ -274,15 +227,14 @@ describe.each(['bun', 'deno'] as const)('on %s', (runtime) => {
 
   it('the installed nf-queue verdicts real packets: --json --count, exit 0, one summary line', { timeout: 30_000 }, () =>
     withNamespace(async (ns) => {
-      await iptables(ns.name, ...queueRule(44));
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
+      await queueUdpTo(ns.name, PORT, 44);
+      const receiver = await udpReceiver(ns, PORT);
       const cli = start(runtimes[runtime](), [join(folder, 'node_modules/@nfq/cli/bin/nf-queue.js'), '--netns', ns.name, '--json', '--count', '4', '44']);
-      await waitBound(ns.name, cli, 44);
+      await waitBound(ns.name, [44], output(cli), 10_000);
       for (const datagram of datagrams(4)) await udpSend(ns.name, PORT, [datagram]);
       expect(await cli.exited, cli.stderr()).toBe(0);
       expect((await receiver.waitFor(4)).map(String)).toEqual(['datagram 0', 'datagram 1', 'datagram 2', 'datagram 3']);
-      const packets = cli.lines();
+      const packets = cli.jsonLines();
       expect(packets.map((packet) => [packet.queue, packet.hookName, packet.payloadLength])).toEqual(Array(4).fill([44, 'OUTPUT', 38]));
       expect(summaryOf(cli.stderr())).toEqual({ packets: 4, accepted: 4, dropped: 0 });
     }),
@@ -290,14 +242,13 @@ describe.each(['bun', 'deno'] as const)('on %s', (runtime) => {
 
   it('the installed nf-queue --verdict drop, stopped by SIGTERM: a line per packet, nothing arrives, exit 0, the queue unbound', { timeout: 30_000 }, () =>
     withNamespace(async (ns) => {
-      await iptables(ns.name, ...queueRule(45));
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
+      await queueUdpTo(ns.name, PORT, 45);
+      const receiver = await udpReceiver(ns, PORT);
       const cli = start(runtimes[runtime](), [join(folder, 'node_modules/@nfq/cli/bin/nf-queue.js'), '--netns', ns.name, '--verdict', 'drop', '45']);
-      await waitBound(ns.name, cli, 45);
+      await waitBound(ns.name, [45], output(cli), 10_000);
       await udpSend(ns.name, PORT, datagrams(3));
-      await until(() => cli.stdout().trim().split('\n').filter((line) => line.startsWith('packet received')).length === 3, () => cli.stdout() + cli.stderr());
-      cli.process.kill('SIGTERM');
+      await until(() => cli.stdout().trim().split('\n').filter((line) => line.startsWith('packet received')).length === 3, { what: output(cli), timeoutMs: 10_000 });
+      cli.child.kill('SIGTERM');
       expect(await cli.exited, cli.stderr()).toBe(0);
       expect(summaryOf(cli.stderr())).toEqual({ packets: 3, accepted: 0, dropped: 3 });
       expect(receiver.received).toEqual([]);
@@ -307,16 +258,15 @@ describe.each(['bun', 'deno'] as const)('on %s', (runtime) => {
 
   it('the installed nf-queue --queue-balance 44:45: a worker per queue, both verdict, --count over both', { timeout: 30_000 }, () =>
     withNamespace(async (ns) => {
-      await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-balance', '44:45');
-      const receiver = await udpReceiver(ns.name, PORT);
-      ns.defer(() => receiver.close());
+      await queueUdpTo(ns.name, PORT, '44:45');
+      const receiver = await udpReceiver(ns, PORT);
       const cli = start(runtimes[runtime](), [join(folder, 'node_modules/@nfq/cli/bin/nf-queue.js'), '--netns', ns.name, '--queue-balance', '44:45', '--json', '--count', '16']);
-      await waitBound(ns.name, cli, 44, 45);
+      await waitBound(ns.name, [44, 45], output(cli), 10_000);
       // The kernel's flow hash covers addresses only: several sources spread over both queues.
       for (let i = 0; i < 16; i++) await udpSend(ns.name, PORT, [Buffer.from(`datagram ${i}`)], { source: `127.0.0.${i + 2}` });
       expect(await cli.exited, cli.stderr()).toBe(0);
       expect((await receiver.waitFor(16)).map(String).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `datagram ${i}`).sort());
-      expect(new Set(cli.lines().map((packet) => packet.queue))).toEqual(new Set([44, 45]));
+      expect(new Set(cli.jsonLines().map((packet) => packet.queue))).toEqual(new Set([44, 45]));
       expect(summaryOf(cli.stderr())).toEqual({ packets: 16, accepted: 16, dropped: 0 });
     }),
   );

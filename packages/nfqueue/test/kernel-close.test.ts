@@ -7,40 +7,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Packet, type Queue, openQueue, queueStats } from '../src/index.js';
-import { type TestNamespace, iptables, ruleCounter, run, until, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, numberedPayloads, ruleCounter, udpSend, until, withNamespace } from '@nfq/test-kit';
 
 const PORT = 9870;
 const COUNT = 50_000;
 
 /**
- * Sends `count` 16-byte UDP datagrams to 127.0.0.1:PORT from a process in `ns`, spread over
- * sockets of 100 datagrams each: a queued packet stays charged to its sender's send buffer until
- * its verdict, so one socket could hold only a few hundred. With `paceMs`, waits that long
- * between sockets.
+ * Sends `count` 16-byte UDP datagrams to 127.0.0.1:PORT from a process in `ns`, 100 at a time,
+ * each hundred from a socket of its own: a queued packet stays charged to its sender's send buffer
+ * until its verdict, so one socket could hold only a few hundred. With `paceMs`, waits that long
+ * between sockets. Resolves with each send's error code (null: sent).
  */
-function flood(ns: TestNamespace, count: number, paceMs = 0): Promise<string> {
-  const script = `
-    const dgram = require('node:dgram');
-    const [count, pace] = [Number(process.argv[1]), Number(process.argv[2])];
-    const payload = Buffer.alloc(16, 'x');
-    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    (async () => {
-      const sent = [];
-      for (let first = 0; first < count; first += 100) {
-        const socket = dgram.createSocket('udp4');
-        const n = Math.min(100, count - first);
-        sent.push(...Array.from({ length: n }, () => new Promise((resolve, reject) =>
-          socket.send(payload, ${PORT}, '127.0.0.1', (error) => (error ? reject(error) : resolve())))));
-        if (pace > 0) await sleep(pace);
-      }
-      await Promise.all(sent);
-      process.stdout.write('sent ' + sent.length);
-      process.exit(0);
-    })();
-  `;
-  return run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script, String(count), String(paceMs)]);
+function flood(ns: TestNamespace, count: number, paceMs = 0): Promise<Array<string | null>> {
+  const payloads = numberedPayloads(count, '', '', 16);
+  return udpSend(ns.name, PORT, payloads, { perSocket: 100, inFlight: 100, ...(paceMs > 0 ? { restEvery: 100, restMs: paceMs } : {}) });
 }
-
 
 /** Datagrams to PORT that reached the namespace's INPUT chain, i.e. that passed the queue. */
 const arrived = (ns: TestNamespace): Promise<number> => ruleCounter(ns.name, 'filter', 'INPUT', `udp dpt:${PORT}`);
@@ -58,9 +39,9 @@ async function backlogged(
   const held: Packet[] = [];
   queue.on('packet', (packet) => held.push(packet)); // no verdict
   queue.on('error', () => {});
-  await flood(ns, COUNT);
+  expect(await flood(ns, COUNT)).toEqual(Array(COUNT).fill(null));
   // Every datagram is queued: held by the handler, or waiting in the socket (reading paused).
-  await until(() => (queue.kernelStats()?.waiting ?? 0) === COUNT, 20_000);
+  await until(() => (queue.kernelStats()?.waiting ?? 0) === COUNT, { timeoutMs: 20_000 });
   expect(await arrived(ns)).toBe(0);
   return { queue, held };
 }
@@ -95,7 +76,7 @@ describe('kernel: close() after a backlog of held packets', () => {
       // close() waits for the handlers' verdicts; meanwhile more traffic arrives.
       const closing = queue.close();
       const late = 2_000;
-      expect(await flood(ns, late, 5)).toBe(`sent ${late}`);
+      expect(await flood(ns, late, 5)).toEqual(Array(late).fill(null));
       for (const packet of held) packet.accept(); // the handlers finish: close() goes on
       await closing;
       expect(await arrived(ns)).toBe(COUNT + late);
@@ -116,7 +97,7 @@ describe('kernel: close() after a backlog of held packets', () => {
       const closing = queue.close();
       const late = flood(ns, 1_000, 5);
       await closing;
-      await late;
+      expect(await late).toEqual(Array(1_000).fill(null));
       expect(await arrived(ns)).toBe(0);
       const stats = queue.stats();
       // Every queued packet was dropped by the queue's verdict: the backlog, and the few late

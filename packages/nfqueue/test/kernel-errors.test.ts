@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { QueueAlreadyBoundError, dropPrivileges, openQueue, queueStats } from '../src/index.js';
 import { NamespaceError, UnknownUserError } from '../src/errors.js';
-import { run, withNamespace } from './netns.js';
+import { run, withNamespace } from '@nfq/test-kit';
 
 const dist = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type NativeBinding, type NativeQueue, QUEUE_OPTION_LIMITS, loadNativeBinding } from '../src/index.js';
 import { createFakeBinding } from './fake-native.js';
-import { withNamespace } from './netns.js';
+import { withNamespace } from '@nfq/test-kit';
 
 /** What an error carries: its message and every own property the binding set. */
 function shapeOf(action: () => unknown): Record<string, unknown> {

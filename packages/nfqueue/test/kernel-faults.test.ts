@@ -2,17 +2,10 @@
  * Faults on the real kernel: resources do not leak over many open/close cycles, and a
  * process killed with SIGKILL leaves nothing bound. Each test in its own network namespace.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openQueue } from '../src/index.js';
-import { run, sleep, withNamespace } from './netns.js';
-
-const boundQueues = async (ns: string): Promise<number[]> =>
-  (await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netfilter/nfnetlink_queue']))
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
+import { boundQueues, sleep, startProcess, withNamespace } from '@nfq/test-kit';
 
 describe('kernel: faults', () => {
   it('leaks no file descriptor or thread over 1,000 open/close cycles', { timeout: 60_000 }, () =>
@@ -37,12 +30,10 @@ describe('kernel: faults', () => {
         const queue = await openQueue({ queue: 30, netns: process.argv[1] });
         queue.on('packet', (p) => p.accept());
         console.log('bound');`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, ns.name], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      const child = startProcess(process.execPath, ['--input-type=module', '-e', script, ns.name]);
+      await child.waitForOutput('bound');
       expect(await boundQueues(ns.name)).toEqual([30]);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
+      await child.stop('SIGKILL');
       expect(await boundQueues(ns.name)).toEqual([]); // the kernel unbound it with the socket
       const again = await openQueue({ queue: 30, netns: ns.name });
       expect(await boundQueues(ns.name)).toEqual([30]);

@@ -6,27 +6,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Queue, mangle, mangleIp, openQueue, parseIp, verifyChecksums } from '../src/index.js';
-import { type TestNamespace, iptables, run, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, sleep, snmpCounters, udpReceiver, udpSend, until, withNamespace } from '@nfq/test-kit';
+import { openQueuedUdp } from './queued-udp.js';
 
 const PORT = 9997;
 const QUEUE_NUM = 7;
 const ICMP_QUEUE_NUM = 8;
 
 /** Queues local UDP to PORT on QUEUE_NUM and opens that queue (copy mode packet) inside the namespace. */
-async function queuedUdp(ns: TestNamespace): Promise<Queue> {
-  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(QUEUE_NUM));
-  const queue = await openQueue({ queue: QUEUE_NUM, netns: ns.name, copyMode: 'packet' });
-  ns.defer(() => queue.close());
-  return queue;
-}
+const queuedUdp = (ns: TestNamespace): Promise<Queue> => openQueuedUdp(ns, PORT, { queue: QUEUE_NUM, copyMode: 'packet' });
 
 /** One counter of `/proc/net/snmp` inside the namespace, e.g. ('Udp', 'InCsumErrors'). */
 async function snmpCounter(ns: TestNamespace, protocol: string, counter: string): Promise<number> {
-  const lines = (await run('ip', ['netns', 'exec', ns.name, 'cat', '/proc/net/snmp'])).split('\n');
-  const [names, values] = lines.filter((line) => line.startsWith(`${protocol}:`));
-  const column = names?.split(/\s+/).indexOf(counter) ?? -1;
-  if (values === undefined || column < 0) throw new Error(`no ${protocol} ${counter} in /proc/net/snmp`);
-  return Number(values.split(/\s+/)[column]);
+  const value = (await snmpCounters(ns.name, protocol))[counter];
+  if (value === undefined) throw new Error(`no ${protocol} ${counter} in /proc/net/snmp`);
+  return value;
 }
 
 /** Replaces the whole UDP payload of `packet` with `text`. */
@@ -119,7 +113,7 @@ describe('kernel: mangled packets reinjected into a private namespace', () => {
 
       const before = await Promise.all(['InEchos', 'OutEchoReps', 'InEchoReps', 'InCsumErrors'].map((name) => snmpCounter(ns, 'Icmp', name)));
       expect(await udpSend(ns.name, PORT, [Buffer.from('corrupt'), Buffer.from('ping')])).toEqual([null, null]);
-      for (let waited = 0; replies.length === 0 && waited < 5_000; waited += 20) await sleep(20);
+      await until(() => replies.length > 0);
       await sleep(200); // room for a reply to the corrupt request, were it answered; and for the counters
       // Only the request with the recomputed checksum is answered; the kernel echoes its mangled data.
       expect(replies).toEqual([{ text: 'mangled ping payload', identifier: 0x4e51, checksumsHold: true }]);

@@ -12,20 +12,31 @@ import {
   openQueue,
   queueStats,
 } from '../src/index.js';
-import { type TestNamespace, iptables, queueUdpTo, ruleCounter, run, sleep, startProcess, udpReceiver, udpSend, until, withNamespace } from './netns.js';
+import {
+  type TestNamespace,
+  asNobody,
+  boundQueues,
+  inNamespace,
+  iptables,
+  queueUdpTo,
+  ruleCounter,
+  run,
+  sleep,
+  startProcess,
+  udpReceiver,
+  udpSend,
+  until,
+  withNamespace,
+} from '@nfq/test-kit';
+import { openQueuedUdp } from './queued-udp.js';
 
 const PORT = 9999;
 
-/** Queues local UDP to PORT on queue `queueNum` inside `ns` and opens that queue there. */
 /** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
-const queueUdp = (ns: TestNamespace, queue: number, port = PORT): Promise<string> => queueUdpTo(ns, queue, port);
+const queueUdp = (ns: TestNamespace, queue: number, port = PORT): Promise<string> => queueUdpTo(ns.name, port, queue);
 
-async function queuedUdp(ns: TestNamespace, options: Omit<QueueOptions, 'netns'> = { queue: 1 }): Promise<Queue> {
-  await queueUdp(ns, options.queue);
-  const queue = await openQueue({ ...options, netns: ns.name });
-  ns.defer(() => queue.close());
-  return queue;
-}
+/** Queues local UDP to PORT on queue `options.queue` inside `ns` and opens that queue there. */
+const queuedUdp = (ns: TestNamespace, options: Omit<QueueOptions, 'netns'>): Promise<Queue> => openQueuedUdp(ns, PORT, options);
 
 const text = (packet: Packet): string => {
   const ihl = (packet.payload[0]! & 0x0f) * 4;
@@ -283,31 +294,20 @@ describe('kernel: the high-level queue API', () => {
           process.exit(0);
         }
       `;
-      // The flood: COUNT 64-byte datagrams, 256 at a time, as fast as the socket takes them.
-      const flood = `
-        const socket = require('node:dgram').createSocket('udp4');
-        const payload = Buffer.alloc(64, 'x');
-        const count = Number(process.argv[1]);
-        socket.connect(${PORT}, '127.0.0.1', async () => {
-          for (let sent = 0; sent < count; sent += 256) {
-            await Promise.all(Array.from({ length: 256 }, () => new Promise((resolve) => socket.send(payload, resolve))));
-          }
-          socket.close();
-        });
-      `;
       const { createInterface } = await import('node:readline');
       const { child, stderr } = startProcess(process.execPath, ['--input-type=module', '-e', consumer, ns.name]);
       ns.defer(() => child.kill('SIGKILL'));
       const lines: Array<Record<string, number>> = [];
-      createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, number>));
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, number>));
       const answer = async (request: string): Promise<Record<string, number>> => {
         const before = lines.length;
         child.stdin.write(`${request}\n`);
-        await until(() => lines.length > before || child.exitCode !== null, 10_000);
+        await until(() => lines.length > before || child.exitCode !== null, { timeoutMs: 10_000 });
         expect(lines.length, stderr()).toBeGreaterThan(before);
         return lines[lines.length - 1]!;
       };
-      const storm = (count: number): Promise<string> => run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', flood, String(count)]);
+      // The flood: `count` 64-byte datagrams, 256 at a time, as fast as the socket takes them.
+      const storm = (count: number): Promise<Array<string | null>> => udpSend(ns.name, PORT, Array(count).fill(Buffer.alloc(64, 'x')), { inFlight: 256 });
       await until(() => lines.length > 0 || child.exitCode !== null);
       expect(lines[0], stderr()).toEqual({ ready: true });
       for (let round = 0; round < 5; round++) await storm(20_000);
@@ -355,15 +355,7 @@ describe('kernel: without CAP_NET_ADMIN', () => {
         const { openQueue } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
         try { await openQueue({ queue: 1 }); console.log('opened'); }
         catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`;
-      const { execFile } = await import('node:child_process');
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile(
-          'ip',
-          ['netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
-            process.execPath, '--input-type=module', '-e', script],
-          (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
-        ),
-      );
+      const out = await run('ip', inNamespace(ns.name, ...asNobody('--inh-caps=-all', '--bounding-set=-all'), process.execPath, '--input-type=module', '-e', script));
       const result = JSON.parse(out) as { name: string; code: string; message: string };
       expect(result).toMatchObject({ name: 'PermissionDeniedError', code: 'EPERM' });
       expect(result.message).toContain('CAP_NET_ADMIN');
@@ -459,10 +451,8 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
         const capEff = readFileSync('/proc/self/status', 'utf8').split('\\n').find((l) => l.startsWith('CapEff:')).slice(7).trim();
         console.log('ready', process.getuid(), capEff);`;
       // Started inside the namespace by ip netns exec (as root), then setpriv leaves only CAP_NET_ADMIN as nobody.
-      const { child, stdout, stderr, exited } = startProcess('ip', [
-        'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=+net_admin',
-        process.execPath, '--input-type=module', '-e', script,
-      ]);
+      const { child, stdout, stderr, exited } = startProcess('ip', inNamespace(ns.name, ...asNobody('--inh-caps=-all,+net_admin', '--ambient-caps=+net_admin'),
+        process.execPath, '--input-type=module', '-e', script));
       await until(() => stdout().includes('ready') || child.exitCode !== null);
       expect(stdout(), stderr()).toMatch(/^ready 65534 0000000000001000$/m);
       await udpSend(ns.name, PORT, [Buffer.from('x'), Buffer.from('y')]);
@@ -487,13 +477,8 @@ describe('kernel: a non-root user holding only CAP_NET_ADMIN', () => {
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
       await queueUdp(ns, 15);
-      const { child, stderr, exited } = startProcess('ip', [
-        'netns', 'exec', ns.name, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', binary, '--count', '2', '15',
-      ]);
-      await until(() => {
-        const table = execFileSync('ip', ['netns', 'exec', ns.name, 'cat', '/proc/net/netfilter/nfnetlink_queue'], { encoding: 'utf8' });
-        return table.split('\n').some((line) => line.trim().split(/\s+/)[0] === '15') || child.exitCode !== null;
-      });
+      const { child, stderr, exited } = startProcess('ip', inNamespace(ns.name, ...asNobody('--inh-caps=-all'), binary, '--count', '2', '15'));
+      await until(async () => (await boundQueues(ns.name)).includes(15) || child.exitCode !== null);
       await udpSend(ns.name, PORT, [Buffer.from('p'), Buffer.from('q')]);
       expect(await exited, stderr()).toBe(0);
       expect((await receiver.waitFor(2)).map(String).sort()).toEqual(['p', 'q']);

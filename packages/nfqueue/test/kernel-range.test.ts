@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type QueueRange, type QueueRangeError, type WorkerExitInfo, openQueue, openQueueRange } from '../dist/index.js';
-import { iptables, ruleCounter, run, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { boundQueues, iptables, numberedPayloads, queueTable, queueUdpTo, ruleCounter, udpReceiver, udpSend, until, withNamespace } from '@nfq/test-kit';
 
 const PORT = 9998;
 const FROM = 10;
@@ -15,24 +15,11 @@ const TO = 11;
 const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 
 /** Queues local UDP to PORT over queues FROM:TO with the kernel's flow hash. */
-function balanceRule(ns: string): Promise<string> {
-  return iptables(ns, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-balance', `${FROM}:${TO}`);
-}
-
-/** The queue numbers bound in namespace `ns`, from /proc/net/netfilter/nfnetlink_queue read inside it. */
-async function boundQueues(ns: string): Promise<number[]> {
-  const table = await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netfilter/nfnetlink_queue']);
-  return table
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
+const balanceRule = (ns: string): Promise<string> => queueUdpTo(ns, PORT, `${FROM}:${TO}`);
 
 /** The netlink port id bound to `queue` in `ns`, or undefined. */
 async function boundPortId(ns: string, queue: number): Promise<number | undefined> {
-  const table = await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netfilter/nfnetlink_queue']);
-  const line = table.split('\n').find((candidate) => Number(candidate.trim().split(/\s+/)[0]) === queue);
-  return line === undefined ? undefined : Number(line.trim().split(/\s+/)[1]);
+  return (await queueTable(ns)).find(([bound]) => bound === queue)?.[1];
 }
 
 /** Names of this process's native reader threads (`nfq-reader-N`): one per queue being served. */
@@ -48,36 +35,13 @@ function readerThreads(): string[] {
     .filter((name) => name.startsWith('nfq-reader-'));
 }
 
-const MANY_SENDER_SCRIPT = `
-const dgram = require('node:dgram');
-const port = Number(process.argv[1]);
-const count = Number(process.argv[2]);
-let done = 0;
-for (let i = 0; i < count; i++) {
-  // The kernel's IPv4 flow hash (hash_v4) reads addresses only, not ports: vary the source address.
-  const socket = dgram.createSocket('udp4');
-  socket.bind(0, '127.0.0.' + (2 + i), () => {
-    socket.send(Buffer.from('flow-' + i), port, '127.0.0.1', (error) => {
-      if (error) throw error;
-      socket.close();
-      if (++done === count) process.stdout.write('sent');
-    });
-  });
-}
-`;
-
-/** Sends `count` datagrams `flow-0`.. to 127.0.0.1:PORT inside `ns`, each from its own socket and source address. */
+/**
+ * Sends `count` datagrams `flow-0`.. to 127.0.0.1:PORT inside `ns`, each from its own socket and
+ * source address: the kernel's IPv4 flow hash (hash_v4) reads addresses only, not ports.
+ */
 async function sendFromManySources(ns: string, count: number): Promise<void> {
-  const output = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', MANY_SENDER_SCRIPT, String(PORT), String(count)]);
-  if (output !== 'sent') throw new Error(`sender said ${JSON.stringify(output)}`);
-}
-
-/** Waits until `condition()` holds, polling; fails with `what` after `timeoutMs`. */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited >= timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  const sources = Array.from({ length: count }, (_, i) => `127.0.0.${2 + i}`);
+  expect(await udpSend(ns, PORT, numberedPayloads(count, 'flow-'), { source: sources })).toEqual(Array(count).fill(null));
 }
 
 /** Records a range's events. */
@@ -149,7 +113,7 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
 
       // One socket, one address pair: one flow, so one queue (which one is the kernel's hash).
       await udpSend(ns.name, PORT, ['a1', 'a2', 'a3'].map((text) => Buffer.from(text)));
-      await waitUntil(() => events.restarts.length === 1, 'the restarted worker');
+      await until(() => events.restarts.length === 1, { what: () => 'the restarted worker' });
       expect(events.workerExits).toHaveLength(1);
       const [exit] = events.workerExits;
       expect(exit).toMatchObject({ code: 1, restarting: true, restarts: 1 });
@@ -171,7 +135,7 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
 
       // The new worker's third packet ends it too: maxRestarts 1 is used up, so the range fails and closes.
       await udpSend(ns.name, PORT, [Buffer.from('c1')]);
-      await waitUntil(() => events.closed, 'the range to close');
+      await until(() => events.closed, { what: () => 'the range to close' });
       expect(events.workerExits).toHaveLength(2);
       expect(events.workerExits[1]).toMatchObject({ queue: crashed, code: 1, restarting: false, restarts: 1 });
       expect(events.errors).toHaveLength(1);
@@ -193,7 +157,7 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       const events = recordEvents(range);
 
       await udpSend(ns.name, PORT, ['a1', 'a2', 'a3'].map((text) => Buffer.from(text)));
-      await waitUntil(() => events.closed, 'the range to close');
+      await until(() => events.closed, { what: () => 'the range to close' });
       expect(events.workerExits).toHaveLength(1);
       expect(events.workerExits[0]).toMatchObject({ code: 1, restarting: false, restarts: 0 });
       expect(events.restarts).toEqual([]);
@@ -217,14 +181,14 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       // A handler that throws: the packet gets the default verdict (accept), the range reports it, the worker lives on.
       await udpSend(ns.name, PORT, ['throw', 'after-throw'].map((text) => Buffer.from(text)));
       expect((await receiver.waitFor(2)).map(String)).toEqual(['throw', 'after-throw']);
-      await waitUntil(() => events.errors.length === 1, 'the handler error');
+      await until(() => events.errors.length === 1, { what: () => 'the handler error' });
       expect(events.errors[0]).toMatchObject({ name: 'QueueRangeError', kind: 'Worker', code: 'ERR_PACKET_HANDLER' });
       expect(events.errors[0]!.message).toMatch(/^queue 1[01]: .*the handler refuses this packet/);
       expect(events.workerExits).toEqual([]);
 
       // An uncaught exception ends the worker: workerExit carries it, and the queue is bound again.
       await udpSend(ns.name, PORT, [Buffer.from('crash')]);
-      await waitUntil(() => events.restarts.length === 1, 'the restarted worker');
+      await until(() => events.restarts.length === 1, { what: () => 'the restarted worker' });
       expect(events.workerExits).toHaveLength(1);
       const [exit] = events.workerExits;
       expect(exit).toMatchObject({ queue: events.errors[0]!.queue, code: 1, restarting: true, restarts: 1 });

@@ -7,12 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, InvalidVerdictError, type Packet, openQueue, queueStats } from '../src/index.js';
-import { queueUdpTo, startProcess, udpReceiver, udpSend, until, withNamespace } from './netns.js';
+import { queueUdpTo, startProcess, udpReceiver, udpSend, until, withNamespace } from '@nfq/test-kit';
 
 const DIST = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
-
-/** Adds the rule that queues UDP to `port` (sent inside `ns`) to queue `queue`. */
-
 
 describe('kernel: verdicts are checked before anything is sent', () => {
   it('refuses verdictBatch(id, 99 / NF_STOLEN / 6): the packets keep waiting, then pass by the default verdict', () =>
@@ -20,7 +17,7 @@ describe('kernel: verdicts are checked before anything is sent', () => {
       const port = 9301;
       const receiver = await udpReceiver(ns.name, port);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 31, port);
+      await queueUdpTo(ns.name, port, 31);
       const queue = await openQueue({ queue: 31, netns: ns.name, verdictTimeout: 300 });
       ns.defer(() => queue.close());
       const held: Packet[] = [];
@@ -44,7 +41,7 @@ describe('kernel: verdicts are checked before anything is sent', () => {
       const port = 9302;
       const receiver = await udpReceiver(ns.name, port);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 32, port);
+      await queueUdpTo(ns.name, port, 32);
       const queue = await openQueue({ queue: 32, netns: ns.name });
       ns.defer(() => queue.close());
       const refused: unknown[] = [];
@@ -76,7 +73,7 @@ describe('kernel: verdicts are checked before anything is sent', () => {
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect((error as Error).message).toMatch(/'meta' for metadata only/);
       // Nothing was bound: the queue is free for a consumer with copy mode 'meta'.
-      await queueUdpTo(ns, 33, port);
+      await queueUdpTo(ns.name, port, 33);
       const queue = await openQueue({ queue: 33, netns: ns.name, copyMode: 'meta' });
       ns.defer(() => queue.close());
       queue.on('packet', (packet) => packet.accept());
@@ -91,7 +88,7 @@ describe('kernel: verdicts leave in the order they were given', () => {
       const port = 9304;
       const receiver = await udpReceiver(ns.name, port);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 34, port);
+      await queueUdpTo(ns.name, port, 34);
       const queue = await openQueue({ queue: 34, netns: ns.name });
       ns.defer(() => queue.close());
       const held: Packet[] = [];
@@ -111,7 +108,7 @@ describe('kernel: a verdict the kernel refuses', () => {
       const port = 9305;
       const receiver = await udpReceiver(ns.name, port);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 35, port);
+      await queueUdpTo(ns.name, port, 35);
       // Five packets held, then verdicted in reverse id order: one flush, one send of five VERDICT
       // messages. nfnetlink answers only the first with EPERM and drops the other four unanswered.
       const script = `
@@ -141,7 +138,7 @@ describe('kernel: a verdict the kernel refuses', () => {
       await udpSend(ns.name, port, ['a', 'b', 'c', 'd', 'e'].map((s) => Buffer.from(s)));
       const lines = (): Array<Record<string, unknown>> => stdout().trim().split('\n').map((line) => JSON.parse(line));
       const errors = (): Array<Record<string, unknown>> => lines().filter((line) => line.name);
-      await until(() => errors().length >= 1, 10_000);
+      await until(() => errors().length >= 1, { timeoutMs: 10_000 });
       const verdicted = lines().find((line) => line.verdicted)?.verdicted as number[];
       expect(verdicted).toHaveLength(5);
       const [error] = errors();
@@ -168,7 +165,7 @@ describe('kernel: a throwing handler with no error listener', () => {
       const port = 9306;
       const receiver = await udpReceiver(ns.name, port);
       ns.defer(() => receiver.close());
-      await queueUdpTo(ns, 36, port);
+      await queueUdpTo(ns.name, port, 36);
       const script = `
         const { openQueue } = await import(${DIST});
         const queue = await openQueue({ queue: 36, netns: process.argv[1] });

@@ -5,18 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Packet, type Queue, QueueAlreadyBoundError, Verdict, openQueue } from '../src/index.js';
-import { type TestNamespace, iptables, ruleCounter, sleep, udpReceiver, udpSend, withNamespace } from './netns.js';
+import { type TestNamespace, iptables, ruleCounter, sleep, udpReceiver, udpSend, until, withNamespace } from '@nfq/test-kit';
+import { openQueuedUdp } from './queued-udp.js';
 
 const PORT = 9999;
 const QUEUE_NUM = 0;
 
 /** Queues local UDP to PORT on QUEUE_NUM and opens that queue (in copy mode packet) inside the namespace. */
-async function queuedUdp(ns: TestNamespace): Promise<Queue> {
-  await iptables(ns.name, '-A', 'OUTPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', String(QUEUE_NUM));
-  const queue = await openQueue({ queue: QUEUE_NUM, netns: ns.name, copyMode: 'packet' });
-  ns.defer(() => queue.close());
-  return queue;
-}
+const queuedUdp = (ns: TestNamespace): Promise<Queue> => openQueuedUdp(ns, PORT, { queue: QUEUE_NUM, copyMode: 'packet' });
 
 /** The UDP payload inside an IPv4 packet. */
 function udpPayloadOf(ipv4: Uint8Array): Buffer {
@@ -112,7 +108,7 @@ describe('kernel: a real queue in a private namespace', () => {
       const held: Packet[] = [];
       queue.on('packet', (packet) => held.push(packet));
       await udpSend(ns.name, PORT, [Buffer.from('held-1'), Buffer.from('held-2')]);
-      for (let waited = 0; held.length < 2 && waited < 5_000; waited += 20) await sleep(20);
+      await until(() => held.length >= 2);
       expect(held).toHaveLength(2);
       expect(receiver.received).toHaveLength(0); // nothing passes without a verdict
       await queue.close();
@@ -147,7 +143,7 @@ describe('kernel: a real queue in a private namespace', () => {
       const held: Packet[] = [];
       queue.on('packet', (packet) => held.push(packet));
       await udpSend(ns.name, PORT, ['b1', 'b2', 'b3', 'b4'].map((text) => Buffer.from(text)));
-      for (let waited = 0; held.length < 4 && waited < 5_000; waited += 20) await sleep(20);
+      await until(() => held.length >= 4);
       expect(held).toHaveLength(4);
       queue.verdictBatch(held[2]!.id, Verdict.Accept);
       expect(held.map((packet) => packet.hasVerdict)).toEqual([true, true, true, false]);

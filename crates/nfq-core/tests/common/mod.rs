@@ -2,3 +2,5 @@
 
 #[allow(dead_code)]
 pub mod fixture_json;
+#[allow(dead_code)]
+pub mod netns;
