@@ -20,7 +20,7 @@ interface PacketLine {
 
 const lines = (JSON.parse(readFileSync(new URL('lines/nf-queue.json', fixtures), 'utf8')) as { lines: PacketLine[] }).lines;
 
-const sink: VerdictSink = { appendVerdict: () => {}, interfaceName: () => undefined, family: 2, hwProtocol: 0x0800 };
+const sink: VerdictSink = { appendVerdict: () => {}, interfaceName: () => undefined };
 
 /** The packet of message `index` of `bytes` (messages back to back, each `nlmsg_len` long). */
 function packetAt(bytes: Buffer, index: number): Packet {
