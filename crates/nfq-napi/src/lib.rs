@@ -44,7 +44,7 @@ use nfq_core::{Queue, QueueOptions, RecvBuffers, Verdict};
 mod errors;
 mod event_loop;
 mod options;
-mod system;
+pub mod system;
 mod thread_reader;
 
 use errors::throw;
