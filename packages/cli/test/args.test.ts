@@ -1,3 +1,4 @@
+import { QUEUE_OPTION_LIMITS as LIMITS } from '@nfq/nfqueue';
 import { describe, expect, it } from 'vitest';
 import { type CliOptions, USAGE, parseCommandLine, queueOptionsOf, splitRule } from '../src/index.js';
 
@@ -103,13 +104,13 @@ describe('parseCommandLine', () => {
     [['--bogus'], /^Unknown option '--bogus'$/],
     [['x'], /QUEUE must be a whole number, got 'x'/],
     [['-1'], /Unknown option '-1'/],
-    [['65536'], /QUEUE must be from 0 to 65535, got 65536/],
+    [[String(LIMITS.queue.max + 1)], new RegExp(`QUEUE must be from ${LIMITS.queue.min} to ${LIMITS.queue.max}, got ${LIMITS.queue.max + 1}`)],
     [['1', '2'], /at most one QUEUE/],
     [['--count', '0'], /--count must be from 1/],
     [['--count', '2.5'], /--count must be a whole number/],
     [['--count'], /argument missing/],
     [['--netns', ''], /--netns needs/],
-    [['--copy-range', '65536'], /--copy-range must be from 0 to 65535, got 65536/],
+    [['--copy-range', String(LIMITS.copyRange.max + 1)], new RegExp(`--copy-range must be from 0 to ${LIMITS.copyRange.max}, got ${LIMITS.copyRange.max + 1}`)],
     [['--copy-range', 'all'], /--copy-range must be a whole number, got 'all'/],
     [['--copy-mode', 'full'], /--copy-mode must be meta or packet, got 'full'/],
     [['--copy-mode', 'none'], /--copy-mode none makes the kernel queue nothing and drop every matched packet; use --copy-mode meta/],
@@ -119,12 +120,12 @@ describe('parseCommandLine', () => {
     [['--mark=-3'], /--mark must be a whole number, got '-3'/],
     [['--connmark', 'ten'], /--connmark must be a whole number, got 'ten'/],
     [['--rcvbuf', '2K2'], /--rcvbuf must be a whole number/],
-    [['--rcvbuf', '2G'], /--rcvbuf must be from 1 to 1073741824/],
+    [['--rcvbuf', String(LIMITS.receiveBufferSize.max + 1)], new RegExp(`--rcvbuf must be from 1 to ${LIMITS.receiveBufferSize.max}`)],
     [['--verdict', 'reject'], /--verdict must be accept or drop, got 'reject'/],
     [['--verdict', 'drop', '--mark', '1'], /--mark and --connmark go with --verdict accept/],
     [['--queue-balance', '4:3'], /--queue-balance starts after it ends \(4 > 3\)/],
     [['--queue-balance', '4'], /--queue-balance must be FROM:TO/],
-    [['--queue-balance', '1:65536'], /--queue-balance end must be from 0 to 65535/],
+    [['--queue-balance', `1:${LIMITS.queue.max + 1}`], new RegExp(`--queue-balance end must be from 0 to ${LIMITS.queue.max}`)],
     [['--queue-balance', '1:2', '5'], /either a QUEUE or --queue-balance/],
     [['--json', '--quiet'], /--json prints every packet and --quiet prints none/],
     [['--gso', '--no-gso'], /--gso and --no-gso contradict/],

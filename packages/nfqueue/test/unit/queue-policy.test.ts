@@ -6,6 +6,7 @@ import { NF_ACCEPT, NF_DROP, NLM_F_NFQ_CUT_BY_RECEIVER, buildPacketMessage } fro
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   InvalidOptionError,
+  QUEUE_OPTION_LIMITS,
   InvalidVerdictError,
   type Packet,
   PacketHandlerError,
@@ -46,15 +47,24 @@ afterEach(() => {
 });
 
 describe('openQueue option checks (before any system call)', () => {
+  /** What a range error of `option` says: the shared limit's words and numbers. */
+  const range = (option: keyof typeof QUEUE_OPTION_LIMITS): string => {
+    const { min, max, what } = QUEUE_OPTION_LIMITS[option];
+    return `${what} from ${min} to ${max}`;
+  };
+  const { queue, copyRange, maxLen, batchSize, receiveBufferSize, readerNice } = QUEUE_OPTION_LIMITS;
   const refused: Array<[string, Record<string, unknown>, string]> = [
-    ['queue', { queue: 65536 }, 'a queue number from 0 to 65535'],
-    ['queue', { queue: -1 }, 'a queue number'],
+    ['queue', { queue: queue.max + 1 }, range('queue')],
+    ['queue', { queue: queue.min - 1 }, range('queue')],
     ['queue', { queue: 1.5 }, 'a queue number'],
     ['queue', { queue: '3' }, "got '3'"],
-    ['copyRange', { queue: 0, copyRange: 65536 }, 'from 0 to 65535'],
+    ['copyRange', { queue: 0, copyRange: copyRange.max + 1 }, range('copyRange')],
     ['copyMode', { queue: 0, copyMode: 'all' }, "one of 'meta', 'packet'"],
-    ['maxLen', { queue: 0, maxLen: 0 }, 'from 1'],
-    ['batchSize', { queue: 0, batchSize: 5000 }, 'from 1 to 1024'],
+    ['maxLen', { queue: 0, maxLen: maxLen.min - 1 }, range('maxLen')],
+    ['batchSize', { queue: 0, batchSize: batchSize.max + 1 }, range('batchSize')],
+    ['batchSize', { queue: 0, batchSize: batchSize.min - 1 }, range('batchSize')],
+    ['receiveBufferSize', { queue: 0, receiveBufferSize: receiveBufferSize.max + 1 }, range('receiveBufferSize')],
+    ['readerNice', { queue: 0, readerNice: readerNice.min - 1 }, range('readerNice')],
     ['failOpen', { queue: 0, failOpen: 'yes' }, 'true or false'],
     ['defaultVerdict', { queue: 0, defaultVerdict: 'reject' }, "one of 'accept', 'drop'"],
     ['verdictTimeout', { queue: 0, verdictTimeout: -5 }, 'milliseconds'],
