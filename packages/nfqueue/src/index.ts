@@ -11,20 +11,9 @@
  * @packageDocumentation
  */
 import './platform.js'; // first: a clear error on a platform without NFQUEUE
-export {
-  openQueue,
-  queueStats,
-  parseKernelQueueStats,
-  Queue,
-  Verdict,
-  type QueueOptions,
-  type QueueDependencies,
-  type QueueEvents,
-  type QueueCounters,
-  type QueueHealth,
-  type KernelQueueStats,
-} from './queue.js';
-export { validateQueueOptions } from './options.js';
+export { openQueue, Queue, Verdict, type QueueEvents, type QueueCounters } from './queue.js';
+export { queueStats, parseKernelQueueStats, type QueueHealth, type KernelQueueStats } from './queue-stats.js';
+export { validateQueueOptions, type QueueOptions, type QueueDependencies } from './options.js';
 export { dropPrivileges } from './privileges.js';
 export { Packet, type VerdictChanges, type RequeueOptions, type PacketXmlOptions } from './packet.js';
 export {

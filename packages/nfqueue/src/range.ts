@@ -13,9 +13,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidOptionError, NfqueueError, fromNativeError } from './errors.js';
 import { type NativeBinding, loadNativeBinding } from './native.js';
-import { validateQueueOptions } from './options.js';
 import { checkUserName } from './privileges.js';
-import type { Queue, QueueOptions } from './queue.js';
+import { type QueueOptions, validateQueueOptions } from './options.js';
+import type { Queue } from './queue.js';
 
 /** Options of {@link openQueueRange}: the options of {@link openQueue} (except `queue`) plus the range's own. */
 export interface QueueRangeOptions extends Omit<QueueOptions, 'queue' | 'signal'> {
