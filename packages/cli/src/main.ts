@@ -10,6 +10,7 @@ import {
   type QueueRange,
   type QueueRangeOptions,
   dropPrivileges,
+  mergeStats,
   openQueue,
   openQueueRange,
   queueStats,
@@ -27,12 +28,11 @@ import {
   COUNTER_STDOUT_CLOSED,
   COUNTER_VERDICTED,
   type RangeMessage,
-  outputChannelName,
   type ServeSettings,
+  type WorkerHandlerSetup,
   verdictGiver,
   packetOutput,
   serveSettings,
-  workerHandlerQuery,
 } from './serve.js';
 
 /** Exit status for a bad command line. */
@@ -366,16 +366,11 @@ async function openRange(
 ): Promise<Session> {
   const balance = options.queueBalance!;
   const counters = new Int32Array(new SharedArrayBuffer(COUNTER_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-  const channelName = `nf-queue-${process.pid}-${randomBytes(6).toString('hex')}`;
-  const channel = new BroadcastChannel(channelName);
-  const output = new BroadcastChannel(outputChannelName(channelName));
+  const outputChannel = `nf-queue-${process.pid}-${randomBytes(6).toString('hex')}.output`;
+  const output = new BroadcastChannel(outputChannel);
   const finals = new Map<number, RunCounters>();
   /** Each worker's kernel line, read just before its queue unbound. */
   const finalKernelRows = new Map<number, KernelQueueStats>();
-  channel.onmessage = (event) => {
-    const message = (event as { data: RangeMessage }).data;
-    if (message.type === 'hello') channel.postMessage({ type: 'setup', counters: counters.buffer as SharedArrayBuffer } satisfies RangeMessage);
-  };
   // The workers' lines and records: taken at once (the bound of what is in flight is freed), then
   // printed or written by the main thread's bounded writers.
   output.onmessage = (event) => {
@@ -389,17 +384,23 @@ async function openRange(
     if (message.text !== undefined) print(message.text, message.lines ?? 1);
     if (message.records !== undefined) recorder?.appendRecords(message.records, message.count ?? 0);
   };
-  const query = workerHandlerQuery({ ...settings, channel: channelName, count: options.count, pcap: recorder !== undefined });
+  const handlerData: WorkerHandlerSetup = {
+    ...settings,
+    counters: counters.buffer as SharedArrayBuffer,
+    outputChannel,
+    count: options.count,
+    pcap: recorder !== undefined,
+  };
   let range: QueueRange;
   try {
     range = await environment.openQueueRange({
       ...queueOptionsOf(options),
       from: balance.from,
       to: balance.to,
-      handler: new URL(`./worker-handler.js?${query}`, import.meta.url),
+      handler: new URL('./worker-handler.js', import.meta.url),
+      handlerData,
     });
   } catch (error) {
-    channel.close();
     output.close();
     throw error;
   }
@@ -451,14 +452,13 @@ async function openRange(
       for (let waited = 0; finals.size < range.queues.length && waited < 500; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      channel.close();
       output.close();
       const perQueue = range.queues.map((queue) => finals.get(queue) ?? before.perQueue.get(queue)).filter((stats) => stats !== undefined);
       // Each worker's last line, read as its queue unbound, counts the drops of the shutdown too.
       const lastRows = range.queues
         .map((queue) => finalKernelRows.get(queue) ?? rowsBefore.find((row) => row.queue === queue))
         .filter((row) => row !== undefined);
-      return { counters: sumCounters(perQueue), kernelDrops: sumKernelDrops(lastRows) };
+      return { counters: mergeStats([NO_COUNTERS, ...perQueue]), kernelDrops: sumKernelDrops(lastRows) };
     },
   };
   return {
@@ -474,21 +474,8 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(array: Int32Array, index: number, value: number, timeout: number): { async: boolean; value: Promise<string> | string };
 }).waitAsync;
 
-function sumCounters(all: readonly RunCounters[]): RunCounters {
-  const total = { received: 0, overruns: 0, verdicts: {} as Record<string, number>, defaultVerdicts: {} as Record<string, number> };
-  for (const counters of all) {
-    total.received += counters.received;
-    total.overruns += counters.overruns;
-    for (const [kind, value] of Object.entries(counters.verdicts)) total.verdicts[kind] = (total.verdicts[kind] ?? 0) + (value ?? 0);
-    for (const [cause, value] of Object.entries(counters.defaultVerdicts ?? {})) {
-      total.defaultVerdicts[cause] = (total.defaultVerdicts[cause] ?? 0) + (value ?? 0);
-    }
-  }
-  return {
-    ...total,
-    verdicts: { accept: 0, drop: 0, ...total.verdicts },
-  };
-}
+/** Counters of no queue: what {@link mergeStats} adds a range's queues to (a range whose workers posted none sums to these). */
+const NO_COUNTERS: RunCounters = { received: 0, overruns: 0, verdicts: { accept: 0, drop: 0 }, defaultVerdicts: {} };
 
 /**
  * Runs `nf-queue` with `argv` (without node and script paths); resolves with the exit status:
