@@ -5,12 +5,11 @@
  * packet, its line and its pcap record posted (in batches) on the output channel to the main
  * thread, which prints and writes them.
  *
- * The settings carry shared counters: with them the workers stop
- * at exactly `--count` packets over all queues, the main thread sees progress, and output is
- * bounded: while the main thread is behind (a slow reader of stdout or of a FIFO), lines and
- * records beyond {@link OUTPUT_IN_FLIGHT_BYTES} are dropped and counted, never held; once
- * stdout is closed or the pcap file failed, nothing more is made for them. A verdict never
- * waits for output.
+ * The settings carry shared counters: with them the workers stop at exactly `--count` packets
+ * over all queues, the main thread sees progress, and output is bounded: while the main thread
+ * is behind (a slow reader of stdout or of a FIFO), lines and records beyond
+ * {@link OUTPUT_IN_FLIGHT_BYTES} are dropped and counted, never held; once stdout is closed or
+ * the pcap file failed, nothing more is made for them. A verdict never waits for output.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import type { KernelQueueStats, Packet, Queue } from '@nfq/nfqueue';
