@@ -15,20 +15,11 @@ export {
   type KernelDrops,
   type SummaryExtras,
 } from './format.js';
-export {
-  runCli,
-  processEnvironment,
-  describeError,
-  queueOptionsOf,
-  EXIT_USAGE,
-  EXIT_OPEN_FAILED,
-  STATUS_INTERVAL_MS,
-  CLEAR_LINE,
-  STDOUT_BUFFER_BYTES,
-  STDOUT_CLOSE_DEADLINE_MS,
-  type CliEnvironment,
-  type PacketRecorder,
-} from './main.js';
+export { runCli, EXIT_USAGE, EXIT_OPEN_FAILED, STDOUT_CLOSE_DEADLINE_MS } from './main.js';
+export { processEnvironment, STDOUT_BUFFER_BYTES, type CliEnvironment, type PacketRecorder } from './environment.js';
+export { describeError } from './describe-error.js';
+export { queueOptionsOf } from './queue-options.js';
+export { STATUS_INTERVAL_MS, CLEAR_LINE } from './status-line.js';
 export {
   openPcapWriter,
   pcapGlobalHeader,

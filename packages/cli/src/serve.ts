@@ -1,7 +1,7 @@
 /**
- * What the main thread and the `--queue-balance` workers share: the verdict settings, how they
- * travel to a worker (the query string of the handler module's URL), and the messages on the
- * range's BroadcastChannel.
+ * What the main thread and the `--queue-balance` workers share: the verdict settings, the setup
+ * each worker's handler module gets (openQueueRange's `handlerData`), the slots of the shared
+ * counters, and the messages on the output channel.
  */
 import type { KernelQueueStats, Packet, Queue, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
@@ -55,38 +55,19 @@ export function packetOutput(packet: Packet, settings: ServeSettings): string | 
   }
 }
 
-/** What a range worker's handler needs besides {@link ServeSettings}. */
+/**
+ * What a range worker's handler module gets in its `setup` (openQueueRange's `handlerData`):
+ * {@link ServeSettings} and what the workers share with the main thread.
+ */
 export interface WorkerHandlerSetup extends ServeSettings {
-  /** The BroadcastChannel on which the main thread hands out the shared counters. */
-  readonly channel: string;
+  /** The shared counters (an Int32Array of {@link COUNTER_SLOTS} slots over this buffer). */
+  readonly counters: SharedArrayBuffer;
+  /** The BroadcastChannel on which workers post their output and final counters (only the main thread listens). */
+  readonly outputChannel: string;
   /** Stop verdicting after this many packets over all workers (the rest get the default at close). */
   readonly count: number | undefined;
   /** Send pcap records to the main thread (which writes the `--pcap` file). */
   readonly pcap: boolean;
-}
-
-/** The query string carrying `setup` to the worker handler module (`worker-handler.js?...`). */
-export function workerHandlerQuery(setup: WorkerHandlerSetup): string {
-  const query = new URLSearchParams({ channel: setup.channel, verdict: setup.verdict, output: setup.output });
-  if (setup.mark !== undefined) query.set('mark', String(setup.mark));
-  if (setup.connmark !== undefined) query.set('connmark', String(setup.connmark));
-  if (setup.count !== undefined) query.set('count', String(setup.count));
-  if (setup.pcap) query.set('pcap', '1');
-  return query.toString();
-}
-
-/** Reads back what {@link workerHandlerQuery} wrote. */
-export function parseWorkerHandlerQuery(query: URLSearchParams): WorkerHandlerSetup {
-  const number = (name: string): number | undefined => (query.has(name) ? Number(query.get(name)) : undefined);
-  return {
-    channel: query.get('channel') ?? '',
-    verdict: query.get('verdict') === 'drop' ? 'drop' : 'accept',
-    output: (query.get('output') ?? 'line') as ServeSettings['output'],
-    mark: number('mark'),
-    connmark: number('connmark'),
-    count: number('count'),
-    pcap: query.get('pcap') === '1',
-  };
 }
 
 /**
@@ -111,24 +92,15 @@ export const COUNTER_SLOTS = 7;
 /** Most bytes of lines and records on their way from the workers to the main thread: 4 MiB. */
 export const OUTPUT_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
-/** The name of the channel on which workers post their output and final counters (only the main thread listens). */
-export function outputChannelName(channel: string): string {
-  return `${channel}.output`;
-}
-
-/** Messages on the range's BroadcastChannel. */
+/** Messages on the output channel, from the workers to the main thread. */
 export type RangeMessage =
-  /** A worker's handler module loaded and asks for the counters. */
-  | { type: 'hello' }
-  /** The main thread's answer: the shared counters. */
-  | { type: 'setup'; counters: SharedArrayBuffer }
   /**
    * A worker's queue closed: its final counters (every packet has its verdict) and its kernel line
-   * read just before it unbound (absent when /proc could not tell). On the output channel, after the last output.
+   * read just before it unbound (absent when /proc could not tell); after the last output.
    */
   | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']>; kernel?: KernelQueueStats }
   /**
    * A worker's lines (`text`: `lines` lines joined by newlines, no last newline) or pcap records
-   * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}. On the output channel.
+   * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}.
    */
   | { type: 'output'; size: number; text?: string; lines?: number; records?: Uint8Array; count?: number };

@@ -1,17 +1,17 @@
 /**
  * The handler module of `nf-queue --queue-balance A:B`: each worker thread of
- * `openQueueRange` imports it (as `worker-handler.js?<settings>`, see `serve.ts`) and serves
- * its queue with it: the configured verdict for every packet, its line and its pcap record
- * posted (in batches) to the main thread, which prints and writes them.
+ * `openQueueRange` imports it, calls its {@link setup} with the run's settings (the range's
+ * `handlerData`, see `serve.ts`), and serves its queue with it: the configured verdict for every
+ * packet, its line and its pcap record posted (in batches) on the output channel to the main
+ * thread, which prints and writes them.
  *
- * The main thread hands out shared counters on a BroadcastChannel: with them the workers stop
- * at exactly `--count` packets over all queues, the main thread sees progress, and output is
- * bounded: while the main thread is behind (a slow reader of stdout or of a FIFO), lines and
- * records beyond {@link OUTPUT_IN_FLIGHT_BYTES} are dropped and counted, never held; once
- * stdout is closed or the pcap file failed, nothing more is made for them. A verdict never
- * waits for output.
+ * The settings carry shared counters: with them the workers stop at exactly `--count` packets
+ * over all queues, the main thread sees progress, and output is bounded: while the main thread
+ * is behind (a slow reader of stdout or of a FIFO), lines and records beyond
+ * {@link OUTPUT_IN_FLIGHT_BYTES} are dropped and counted, never held; once stdout is closed or
+ * the pcap file failed, nothing more is made for them. A verdict never waits for output.
  */
-import { BroadcastChannel, workerData } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { KernelQueueStats, Packet, Queue } from '@nfq/nfqueue';
 import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
 import {
@@ -24,38 +24,27 @@ import {
   COUNTER_VERDICTED,
   OUTPUT_IN_FLIGHT_BYTES,
   type RangeMessage,
+  type WorkerHandlerSetup,
   verdictGiver,
-  outputChannelName,
   packetOutput,
-  parseWorkerHandlerQuery,
 } from './serve.js';
 
 /** A batch is posted at the latest once it holds this many bytes (else on the next turn of the event loop). */
 const BATCH_BYTES = 256 * 1024;
 
-// The settings are this module's query. Bun leaves the query out of import.meta.url: there it
-// is read from the URL that openQueueRange gave the worker (its workerData.handler).
-const moduleUrl = new URL(import.meta.url);
-const givenUrl = (workerData as { handler?: unknown } | null)?.handler;
-const setup = parseWorkerHandlerQuery(
-  moduleUrl.search === '' && typeof givenUrl === 'string' ? new URL(givenUrl).searchParams : moduleUrl.searchParams,
-);
-const giveVerdict = verdictGiver(setup);
-const channel = new BroadcastChannel(setup.channel);
-channel.unref();
-const output = new BroadcastChannel(outputChannelName(setup.channel));
-output.unref();
-let counters: Int32Array | undefined;
-let announceReady!: () => void;
-const ready = new Promise<void>((resolve) => (announceReady = resolve));
-channel.onmessage = (event) => {
-  const message = (event as { data: RangeMessage }).data;
-  if (message.type === 'setup' && counters === undefined) {
-    counters = new Int32Array(message.counters);
-    announceReady();
-  }
-};
-channel.postMessage({ type: 'hello' } satisfies RangeMessage);
+let settings!: WorkerHandlerSetup;
+let giveVerdict!: (packet: Packet) => void;
+let counters!: Int32Array;
+let output!: BroadcastChannel;
+
+/** Takes the run's settings, before the worker binds its queue (openQueueRange calls it with its handlerData). */
+export function setup(data: WorkerHandlerSetup): void {
+  settings = data;
+  giveVerdict = verdictGiver(data);
+  counters = new Int32Array(data.counters);
+  output = new BroadcastChannel(data.outputChannel);
+  output.unref();
+}
 
 let served: Queue | undefined;
 let lines: string[] = [];
@@ -74,7 +63,7 @@ function reserve(shared: Int32Array, size: number): boolean {
 /** Posts the batched lines and records to the main thread, or drops (and counts) what does not fit. */
 function flush(): void {
   flushQueued = false;
-  const shared = counters!;
+  const shared = counters;
   if (lines.length > 0) {
     const size = lineBytes + lines.length;
     if (Atomics.load(shared, COUNTER_STDOUT_CLOSED) !== 0) {
@@ -132,20 +121,19 @@ function pcapRecord(packet: Packet): Buffer {
 }
 
 /** Serves one packet of this worker's queue (the default export `openQueueRange` calls). */
-export default function servePacket(packet: Packet, queue: Queue): void | Promise<void> {
-  if (counters === undefined) return ready.then(() => servePacket(packet, queue));
+export default function servePacket(packet: Packet, queue: Queue): void {
   if (served === undefined) watch(queue);
-  if (setup.count !== undefined && Atomics.add(counters, COUNTER_CLAIMED, 1) >= setup.count) {
+  if (settings.count !== undefined && Atomics.add(counters, COUNTER_CLAIMED, 1) >= settings.count) {
     return; // beyond --count: the default verdict at close
   }
-  if (setup.output !== 'none' && Atomics.load(counters, COUNTER_STDOUT_CLOSED) === 0) {
-    const line = packetOutput(packet, setup);
+  if (settings.output !== 'none' && Atomics.load(counters, COUNTER_STDOUT_CLOSED) === 0) {
+    const line = packetOutput(packet, settings);
     if (line !== undefined) {
       lines.push(line);
       lineBytes += line.length;
     }
   }
-  if (setup.pcap && Atomics.load(counters, COUNTER_PCAP_CLOSED) === 0) {
+  if (settings.pcap && Atomics.load(counters, COUNTER_PCAP_CLOSED) === 0) {
     const record = pcapRecord(packet);
     records.push(record);
     recordBytes += record.length;

@@ -11,20 +11,9 @@
  * @packageDocumentation
  */
 import './platform.js'; // first: a clear error on a platform without NFQUEUE
-export {
-  openQueue,
-  queueStats,
-  Queue,
-  Verdict,
-  type QueueOptions,
-  type QueueDependencies,
-  type QueueEvents,
-  type QueueCounters,
-  type QueueHealth,
-  type QueueOwner,
-  type KernelQueueStats,
-} from './queue.js';
-export { validateQueueOptions } from './options.js';
+export { openQueue, Queue, Verdict, type QueueEvents, type QueueCounters } from './queue.js';
+export { queueStats, type QueueHealth, type QueueOwner, type KernelQueueStats } from './queue-stats.js';
+export { validateQueueOptions, type QueueOptions, type QueueDependencies } from './options.js';
 export { OPTION_LIMITS as QUEUE_OPTION_LIMITS, type OptionLimit } from './option-limits.js';
 export { dropPrivileges } from './privileges.js';
 export { Packet, type VerdictChanges, type RequeueOptions, type PacketXmlOptions } from './packet.js';

@@ -1,3 +1,4 @@
+import type { KernelQueueStats } from './queue-stats.js';
 import { createRequire } from 'node:module';
 
 /** Options of the native `NativeQueue.open`: how to bind and configure one queue. */
@@ -135,15 +136,7 @@ export interface NativeBinding {
 }
 
 /** A bound queue as the binding reads it from `/proc` (see `boundQueues`). */
-export interface NativeBoundQueue {
-  queue: number;
-  portId: number;
-  waiting: number;
-  copyMode: number;
-  copyRange: number;
-  queueDropped: number;
-  userDropped: number;
-  idSequence: number;
+export interface NativeBoundQueue extends KernelQueueStats {
   /** The process holding the socket (asked for with `owners`, and found). */
   ownerPid?: number | null;
   /** Its name (`/proc/PID/comm`). */

@@ -1,8 +1,28 @@
 import { cpus } from 'node:os';
 import { InvalidOptionError } from './errors.js';
-import type { QueueOptions } from './queue.js';
+import type { NativeBinding, NativeQueueOptions } from './native.js';
 import { OPTION_LIMITS, type OptionLimit } from './option-limits.js';
 import { eventLoopReaderProblem } from './runtime.js';
+
+/** Options of {@link openQueue}: how to bind the queue, and the queue's own policy. */
+export interface QueueOptions extends NativeQueueOptions {
+  /** Verdict for packets whose handler failed, that timed out, or that are waiting at close (default 'accept'). */
+  defaultVerdict?: 'accept' | 'drop';
+  /** Milliseconds a packet may wait for its verdict before it gets the default verdict (default: no limit). */
+  verdictTimeout?: number;
+  /** Milliseconds `close()` waits for held packets' verdicts before giving the default (default 2000). */
+  drainTimeout?: number;
+  /** Packets held without a verdict (by handlers or unread by an iterator) before reading pauses (default 4096). */
+  highWaterMark?: number;
+  /** Closes the queue (gracefully, as `close()`) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** What {@link openQueue} is built on; tests pass a fake binding here. */
+export interface QueueDependencies {
+  /** The native module; by default the napi binding in `native/`. */
+  binding?: NativeBinding;
+}
 
 type Check = (value: unknown) => string | undefined;
 

@@ -10,7 +10,6 @@ import {
   NF_REPEAT,
   NF_STOP,
   NLMSG_HDRLEN,
-  VerdictWriter,
   errnoName,
   forEachAttribute,
   forEachPacketAt,
@@ -27,10 +26,14 @@ import {
   type VerdictSource,
   fromNativeError,
 } from './errors.js';
-import { type NativeBinding, type NativeBoundQueue, type NativeQueue, type NativeQueueOptions, loadNativeBinding } from './native.js';
+import { HeldPackets, NOT_HELD } from './held-packets.js';
+import { type NativeBinding, type NativeQueue, loadNativeBinding } from './native.js';
 import { effectiveReaderThread } from './runtime.js';
-import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven, movePacket, packetBank, packetPinned } from './packet.js';
-import { validateQueueOptions, validateQueueStatsOptions } from './options.js';
+import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
+import { type QueueDependencies, type QueueOptions, validateQueueOptions } from './options.js';
+import { type KernelQueueStats, kernelQueueStats, openQueues, readBoundQueues } from './queue-stats.js';
+import { MAX_SEQ, RESENT_SEQ, SEND_ALREADY_REFUSED, SEND_UNKNOWN } from './verdict-records.js';
+import { VerdictStaging } from './verdict-staging.js';
 import { checkKeys, checkPacketId, checkVerdictValue, checkedQueueVerdict } from './verdict-checks.js';
 import { reportUnheard } from './warnings.js';
 
@@ -50,26 +53,6 @@ export const Verdict = {
    */
   queue: (queueNum: number, bypass = false): number => checkedQueueVerdict(undefined, queueNum, bypass),
 } as const;
-
-/** Options of {@link openQueue}: how to bind the queue, and the queue's own policy. */
-export interface QueueOptions extends NativeQueueOptions {
-  /** Verdict for packets whose handler failed, that timed out, or that are waiting at close (default 'accept'). */
-  defaultVerdict?: 'accept' | 'drop';
-  /** Milliseconds a packet may wait for its verdict before it gets the default verdict (default: no limit). */
-  verdictTimeout?: number;
-  /** Milliseconds `close()` waits for held packets' verdicts before giving the default (default 2000). */
-  drainTimeout?: number;
-  /** Packets held without a verdict (by handlers or unread by an iterator) before reading pauses (default 4096). */
-  highWaterMark?: number;
-  /** Closes the queue (gracefully, as `close()`) when aborted. */
-  signal?: AbortSignal;
-}
-
-/** What {@link openQueue} is built on; tests pass a fake binding here. */
-export interface QueueDependencies {
-  /** The native module; by default the napi binding in `native/`. */
-  binding?: NativeBinding;
-}
 
 /** This process's counters for one queue. */
 export interface QueueCounters {
@@ -158,18 +141,6 @@ const countVerdict = (counts: QueueCounters['verdicts'], verdict: number): void 
   }
 };
 
-/** Set in the sequence number of a default verdict sent because the kernel refused a verdict: a refusal of it is not resent. */
-const RESENT_SEQ = 0x80000000;
-/** Most packet ids remembered for the VERDICT_BATCH messages in flight (a power of two). */
-const MAX_RECORDED_IDS = 65536;
-/** VERDICT_BATCH messages whose packet ids are remembered (the most recent ones). */
-const BATCH_RECORDS = 1024;
-/** Highest sequence number (then 1 again). */
-const MAX_SEQ = 0x7fffffff;
-/** Recent sends whose sequence numbers are remembered, to account for a send the kernel refuses whole. */
-const SEND_RECORDS = 256;
-/** Recent VERDICT messages whose packet id is remembered, by sequence number (a power of two). */
-const SEQ_RECORDS = 16384;
 /**
  * The control array the binding's event-loop reader shares (an Int32Array; its layout is the
  * binding's, see crates/nfq-napi/src/event_loop.rs): the bank to receive into next (written here),
@@ -182,8 +153,6 @@ const CONTROL_COUNT = 2;
 const CONTROL_MAX_BANKS = 3;
 const CONTROL_OVERRUNS = 4;
 const CONTROL_LENGTHS = 5;
-/** Banks made before held packets are copied out to free one (each is batchSize slots of 68 KB, mostly untouched). */
-const BANKS_BEFORE_RELOCATING = 4;
 
 const checkVerdictMark = (id: number, mark: unknown): void => {
   if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
@@ -193,9 +162,6 @@ const checkVerdictMark = (id: number, mark: unknown): void => {
 
 /** The batch memory when no batch is being read. */
 const EMPTY_BYTES = new Uint8Array(0);
-
-/** Every queue this process has open, for {@link queueStats}. @internal */
-export const openQueues: Set<Queue> = new Set();
 
 /**
  * A bound NFQUEUE queue. Receive packets with `queue.on('packet', handler)` (the fastest path),
@@ -227,11 +193,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   readonly #verdictTimeout: number | undefined;
   readonly #drainTimeout: number;
   readonly #highWaterMark: number;
-  readonly #writer = new VerdictWriter();
-  /** Packets without a verdict, oldest first (Map keeps insertion order). */
-  readonly #held = new Map<number, Packet>();
-  /** When each held packet arrived (ms, performance.now()), for verdictTimeout. */
-  readonly #arrivedAt = new Map<number, number>();
+  /** Packets without a verdict, and the receive banks they lie in. */
+  readonly #held: HeldPackets;
   /** Received batches not yet taken by an iterator. */
   readonly #unread: Packet[][] = [];
   readonly #waiters: Waiter[] = [];
@@ -252,53 +215,12 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     relocated: 0,
     memoryPauses: 0,
   };
-  /**
-   * Plain verdicts (no payload, no connmark) given since the last flush and not yet encoded, in
-   * order: ids, verdicts, marks (-1 for none). Most flushes send them as one VERDICT_BATCH, so
-   * they are encoded only when they cannot be (see {@link flush}), or before a message that must
-   * follow them in order (a payload verdict, an explicit verdictBatch).
-   */
-  #stagedIds = new Uint32Array(256);
-  #stagedVerdicts = new Uint32Array(256);
-  #stagedMarks = new Float64Array(256);
-  #stagedCount = 0;
-  /** The options of the plain verdicts the flushes encode, reused (the writer reads them at once). */
-  readonly #plainVerdict: { queue: number; id: number; verdict: number; mark: number | undefined; seq: number };
-  /**
-   * What the staged verdicts have in common: the highest id, the one verdict and mark they all
-   * share (`uniform`), and whether they were given in id order (`ascending`: only then may they
-   * leave as one VERDICT_BATCH, which the kernel applies in id order).
-   */
-  #staged = { maxId: 0, verdict: 0, mark: -1, uniform: true, ascending: true };
-  /** Sequence number of the last verdict message written (1..2^31-1; default verdicts resent after a refusal have RESENT_SEQ set). */
-  #seq = 0;
-  /** The packet ids each VERDICT_BATCH message covered, by its sequence number, to resend them when the kernel refuses it (the most recent ones). */
-  readonly #recordedIds = new Uint32Array(MAX_RECORDED_IDS);
-  /** Ids written to #recordedIds since the queue opened (where the next one goes, mod its length). */
-  #recordedIdsWritten = 0;
-  /** Per record (a ring of BATCH_RECORDS): its message's seq (0: none), where its ids start in #recordedIds (counted as #recordedIdsWritten), how many. */
-  readonly #recordSeq = new Int32Array(BATCH_RECORDS);
-  readonly #recordStart = new Float64Array(BATCH_RECORDS);
-  readonly #recordCount = new Int32Array(BATCH_RECORDS);
-  #nextRecord = 0;
-  /** The packet id of each recent VERDICT message at `seq % SEQ_RECORDS`, and that message's seq (to tell a stale slot). */
-  readonly #seqPacketIds = new Uint32Array(SEQ_RECORDS);
-  readonly #seqOfSlot = new Int32Array(SEQ_RECORDS);
-  /** The first and last sequence number of each recent send (a ring of pairs; 0 0: none), and which were refused whole. */
-  readonly #sendSeqs = new Int32Array(SEND_RECORDS * 2);
-  readonly #sendRefused = new Uint8Array(SEND_RECORDS);
-  #nextSendRecord = 0;
-  /** Sequence number of the last message of the last send. */
-  #sentSeq = 0;
-  /** Receive banks made so far by the event-loop reader, and how many held packets lie in each. */
-  #banksMade = 0;
-  #bankHeld = new Int32Array(0);
+  /** Verdicts given since the last send (see {@link flush}), and the sequence numbers of those sent. */
+  readonly #staging: VerdictStaging;
   /** The binding's control array (event-loop reader), once a batch brought it. */
   #control: Int32Array | undefined;
   /** Every bank holds a packet waiting for its verdict: reading waits for one to free. */
   #bankStarved = false;
-  /** The packet the 'packet' listeners are being called with: not in #held unless they keep it. */
-  #current: Packet | undefined;
   /** The 'packet' listeners, as `rawListeners` gave them when they last changed (see #packetListeners). */
   #listeners: Function[] = [];
   #interfaces: Map<number, string> | undefined;
@@ -322,7 +244,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#native = native;
     this.#binding = binding;
     this.queueNum = native.queueNum;
-    this.#plainVerdict = { queue: this.queueNum, id: 0, verdict: 0, mark: undefined, seq: 0 };
+    this.#staging = new VerdictStaging(this.queueNum);
     this.portId = native.portId;
     this.netns = options.netns;
     this.#defaultVerdictName = options.defaultVerdict ?? 'accept';
@@ -330,6 +252,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#verdictTimeout = options.verdictTimeout;
     this.#drainTimeout = options.drainTimeout ?? 2000;
     this.#highWaterMark = options.highWaterMark ?? 4096;
+    this.#held = new HeldPackets(this.#verdictTimeout !== undefined, this.#counters);
     this.#sink = {
       appendVerdict: (packet, verdict, changes) => this.#appendVerdict(packet, verdict, changes),
       interfaceName: (index) => this.interfaceName(index),
@@ -345,17 +268,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
 
   /** Packets received that have no verdict yet. */
   get outstandingCount(): number {
-    return this.#heldCount();
-  }
-
-  #heldCount(): number {
-    return this.#held.size + (this.#waitingCurrent() ? 1 : 0);
-  }
-
-  /** The packet its listeners are being called with, while it has no verdict (it is not in #held). */
-  #waitingCurrent(): Packet | undefined {
-    const current = this.#current;
-    return current !== undefined && !current.hasVerdict ? current : undefined;
+    return this.#held.count();
   }
 
   /** True once {@link close} was called. */
@@ -370,7 +283,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       ...counters,
       verdicts: { ...counters.verdicts },
       defaultVerdicts: { ...counters.defaultVerdicts },
-      held: this.#heldCount(),
+      held: this.#held.count(),
       native: this.#native.stats(),
     };
   }
@@ -403,20 +316,20 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     checkKeys(id, 'the verdictBatch options', options, ['mark']);
     const mark = options !== undefined && Object.hasOwn(options, 'mark') ? options.mark : undefined;
     if (mark !== undefined) checkVerdictMark(id, mark);
-    this.#encodeStaged(); // what was given before goes first: this batch must not cover it
+    this.#staging.encodeStaged(); // what was given before goes first: this batch must not cover it
     const covered: number[] = [];
-    for (const [packetId, packet] of this.#held) {
+    for (const [packetId, packet] of this.#held.packets) {
       if (((packetId - id) | 0) > 0) continue; // after `id`, compared with wrap-around as the kernel does
       covered.push(packetId);
       packet[markVerdictGiven]('batch');
       this.#release(packet);
     }
-    const current = this.#waitingCurrent();
+    const current = this.#held.waitingCurrent();
     if (current !== undefined && ((current.id - id) | 0) <= 0) {
       covered.push(current.id);
       current[markVerdictGiven]('batch');
     }
-    this.#writer.appendVerdictBatch({ queue: this.queueNum, id, verdict, mark, seq: this.#recordBatch(covered, covered.length) });
+    this.#staging.appendBatch(id, verdict, mark, covered);
     this.#counters.verdicts.batch++;
     this.#scheduleFlush();
   }
@@ -428,29 +341,23 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    * one message instead of one per packet.
    */
   flush(): void {
-    const staged = this.#staged;
-    const count = this.#stagedCount;
-    if (count > 1 && staged.uniform && staged.ascending && this.#writer.byteLength === 0 && this.#noneHeldUpTo(staged.maxId)) {
-      const mark = staged.mark < 0 ? undefined : staged.mark;
-      const options = this.#plainVerdict;
-      options.id = staged.maxId;
-      options.verdict = staged.verdict;
-      options.mark = mark;
-      options.seq = this.#recordBatch(this.#stagedIds, count);
-      this.#writer.appendVerdictBatch(options);
-      this.#clearStaged();
+    const staging = this.#staging;
+    const upTo = staging.coalescibleUpTo();
+    if (upTo >= 0 && this.#held.noneUpTo(upTo)) {
+      staging.encodeAsBatch();
       this.#counters.coalescedFlushes++;
     } else {
-      this.#encodeStaged();
+      staging.encodeStaged();
     }
-    if (this.#writer.byteLength === 0) return;
-    this.#recordSend();
+    const writer = staging.writer;
+    if (writer.byteLength === 0) return;
+    staging.records.recordSend();
     try {
-      this.#native.sendVerdicts(this.#writer.buffer, this.#writer.byteLength);
+      this.#native.sendVerdicts(writer.buffer, writer.byteLength);
     } catch (error) {
       this.#reportError(fromNativeError(error));
     } finally {
-      this.#writer.clear();
+      writer.clear();
     }
   }
 
@@ -501,7 +408,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       });
       this.#drained = undefined;
     }
-    for (const packet of [...this.#held.values()]) this.#giveDefault(packet, 'close');
+    for (const packet of [...this.#held.packets.values()]) this.#giveDefault(packet, 'close');
     this.flush();
     // The socket still holds what was queued before the kernel stopped: read it all (it is
     // finite now) and verdict it, until the kernel shows nothing waiting for this socket.
@@ -514,7 +421,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       }
       if (pending) {
         this.#onBatch(null, pending);
-        for (const packet of [...this.#held.values()]) this.#giveDefault(packet, 'close');
+        for (const packet of [...this.#held.packets.values()]) this.#giveDefault(packet, 'close');
         this.flush();
         continue;
       }
@@ -590,163 +497,19 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Adds a plain verdict (mark -1: none) to the flush being collected (see {@link flush}). */
-  #stage(id: number, verdict: number, mark: number): void {
-    const staged = this.#staged;
-    const count = this.#stagedCount;
-    if (count === 0) {
-      staged.verdict = verdict;
-      staged.mark = mark;
-      staged.uniform = true;
-      staged.ascending = true;
-      staged.maxId = id;
-    } else {
-      if (verdict !== staged.verdict || mark !== staged.mark) staged.uniform = false;
-      if (((id - staged.maxId) | 0) > 0) staged.maxId = id;
-      else staged.ascending = false; // given out of id order: a VERDICT_BATCH would reorder them
-    }
-    if (count === this.#stagedIds.length) this.#growStaged();
-    this.#stagedIds[count] = id;
-    this.#stagedVerdicts[count] = verdict;
-    this.#stagedMarks[count] = mark;
-    this.#stagedCount = count + 1;
-  }
-
-  #growStaged(): void {
-    const size = this.#stagedIds.length * 2;
-    const ids = new Uint32Array(size);
-    const verdicts = new Uint32Array(size);
-    const marks = new Float64Array(size);
-    ids.set(this.#stagedIds);
-    verdicts.set(this.#stagedVerdicts);
-    marks.set(this.#stagedMarks);
-    this.#stagedIds = ids;
-    this.#stagedVerdicts = verdicts;
-    this.#stagedMarks = marks;
-  }
-
-  /** Encodes the staged verdicts, in order, one VERDICT message each. */
-  #encodeStaged(): void {
-    const ids = this.#stagedIds;
-    const verdicts = this.#stagedVerdicts;
-    const marks = this.#stagedMarks;
-    const count = this.#stagedCount;
-    for (let i = 0; i < count; i++) {
-      const mark = marks[i]!;
-      const id = ids[i]!;
-      const options = this.#plainVerdict;
-      options.id = id;
-      options.verdict = verdicts[i]!;
-      options.mark = mark < 0 ? undefined : mark;
-      options.seq = this.#verdictSeq(id);
-      this.#writer.appendVerdict(options);
-    }
-    this.#clearStaged();
-  }
-
-  /** The next sequence number for a verdict message: 1..2^31-1, wrapping (RESENT_SEQ stays clear). */
-  #nextSeq(): number {
-    this.#seq = this.#seq >= MAX_SEQ ? 1 : this.#seq + 1;
-    return this.#seq;
-  }
-
-  /** Takes a sequence number for a VERDICT message about packet `id`, remembering the id. */
-  #verdictSeq(id: number): number {
-    const seq = this.#nextSeq();
-    const slot = seq & (SEQ_RECORDS - 1);
-    this.#seqPacketIds[slot] = id;
-    this.#seqOfSlot[slot] = seq;
-    return seq;
-  }
-
-  /** Remembers the sequence numbers the send being made carries: every message written since the last send. */
-  #recordSend(): void {
-    const slot = this.#nextSendRecord;
-    this.#sendSeqs[slot * 2] = this.#sentSeq >= MAX_SEQ ? 1 : this.#sentSeq + 1;
-    this.#sendSeqs[slot * 2 + 1] = this.#seq;
-    this.#sendRefused[slot] = 0;
-    this.#nextSendRecord = (slot + 1) % SEND_RECORDS;
-    this.#sentSeq = this.#seq;
-  }
-
-  /** The record of the recent send that carried sequence number `seq` (newest first), or -1. */
-  #sendOf(seq: number): number {
-    for (let back = 1; back <= SEND_RECORDS; back++) {
-      const slot = (this.#nextSendRecord - back + SEND_RECORDS) % SEND_RECORDS;
-      const first = this.#sendSeqs[slot * 2]!;
-      const last = this.#sendSeqs[slot * 2 + 1]!;
-      if (first === 0) return -1; // the ring is not full yet: no older send
-      if (first <= last ? seq >= first && seq <= last : seq >= first || seq <= last) return slot; // or it wrapped
-    }
-    return -1;
-  }
-
-  /** Adds the packets message `seq` covered, as far as remembered, to `ids` (a VERDICT_BATCH record is used up). */
-  #takePacketIds(seq: number, ids: number[]): void {
-    const covered = this.#takeBatchRecord(seq);
-    if (covered !== undefined) {
-      for (const id of covered) ids.push(id);
-    } else if (this.#seqOfSlot[seq & (SEQ_RECORDS - 1)] === seq) {
-      ids.push(this.#seqPacketIds[seq & (SEQ_RECORDS - 1)]!);
-    }
-  }
-
-  /** Takes a sequence number for a VERDICT_BATCH message and remembers the packets it covers. */
-  #recordBatch(ids: ArrayLike<number>, count: number): number {
-    const seq = this.#nextSeq();
-    const slot = this.#nextRecord;
-    this.#nextRecord = (slot + 1) % BATCH_RECORDS;
-    // Refusals come back within a few receive batches: the most recent records are enough. A
-    // message covering more ids than are kept is not remembered (a refusal of it is 'unknown').
-    if (count > MAX_RECORDED_IDS) {
-      this.#recordSeq[slot] = 0;
-      return seq;
-    }
-    const start = this.#recordedIdsWritten;
-    const recorded = this.#recordedIds;
-    for (let i = 0; i < count; i++) recorded[(start + i) & (MAX_RECORDED_IDS - 1)] = ids[i]!;
-    this.#recordedIdsWritten = start + count;
-    this.#recordSeq[slot] = seq;
-    this.#recordStart[slot] = start;
-    this.#recordCount[slot] = count;
-    return seq;
-  }
-
-  /** The packet ids VERDICT_BATCH message `seq` covered, once (the record is used up); undefined when no longer remembered. */
-  #takeBatchRecord(seq: number): number[] | undefined {
-    for (let back = 1; back <= BATCH_RECORDS; back++) {
-      const slot = (this.#nextRecord - back + BATCH_RECORDS) % BATCH_RECORDS;
-      if (this.#recordSeq[slot] !== seq) continue;
-      this.#recordSeq[slot] = 0;
-      const start = this.#recordStart[slot]!;
-      const count = this.#recordCount[slot]!;
-      if (this.#recordedIdsWritten - start > MAX_RECORDED_IDS) return undefined; // overwritten since
-      const ids: number[] = [];
-      for (let i = 0; i < count; i++) ids.push(this.#recordedIds[(start + i) & (MAX_RECORDED_IDS - 1)]!);
-      return ids;
-    }
-    return undefined;
-  }
-
-  #clearStaged(): void {
-    this.#stagedCount = 0;
-  }
-
   #appendVerdict(packet: Packet, verdict: number, changes: VerdictChanges | undefined): void {
-    if (this.#closed && !this.#held.has(packet.id) && packet !== this.#current) throw new QueueClosedError(this.queueNum);
+    if (this.#closed && !this.#held.tracks(packet)) throw new QueueClosedError(this.queueNum);
     if (packet.queueNum !== this.queueNum) {
       throw new InvalidVerdictError(packet.id, `the packet came from queue ${packet.queueNum}, not queue ${this.queueNum}`);
     }
     const id = packet.id;
     if (changes === undefined) {
-      this.#stage(id, verdict, -1);
+      this.#staging.stage(id, verdict, -1);
     } else if (changes.payload === undefined && changes.connmark === undefined && changes.connlabels === undefined) {
       // changes were checked by the packet (verdict-checks.ts)
-      this.#stage(id, verdict, changes.mark ?? -1);
+      this.#staging.stage(id, verdict, changes.mark ?? -1);
     } else {
-      this.#encodeStaged();
-      const { mark, payload, connmark, connlabels, connlabelsMask } = changes;
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict, mark, payload, connmark, connlabels, connlabelsMask, seq: this.#verdictSeq(id) });
+      this.#staging.appendChanged(id, verdict, changes);
     }
     countVerdict(this.#counters.verdicts, verdict);
     this.#release(packet);
@@ -756,7 +519,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   /** Gives `packet` the default verdict (if it has none), counted under `source`. */
   #giveDefault(packet: Packet, source: Exclude<VerdictSource, 'handler' | 'batch'>): void {
     if (packet.hasVerdict) return;
-    this.#stage(packet.id, this.#defaultVerdict, -1);
+    this.#staging.stage(packet.id, this.#defaultVerdict, -1);
     countVerdict(this.#counters.verdicts, this.#defaultVerdict);
     const key = source === 'handler-error' ? 'handlerError' : source === 'cut-by-receiver' ? 'cutByReceiver' : source;
     this.#counters.defaultVerdicts[key]++;
@@ -765,21 +528,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#scheduleFlush();
   }
 
-  /** Keeps `packet` among those waiting for a verdict (past the call of its listeners, or for an iterator). */
-  #hold(packet: Packet, now: number): void {
-    const id = packet.id;
-    this.#held.set(id, packet);
-    const bank = packet[packetBank];
-    if (bank >= 0) this.#bankHeld[bank]!++;
-    if (now >= 0) this.#arrivedAt.set(id, now);
-  }
-
   #release(packet: Packet): void {
-    const id = packet.id;
-    if (!this.#held.delete(id)) return; // verdicted while its listeners ran: never held
-    const bank = packet[packetBank];
-    if (bank >= 0 && --this.#bankHeld[bank]! === 0 && this.#bankStarved) this.#useFreedBank(bank);
-    if (this.#verdictTimeout !== undefined) this.#arrivedAt.delete(id);
+    const freedBank = this.#held.release(packet);
+    if (freedBank === NOT_HELD) return; // verdicted while its listeners ran: never held
+    if (freedBank >= 0 && this.#bankStarved) this.#useFreedBank(freedBank);
     if (this.#held.size === 0) this.#drained?.();
     if (this.#paused) this.#updateBackpressure();
   }
@@ -789,47 +541,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#bankStarved = false;
     if (this.#control !== undefined) this.#control[CONTROL_NEXT_BANK] = bank;
     this.#updateBackpressure();
-  }
-
-  /**
-   * The bank the next batch goes to: a free one (lowest first: its memory is warm), a new one
-   * while few are made, else one freed by copying out the held packets whose bytes no one has a
-   * view of, else a new one up to the binding's limit; -1 when every bank holds a packet that
-   * cannot move (reading then waits until one frees).
-   */
-  #nextBank(control: Int32Array): number {
-    const free = this.#freeBank();
-    if (free >= 0) return free;
-    if (this.#banksMade < BANKS_BEFORE_RELOCATING) return this.#banksMade;
-    this.#relocateHeld();
-    const freed = this.#freeBank();
-    if (freed >= 0) return freed;
-    return this.#banksMade < control[CONTROL_MAX_BANKS]! ? this.#banksMade : -1;
-  }
-
-  #freeBank(): number {
-    const held = this.#bankHeld;
-    for (let bank = 0; bank < this.#banksMade; bank++) if (held[bank] === 0) return bank;
-    return -1;
-  }
-
-  /** Copies the bytes of every held packet that lies in a bank and handed out no view into one new buffer. */
-  #relocateHeld(): void {
-    let bytes = 0;
-    for (const packet of this.#held.values()) {
-      if (packet[packetBank] >= 0 && !packet[packetPinned]) bytes += (packet.messageLength + 3) & ~3;
-    }
-    if (bytes === 0) return;
-    const target = new Uint8Array(bytes);
-    let at = 0;
-    for (const packet of this.#held.values()) {
-      const bank = packet[packetBank];
-      if (bank < 0 || packet[packetPinned]) continue;
-      packet[movePacket](target, at);
-      at += (packet.messageLength + 3) & ~3;
-      this.#bankHeld[bank]!--;
-      this.#counters.relocated++;
-    }
   }
 
   /**
@@ -888,20 +599,21 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const packet = new Packet(batch.bytes, offset, batch.arrayBuffer, batch.byteOffset, this.#sink, batch.bank);
     batch.received++;
     if (batch.packets !== undefined) {
-      this.#hold(packet, batch.now);
+      this.#held.hold(packet, batch.now);
       batch.packets.push(packet);
     } else if (this.#closing) {
-      this.#hold(packet, batch.now);
+      this.#held.hold(packet, batch.now);
       this.#giveDefault(packet, 'close'); // a handler closed the queue mid-batch
     } else if (this.#packetListeners().length === 0) {
       // The last 'packet' listener went mid-batch: the rest of the batch goes to the iterators.
-      this.#hold(packet, batch.now);
+      this.#held.hold(packet, batch.now);
       batch.packets = [packet];
     } else {
-      this.#current = packet;
+      const held = this.#held;
+      held.current = packet;
       this.#dispatch(packet);
-      this.#current = undefined;
-      if (!packet.hasVerdict) this.#hold(packet, batch.now); // kept by its listener: tracked from now on
+      held.current = undefined;
+      if (!packet.hasVerdict) this.#held.hold(packet, batch.now); // kept by its listener: tracked from now on
     }
   };
 
@@ -943,7 +655,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#readMessages(bytes, 0, bytes.length);
     } else {
       this.#control = control;
-      if (bank >= this.#banksMade) this.#madeBank(bank + 1);
+      this.#held.bankMade(bank);
       const slotSize = control[CONTROL_SLOT_SIZE]!;
       const count = control[CONTROL_COUNT]!;
       for (let i = 0; i < count; i++) {
@@ -965,7 +677,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     this.#dispatching = false;
     this.flush();
     if (control !== undefined && !this.#closing) {
-      const next = this.#nextBank(control);
+      const next = this.#held.nextBank(control[CONTROL_MAX_BANKS]!);
       if (next >= 0) control[CONTROL_NEXT_BANK] = next;
       else {
         this.#bankStarved = true; // read again once a bank frees (#release)
@@ -1000,13 +712,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     else same = live === undefined && known.length === 0 && this.listenerCount('packet') === 0;
     if (!same) this.#listeners = this.rawListeners('packet');
     return this.#listeners;
-  }
-
-  #madeBank(made: number): void {
-    const held = new Int32Array(made);
-    held.set(this.#bankHeld);
-    this.#bankHeld = held;
-    this.#banksMade = made;
   }
 
   /**
@@ -1048,7 +753,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #onOtherMessage(message: DecodedMessage): void {
     if (message.type === 'packetCutByReceiver') {
       // Cut by the receiver: only the id is known. It still gets a verdict: the default one.
-      this.#stage(message.id, this.#defaultVerdict, -1);
+      this.#staging.stage(message.id, this.#defaultVerdict, -1);
       countVerdict(this.#counters.verdicts, this.#defaultVerdict);
       this.#counters.defaultVerdicts.cutByReceiver++;
     } else if (message.type === 'error' && message.error.errno !== 0) {
@@ -1074,15 +779,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
   #armTimeout(): void {
     const timeout = this.#verdictTimeout;
     if (timeout === undefined || this.#timeoutTimer !== undefined || this.#closing) return;
-    const oldest = this.#arrivedAt.values().next();
+    const oldest = this.#held.arrivedAt.values().next();
     if (oldest.done) return;
     const due = Math.max(0, oldest.value + timeout - performance.now());
     this.#timeoutTimer = setTimeout(() => {
       this.#timeoutTimer = undefined;
       const now = performance.now();
-      for (const [id, arrived] of this.#arrivedAt) {
+      for (const [id, arrived] of this.#held.arrivedAt) {
         if (arrived + timeout > now) break; // oldest first: the rest are younger
-        const packet = this.#held.get(id);
+        const packet = this.#held.packets.get(id);
         if (!packet) continue;
         this.#counters.timeouts++;
         this.#giveDefault(packet, 'timeout');
@@ -1091,15 +796,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       this.#armTimeout();
     }, due);
     this.#timeoutTimer.unref();
-  }
-
-  /** True when no packet waiting for a verdict has an id up to `id` (ids are handed out in order). */
-  #noneHeldUpTo(id: number): boolean {
-    const current = this.#waitingCurrent();
-    if (current !== undefined && ((current.id - id) | 0) <= 0) return false;
-    if (this.#held.size === 0) return true;
-    const oldest = this.#held.keys().next();
-    return oldest.done || ((oldest.value - id) | 0) > 0;
   }
 
   /**
@@ -1144,7 +840,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const resent = (seq & RESENT_SEQ) !== 0;
     let packetIds: number[] | undefined;
     if (batch) {
-      packetIds = this.#takeBatchRecord(seq);
+      packetIds = this.#staging.records.takeBatchRecord(seq);
     } else if (type === nfqMessageType(NFQNL_MSG_VERDICT) && packetId !== undefined) {
       packetIds = [packetId];
     }
@@ -1158,7 +854,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     }
     if (packetIds === undefined || packetIds.length === 0 || (seq === 0 && !batch)) return refusal('unknown');
     for (const id of packetIds) {
-      this.#writer.appendVerdict({ queue: this.queueNum, id, verdict: this.#defaultVerdict, seq: (RESENT_SEQ | this.#verdictSeq(id)) >>> 0 });
+      this.#staging.appendResent(id, this.#defaultVerdict);
       countVerdict(counters.verdicts, this.#defaultVerdict);
       counters.defaultVerdicts.rejected++;
     }
@@ -1173,21 +869,15 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
    */
   #onSendRefused(decoded: Extract<DecodedMessage, { type: 'error' }>['error'], packetId: number | undefined, batch: boolean): VerdictRejectedError | undefined {
     const seq = decoded.request.seq & MAX_SEQ;
-    const send = seq === 0 ? -1 : this.#sendOf(seq);
+    const records = this.#staging.records;
     const packetIds: number[] = [];
+    const sent = records.takeRefusedSend(seq, packetIds);
+    if (sent === SEND_ALREADY_REFUSED) return undefined;
     let refusedMessages: number | undefined;
-    if (send >= 0) {
-      if (this.#sendRefused[send] !== 0) return undefined;
-      this.#sendRefused[send] = 1;
-      const last = this.#sendSeqs[send * 2 + 1]!;
-      refusedMessages = 0;
-      for (let s = this.#sendSeqs[send * 2]!; ; s = s >= MAX_SEQ ? 1 : s + 1) {
-        refusedMessages++;
-        this.#takePacketIds(s, packetIds);
-        if (s === last) break;
-      }
+    if (sent !== SEND_UNKNOWN) {
+      refusedMessages = sent;
     } else {
-      if (seq !== 0) this.#takePacketIds(seq, packetIds); // a send no longer remembered: this message only
+      if (seq !== 0) records.takePacketIds(seq, packetIds); // a send no longer remembered: this message only
       if (packetIds.length === 0 && !batch && packetId !== undefined) packetIds.push(packetId);
     }
     this.#counters.verdictsRejected += refusedMessages ?? 1;
@@ -1214,91 +904,6 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     const row = readBoundQueues(this.#binding, this.netns).find((bound) => bound.queue === this.queueNum);
     return row && kernelQueueStats(row);
   }
-}
-
-/** One queue's line of `/proc/net/netfilter/nfnetlink_queue`. */
-export interface KernelQueueStats {
-  /** Queue number. */
-  queue: number;
-  /** Netlink port id of the socket bound to it. */
-  portId: number;
-  /** Packets waiting for a verdict in the kernel. */
-  waiting: number;
-  /** Copy mode: 0 none, 1 meta, 2 packet. */
-  copyMode: number;
-  /** Copy range. */
-  copyRange: number;
-  /** Packets the kernel dropped because the queue was full. */
-  queueDropped: number;
-  /** Packets the kernel dropped because the socket was full (the reader too slow: overruns). */
-  userDropped: number;
-  /** Last packet id handed out. */
-  idSequence: number;
-}
-
-/**
- * The kernel's queue table as seen from `netns`. Only a missing file (nfnetlink_queue not loaded:
- * no queue can exist) means an empty list; a namespace that does not exist or cannot be entered
- * (CAP_SYS_ADMIN), or a table this process may not read, throws a typed error saying so.
- */
-function readBoundQueues(binding: NativeBinding, netns: string | undefined, owners = false): NativeBoundQueue[] {
-  try {
-    return binding.boundQueues(netns ?? null, owners);
-  } catch (error) {
-    const failure = error as { kind?: string; code?: string };
-    if (failure.kind === 'Io' && failure.code === 'ENOENT') return []; // nfnetlink_queue not loaded
-    if (failure.code === 'EACCES') {
-      throw new KernelError(
-        'EACCES',
-        13,
-        '/proc/net/netfilter/nfnetlink_queue is readable by root only: run as root to read the kernel\'s queue table ' +
-          "(a process without root still has its own queues' counters in queue.stats())",
-        { cause: error },
-      );
-    }
-    throw fromNativeError(error);
-  }
-}
-
-/** The kernel's line of a bound queue, without what the binding adds. */
-function kernelQueueStats({ queue, portId, waiting, copyMode, copyRange, queueDropped, userDropped, idSequence }: NativeBoundQueue): KernelQueueStats {
-  return { queue, portId, waiting, copyMode, copyRange, queueDropped, userDropped, idSequence };
-}
-
-/** The process holding a queue's socket. */
-export interface QueueOwner {
-  /** Process id. */
-  pid: number;
-  /** Its command name (`/proc/PID/comm`), null when unreadable. */
-  command: string | null;
-}
-
-/** A queue of the host as `/proc` shows it, with this process's counters when it is one of ours. */
-export interface QueueHealth extends KernelQueueStats {
-  /** This process's counters, when this process holds the queue. */
-  own?: ReturnType<Queue['stats']>;
-  /** With `owners: true`: the process holding the queue's socket; null when `/proc` does not tell. */
-  owner?: QueueOwner | null;
-}
-
-/**
- * Every queue of this host (or of namespace `netns`): the kernel's line for each (waiting
- * packets, kernel drops, user drops, id sequence) and, for the queues this process holds, its
- * own counters (received, verdicts by kind, default verdicts, timeouts, overruns); with
- * `owners: true`, the process holding each (found through `/proc/PID/fd`). Sorted by queue
- * number. An empty list when nfnetlink_queue is not loaded; throws `NamespaceError` when `netns`
- * does not exist or cannot be entered (CAP_SYS_ADMIN), `KernelError` when the table cannot be read.
- */
-export function queueStats(options: { netns?: string; owners?: boolean } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
-  validateQueueStatsOptions(options);
-  const binding = dependencies.binding ?? loadNativeBinding();
-  return readBoundQueues(binding, options.netns, options.owners === true).map((bound) => {
-    const row: QueueHealth = kernelQueueStats(bound);
-    if (options.owners === true) row.owner = bound.ownerPid == null ? null : { pid: bound.ownerPid, command: bound.ownerCommand ?? null };
-    const own = [...openQueues].find((q) => q.netns === options.netns && q.queueNum === row.queue && q.portId === row.portId);
-    if (own) row.own = own.stats();
-    return row;
-  });
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The worker thread of {@link openQueueRange}: imports the handler module, binds one queue, gives
+ * The worker thread of {@link openQueueRange}: imports the handler module (and calls its `setup`
+ * export with the range's `handlerData`), binds one queue, gives
  * every packet to the handler, answers stats requests, and closes gracefully when told to.
  *
  * Whatever ends the thread (`process.exit()` in a handler, an uncaught exception), the queue is
@@ -10,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type NativeBinding, type NativeQueue, loadNativeBinding } from './native.js';
 import type { Packet } from './packet.js';
 import { type Queue, openQueue } from './queue.js';
-import type { ParentMessage, WorkerErrorDescription, WorkerMessage, WorkerSetup } from './range.js';
+import type { ParentMessage, WorkerErrorDescription, WorkerMessage, WorkerSetup } from './range-protocol.js';
 
 /** The default export of a handler module. */
 type Handler = (packet: Packet, queue: Queue) => void | Promise<void>;
@@ -84,6 +85,7 @@ process.on('exit', () => {
   }
 });
 
+/** Imports the handler module and runs its `setup` export, if any, with the range's handlerData. */
 async function loadHandler(): Promise<Handler> {
   let module: { default?: unknown };
   try {
@@ -104,7 +106,20 @@ async function loadHandler(): Promise<Handler> {
       { code: 'ERR_QUEUE_RANGE_HANDLER' },
     );
   }
-  return module.default as Handler;
+  const handler = module.default as Handler;
+  const { setup: setupExport } = module as { setup?: unknown };
+  if (setupExport === undefined) return handler;
+  if (typeof setupExport !== 'function') {
+    throw Object.assign(new Error(`exports a setup that is not a function (a ${typeof setupExport})`), { code: 'ERR_QUEUE_RANGE_HANDLER' });
+  }
+  try {
+    await (setupExport as (handlerData: unknown) => unknown)(setup.handlerData);
+  } catch (error) {
+    throw Object.assign(new Error(`failed in setup(handlerData): ${(error as Error)?.message ?? String(error)}`), {
+      code: (error as { code?: string })?.code ?? 'ERR_QUEUE_RANGE_HANDLER',
+    });
+  }
+  return handler;
 }
 
 async function main(): Promise<void> {

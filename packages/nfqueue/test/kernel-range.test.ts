@@ -232,6 +232,35 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       expect(readerThreads()).toEqual([]);
     }));
 
+  it("gives handlerData to each worker's setup(): its mark is on every datagram, its shared counter counts them", () =>
+    withNamespace(async (ns) => {
+      await balanceRule(ns.name);
+      await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '9');
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const counted = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-handler-data.mjs'), handlerData: { mark: 9, counted }, netns: ns.name });
+      ns.defer(() => range.close());
+      const count = 20;
+      await sendFromManySources(ns.name, count);
+      await receiver.waitFor(count);
+      expect(await ruleCounter(ns.name, 'mangle', 'POSTROUTING', 'mark match 0x9')).toBe(count);
+      expect(Atomics.load(new Int32Array(counted), 0)).toBe(count);
+      const stats = await range.stats();
+      expect(stats.perQueue.get(FROM)!.received).toBeGreaterThan(0);
+      expect(stats.perQueue.get(TO)!.received).toBeGreaterThan(0);
+      await range.close();
+    }));
+
+  it('rejects a handler module whose setup(handlerData) throws, naming it, with no worker left', () =>
+    withNamespace(async (ns) => {
+      const opening = openQueueRange({ from: FROM, to: TO, handler: fixture('range-setup-throws.mjs'), handlerData: { level: 3 }, netns: ns.name });
+      await expect(opening).rejects.toThrow(/handler module file:.*range-setup-throws\.mjs failed in setup\(handlerData\): this setup refuses \{"level":3\}/);
+      await expect(opening).rejects.toMatchObject({ name: 'QueueRangeError', kind: 'HandlerModule', code: 'ERR_QUEUE_RANGE_HANDLER' });
+      expect(await boundQueues(ns.name)).toEqual([]);
+      expect(readerThreads()).toEqual([]);
+    }));
+
   it.each([
     ['a missing module', 'no-such-handler.mjs', /handler module file:.*no-such-handler\.mjs could not be loaded: Cannot find module/, 'ERR_MODULE_NOT_FOUND'],
     ['a module without a default export', 'range-no-default.mjs', /handler module file:.*range-no-default\.mjs has no default export function.*it exports handler/, 'ERR_QUEUE_RANGE_HANDLER'],

@@ -57,6 +57,7 @@ describe('openQueueRange: options refused before any worker starts', () => {
     ['maxRestarts', 'a fractional maxRestarts', { maxRestarts: 0.5 }, 'maxRestarts: must be an integer from 0 up, got 0.5'],
     ['onPacket', 'a function among the queue options', { onPacket: () => undefined }, 'onPacket: cannot be passed to a worker thread (a function); only plain values can'],
     ['queue', 'a queue option', { queue: 3 }, 'queue: is not an option of openQueueRange: give the queues as from and to'],
+    ['handlerData', 'handlerData that cannot be cloned', { handlerData: { log: () => undefined } }, 'handlerData: cannot be passed to worker threads: '],
     ['handler', 'a handler that is neither a path nor a URL', { handler: 42 }, 'handler: must be a module path or URL whose default export handles packets, got number'],
     ['handler', 'an empty handler path', { handler: '' }, 'handler: must be a module path or URL'],
     ['signal', 'a signal that is not an AbortSignal', { signal: { aborted: false } }, 'signal: must be an AbortSignal'],

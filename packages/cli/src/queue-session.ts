@@ -1,0 +1,65 @@
+/** `nf-queue` serving one queue on the main thread. */
+import type { KernelQueueStats, Queue } from '@nfq/nfqueue';
+import type { CliOptions } from './args.js';
+import { describeError } from './describe-error.js';
+import type { CliEnvironment, PacketRecorder } from './environment.js';
+import type { KernelDrops } from './format.js';
+import { type ServeSettings, packetOutput, verdictGiver } from './serve.js';
+import { type Served, type Session, sumKernelDrops } from './session.js';
+
+/**
+ * Serves one queue on this thread: `settings`' verdict for every packet (up to `--count`, then
+ * `stop('count')`), its line to `print`, its bytes to `recorder`.
+ */
+export function serveQueue(
+  queue: Queue,
+  options: CliOptions,
+  settings: ServeSettings,
+  print: (line: string) => void,
+  recorder: PacketRecorder | undefined,
+  stop: (reason: string) => void,
+  environment: CliEnvironment,
+): Session {
+  let verdicted = 0;
+  const giveVerdict = verdictGiver(settings);
+  queue.on('error', (error) => environment.printError(describeError(error)));
+  queue.on('packet', (packet) => {
+    if (options.count !== undefined && verdicted >= options.count) return; // the default verdict at close
+    const line = packetOutput(packet, settings);
+    if (line !== undefined) print(line);
+    recorder?.write(packet.payload, packet.capLen, packet.timestamp);
+    giveVerdict(packet);
+    verdicted++;
+    if (options.count !== undefined && verdicted >= options.count) stop('count');
+  });
+  const kernelRows = (): KernelQueueStats[] => {
+    const row = queue.kernelStats();
+    return row === undefined ? [] : [row];
+  };
+  const served: Served = {
+    counters: async () => queue.stats(),
+    kernelDrops() {
+      const drops = sumKernelDrops(kernelRows());
+      return drops === undefined ? undefined : drops.queueFull + drops.socketFull;
+    },
+    stopOutput: () => undefined, // printLine and the recorder stop by themselves
+    outputDropped: () => ({ lines: 0, records: 0 }),
+    async close() {
+      await queue.close();
+      // After close, the queue's last line, read as it unbound: it counts the drops of the shutdown too.
+      let kernelDrops: KernelDrops | undefined;
+      try {
+        kernelDrops = sumKernelDrops(kernelRows());
+      } catch {
+        kernelDrops = undefined;
+      }
+      return { counters: queue.stats(), kernelDrops };
+    },
+  };
+  return {
+    served,
+    async dropPrivileges(user) {
+      environment.dropPrivileges(user);
+    },
+  };
+}
