@@ -120,6 +120,12 @@ export function validateQueueOptions(options: unknown, caller = 'openQueue'): as
   }
 }
 
+/** Checks that option `name` holds a queue number, as `queue` of {@link openQueue} must. @internal */
+export function checkQueueNumber(name: string, value: unknown): void {
+  const problem = checks.queue(value);
+  if (problem) throw new InvalidOptionError(name, problem);
+}
+
 /** Checks the options of `queueStats`: `netns` and `owners`. @internal */
 export function validateQueueStatsOptions(options: unknown): asserts options is { netns?: string; owners?: boolean } {
   if (options === null || typeof options !== 'object') {

@@ -8,7 +8,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from './errors.js';
-import { type QueueOptions, validateQueueOptions } from './options.js';
+import { type QueueOptions, checkQueueNumber, validateQueueOptions } from './options.js';
 import { QueueRange } from './queue-range.js';
 
 export { mergeStats } from './merge-stats.js';
@@ -88,11 +88,8 @@ export async function openQueueRange(options: QueueRangeOptions): Promise<QueueR
   for (const [name, value] of Object.entries(options)) {
     if (!RANGE_OPTIONS.includes(name)) Object.defineProperty(queueOptions, name, { value, enumerable: true, writable: true, configurable: true });
   }
-  for (const [name, value] of [['from', from], ['to', to]] as const) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-      throw new InvalidOptionError(name, `must be an integer queue number from 0 to 65535, got ${String(value)}`);
-    }
-  }
+  checkQueueNumber('from', from);
+  checkQueueNumber('to', to);
   if ((from as number) > (to as number)) throw new InvalidOptionError('from', `the range starts after it ends (from ${from} > to ${to})`);
   if (maxRestarts !== undefined && (typeof maxRestarts !== 'number' || !Number.isInteger(maxRestarts) || maxRestarts < 0)) {
     throw new InvalidOptionError('maxRestarts', `must be an integer from 0 up, got ${String(maxRestarts)}`);

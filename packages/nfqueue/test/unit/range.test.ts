@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { type QueueRangeOptions, mergeStats, openQueueRange } from '../../src/range.js';
+import { OPTION_LIMITS as QUEUE_OPTION_LIMITS } from '../../src/option-limits.js';
 
 const handler = new URL('../fixtures/range-accept-mark.mjs', import.meta.url);
 
@@ -45,14 +46,16 @@ describe('openQueueRange: options refused before any worker starts', () => {
   /** Opens 10:11 with `options` replacing the valid ones, wrong types included (as from JavaScript). */
   const open = (options: Record<string, unknown>) => openQueueRange({ from: 10, to: 11, handler, ...options } as unknown as QueueRangeOptions);
 
+  const { min, max, what } = QUEUE_OPTION_LIMITS.queue;
+  const QUEUE_RANGE = `${what} from ${min} to ${max}`;
   it.each([
     ['from', 'from after to', { from: 12, to: 11 }, 'from: the range starts after it ends (from 12 > to 11)'],
-    ['from', 'a negative from', { from: -1 }, 'from: must be an integer queue number from 0 to 65535, got -1'],
-    ['to', 'to past 65535', { to: 65536 }, 'to: must be an integer queue number from 0 to 65535, got 65536'],
-    ['from', 'a fractional from', { from: 1.5 }, 'from: must be an integer queue number from 0 to 65535, got 1.5'],
-    ['to', 'NaN as to', { to: Number.NaN }, 'to: must be an integer queue number from 0 to 65535, got NaN'],
-    ['from', 'a string as from', { from: '10' }, 'from: must be an integer queue number from 0 to 65535, got 10'],
-    ['to', 'a missing to', { to: undefined }, 'to: must be an integer queue number from 0 to 65535, got undefined'],
+    ['from', 'a negative from', { from: -1 }, `from: must be ${QUEUE_RANGE}, got -1`],
+    ['to', 'to past the last queue number', { to: QUEUE_OPTION_LIMITS.queue.max + 1 }, `to: must be ${QUEUE_RANGE}, got ${QUEUE_OPTION_LIMITS.queue.max + 1}`],
+    ['from', 'a fractional from', { from: 1.5 }, `from: must be ${QUEUE_RANGE}, got 1.5`],
+    ['to', 'NaN as to', { to: Number.NaN }, `to: must be ${QUEUE_RANGE}, got NaN`],
+    ['from', 'a string as from', { from: '10' }, `from: must be ${QUEUE_RANGE}, got '10'`],
+    ['to', 'a missing to', { to: undefined }, `to: must be ${QUEUE_RANGE}, got undefined`],
     ['maxRestarts', 'a negative maxRestarts', { maxRestarts: -1 }, 'maxRestarts: must be an integer from 0 up, got -1'],
     ['maxRestarts', 'a fractional maxRestarts', { maxRestarts: 0.5 }, 'maxRestarts: must be an integer from 0 up, got 0.5'],
     ['onPacket', 'a function among the queue options', { onPacket: () => undefined }, 'onPacket: cannot be passed to a worker thread (a function); only plain values can'],
