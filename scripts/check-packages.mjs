@@ -9,7 +9,7 @@
 // Run after `npm run build`. Exits 1 listing every problem.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -80,8 +80,13 @@ const cargo = process.env.CARGO ?? 'cargo';
 const crateFiles = new Set(execFileSync(cargo, ['package', '--list', '--allow-dirty', '-p', 'nfq-core'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean));
 if (crateFiles.has('package.json')) problems.push('nfq-core: the crate ships package.json');
 if (!crateFiles.has('LICENSE')) problems.push('nfq-core: the crate ships no LICENSE');
-for (const fixture of readdirSync(join(root, 'fixtures'))) {
-  if (!crateFiles.has(`fixtures/${fixture}`)) problems.push(`nfq-core: the crate lacks fixtures/${fixture}, which its tests read`);
+// Its tests read the fixtures and the shared facts (both linked into the crate's directory).
+for (const directory of ['fixtures', 'facts']) {
+  for (const file of readdirSync(join(root, directory), { recursive: true, withFileTypes: true })) {
+    if (!file.isFile()) continue;
+    const path = relative(root, join(file.parentPath, file.name));
+    if (!crateFiles.has(path)) problems.push(`nfq-core: the crate lacks ${path}, which its tests read`);
+  }
 }
 
 if (problems.length > 0) {

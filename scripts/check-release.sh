@@ -11,7 +11,10 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/c
 fi
 
 libc=gnu
-if ! ldd --version 2>&1 | grep -qi -e glibc -e 'gnu libc'; then libc=musl; fi
+# Read ldd's whole output first: `grep -q` quitting early would make ldd die of SIGPIPE, and with
+# pipefail the pipeline would fail on glibc too.
+ldd_version="$(ldd --version 2>&1 || true)"
+if ! grep -i -e glibc -e 'gnu libc' >/dev/null <<<"$ldd_version"; then libc=musl; fi
 case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
 bash scripts/check-binary.sh "packages/nfqueue/native/nfqueue.linux-$arch-$libc.node" 2.17
 

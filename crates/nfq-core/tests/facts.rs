@@ -6,7 +6,7 @@ use nfq_core::packet::hook_name;
 use serde_json::Value;
 
 fn facts() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../facts/nfqueue.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("facts/nfqueue.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
