@@ -64,23 +64,28 @@ function pacedSend(ns: string, count: number, source: string, burst = 10, size =
 }
 
 /**
- * Nothing was lost while the command ran: every datagram it accepted reached the receiver, and
- * for each sender what arrived is its first datagrams in order with none missing. (While it
- * closes, the kernel lets new packets pass without queueing them; once it is gone, the kernel
- * drops what the NFQUEUE rule still sends to the unbound queue: those never count.)
+ * Nothing was lost while the command ran: every datagram it accepted reached the receiver, none
+ * twice, and for each sender what arrived is its first datagrams, with gaps only where the kernel
+ * dropped a packet before the command could take it (its socket full on a loaded machine), which
+ * the summary counts: `kernelDropped`. (While it closes, the kernel lets new packets pass without
+ * queueing them; once it is gone, the kernel drops what the NFQUEUE rule still sends to the
+ * unbound queue: those never count.)
  */
-async function expectNothingLost(ns: string, receiver: UdpReceiver, accepted: number, tags: string[]): Promise<void> {
+async function expectNothingLost(ns: string, receiver: UdpReceiver, accepted: number, tags: string[], kernelDropped = 0): Promise<void> {
   await receiver.waitFor(accepted, 5_000).catch(async (error: Error) => {
     throw new Error(`${error.message}; Udp counters ${JSON.stringify(await udpCounters(ns))}`);
   });
   await sleep(200);
   expect((await udpCounters(ns)).RcvbufErrors).toBe(0); // the receiver kept up: what it lacks was never delivered
+  let missing = 0;
   for (const tag of tags) {
     // Verdicts at close may pass a packet before an earlier one: the set is what counts.
     const numbers = receiver.received.map((datagram) => datagram.toString().split(' ')).filter(([t]) => t === tag).map(([, n]) => Number(n));
     numbers.sort((a, b) => a - b);
-    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, n) => n));
+    expect(new Set(numbers).size, `${tag}: a datagram arrived twice`).toBe(numbers.length);
+    if (numbers.length > 0) missing += numbers[numbers.length - 1]! + 1 - numbers.length;
   }
+  expect(missing, 'datagrams missing before the last one that arrived, beyond what the kernel says it dropped').toBeLessThanOrEqual(kernelDropped);
 }
 
 /** Nothing bound and nothing waiting in the namespace once the command has exited. */
@@ -125,7 +130,7 @@ for (const { name, args, balance } of closedPipeCases) {
           expect(cli.stderr().trim().split('\n'), cli.stderr()).toHaveLength(1);
           expect(summary.packets).toBeGreaterThan(0);
           expect(summary.accepted).toBe(summary.packets);
-          await expectNothingLost(ns, receiver, summary.accepted, sources);
+          await expectNothingLost(ns, receiver, summary.accepted, sources, (summary.kernel?.queueFull ?? 0) + (summary.kernel?.socketFull ?? 0));
           await expectUnbound(ns);
           if (args.includes('-w')) {
             const bytes = await readFile(path);
@@ -269,7 +274,7 @@ it('-w to a file system that fills up while running: one line naming the file, e
         const summary = summaryOf(cli.stderr());
         expect(summary.accepted).toBe(summary.packets);
         expect(summary.packets).toBeGreaterThan(0);
-        await expectNothingLost(ns, receiver, summary.accepted, ['127.0.0.2']);
+        await expectNothingLost(ns, receiver, summary.accepted, ['127.0.0.2'], (summary.kernel?.queueFull ?? 0) + (summary.kernel?.socketFull ?? 0));
         await expectUnbound(ns);
       } finally {
         await receiver.close();

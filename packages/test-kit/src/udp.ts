@@ -22,11 +22,15 @@ export interface UdpReceiver {
   close(): Promise<void>;
 }
 
+// The lines go out through the thread pool (a write stream on fd 1), not process.stdout, whose
+// writes to a pipe block: a parent slow to read (a loaded machine) would stop this process reading
+// its socket, which then overflows (RcvbufErrors) and looks like a lost packet.
 const RECEIVER_SCRIPT = `
 const dgram = require('node:dgram');
-const socket = dgram.createSocket('udp4');
-socket.on('message', (message) => process.stdout.write(JSON.stringify(message.toString('hex')) + '\\n'));
-socket.bind(Number(process.argv[1]), process.argv[2], () => process.stdout.write('"listening"\\n'));
+const out = require('node:fs').createWriteStream('', { fd: 1 });
+const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 });
+socket.on('message', (message) => out.write(JSON.stringify(message.toString('hex')) + '\\n'));
+socket.bind(Number(process.argv[1]), process.argv[2], () => out.write('"listening"\\n'));
 `;
 
 /**
