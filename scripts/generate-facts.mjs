@@ -88,8 +88,11 @@ function nfqueueTs() {
   return `${banner('//')}
 /** The range of a numeric queue option, and what its number counts (for error messages). */
 export interface OptionLimit {
+  /** Smallest value accepted. */
   readonly min: number;
+  /** Largest value accepted. */
   readonly max: number;
+  /** What the number counts (\`'a byte count'\`), as the error messages say. */
   readonly what: string;
 }
 
