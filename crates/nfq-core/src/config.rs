@@ -149,8 +149,23 @@ impl OptionLimit {
     pub fn check(&self, value: impl TryInto<i64> + std::fmt::Display + Copy) -> Result<()> {
         match value.try_into() {
             Ok(v) if self.contains(v) => Ok(()),
-            _ => Err(Error::invalid(self.name, format!("{}: must be {} from {} to {}, got {value}", self.name, self.what, self.min, self.max))),
+            _ => Err(self.refusal(value)),
         }
+    }
+
+    /// `value` as an integer in range, for a binding whose numbers come as floats (JavaScript's):
+    /// a fraction, NaN or a number out of range is refused as [`OptionLimit::check`] refuses,
+    /// never wrapped or rounded into range.
+    pub fn check_number(&self, value: f64) -> Result<i64> {
+        if value.fract() == 0.0 && value >= self.min as f64 && value <= self.max as f64 {
+            Ok(value as i64)
+        } else {
+            Err(self.refusal(value))
+        }
+    }
+
+    fn refusal(&self, value: impl std::fmt::Display) -> Error {
+        Error::invalid(self.name, format!("{}: must be {} from {} to {}, got {value}", self.name, self.what, self.min, self.max))
     }
 }
 
@@ -310,6 +325,15 @@ mod tests {
             }
         }
         assert!(QueueOptions::new(65535).validate().is_ok());
+        for limit in facts::OPTION_LIMITS {
+            assert_eq!(limit.check_number(limit.max as f64).unwrap(), limit.max);
+            for bad in [limit.min as f64 - 1.0, limit.max as f64 + 1.0, limit.min as f64 + 0.5, f64::NAN, f64::INFINITY, 2f64.powi(32) + 5.0] {
+                if bad.fract() == 0.0 && limit.contains(bad as i64) {
+                    continue; // a whole number this option accepts
+                }
+                assert_eq!(limit.check_number(bad).unwrap_err().option(), Some(limit.name), "{} = {bad}", limit.name);
+            }
+        }
         let mut o = QueueOptions::new(1);
         o.flags = ConfigFlags(1 << 9);
         assert_eq!(o.validate().unwrap_err().option(), Some("flags"));

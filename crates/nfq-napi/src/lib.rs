@@ -39,7 +39,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{Queue, QueueOptions, RecvBuffers, Verdict};
+use nfq_core::{Queue, RecvBuffers, Verdict};
 
 mod errors;
 mod event_loop;
@@ -106,13 +106,10 @@ impl NativeQueue {
     /// `code` (errno name) and `kind` ('PermissionDenied', 'AlreadyBound', ...).
     #[napi(factory)]
     pub fn open(env: Env, options: BindingQueueOptions) -> Result<Self> {
-        let reader_cpus: Vec<usize> = options.reader_cpus.iter().flatten().map(|&c| c as usize).collect();
-        let reader_nice = options.reader_nice;
-        let reader_thread = options.reader_thread.unwrap_or(false);
-        let options = QueueOptions::try_from(options).map_err(|e| throw(&env, e))?;
-        if !reader_thread {
+        let (options, reader) = options.convert().map_err(|e| throw(&env, e))?;
+        if !reader.thread {
             // This thread will receive: tune it now, and refuse before binding if that fails.
-            tune_current_thread(&reader_cpus, reader_nice).map_err(|e| throw(&env, e))?;
+            tune_current_thread(&reader.cpus, reader.nice).map_err(|e| throw(&env, e))?;
         }
         let queue = Queue::open(&options).map_err(|e| throw(&env, e))?;
         Ok(Self {
@@ -122,9 +119,9 @@ impl NativeQueue {
             reader: None,
             pending: Arc::new(Pending::new()),
             batch_size: options.batch_size,
-            reader_thread,
-            reader_cpus,
-            reader_nice,
+            reader_thread: reader.thread,
+            reader_cpus: reader.cpus,
+            reader_nice: reader.nice,
         })
     }
 

@@ -118,7 +118,10 @@ export interface BindingInterface {
   name: string
 }
 
-/** Options of `NativeQueue.open`; see `QueueOptions` in nfq-core. */
+/**
+ * Options of `NativeQueue.open`; see `QueueOptions` in nfq-core. Numbers come as JavaScript
+ * numbers (f64) and are checked whole and in range before any conversion, so that no value wraps.
+ */
 export interface BindingQueueOptions {
   /** Queue number, 0..=65535. */
   queue: number

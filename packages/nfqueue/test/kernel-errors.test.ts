@@ -3,7 +3,7 @@
  * capability, the user, this process holding the queue) with a typed error and a stable code.
  */
 import { describe, expect, it } from 'vitest';
-import { QueueAlreadyBoundError, dropPrivileges, openQueue, queueStats } from '../src/index.js';
+import { type NativeQueueOptions, QUEUE_OPTION_LIMITS, QueueAlreadyBoundError, dropPrivileges, loadNativeBinding, openQueue, queueStats } from '../src/index.js';
 import { NamespaceError, UnknownUserError } from '../src/errors.js';
 import { run, withNamespace } from '@nfq/test-kit';
 
@@ -23,6 +23,32 @@ describe('kernel: errors name the problem', () => {
       expect(refused).toBeInstanceOf(QueueAlreadyBoundError);
       expect((refused as Error).message).toContain(`queue 31 is already bound by this process (pid ${process.pid}`);
       expect((refused as Error).message).not.toContain('another process');
+    }));
+
+  it('the binding itself refuses numbers that a u32 would wrap or round into range, naming the option, and binds nothing', () =>
+    withNamespace(async (ns) => {
+      const binding = loadNativeBinding();
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ queue: 2 ** 32 + 33 }, 'queue'],
+        [{ queue: 33.5 }, 'queue'],
+        [{ queue: 33, copyRange: -1 }, 'copyRange'],
+        [{ queue: 33, batchSize: 2 ** 32 + 8 }, 'batchSize'],
+        [{ queue: 33, maxLen: Number.NaN }, 'maxLen'],
+        [{ queue: 33, readerNice: 2 ** 32 - 1 }, 'readerNice'],
+        [{ queue: 33, readerCpus: [-1] }, 'readerCpus'],
+      ];
+      for (const [options, option] of cases) {
+        const limit = QUEUE_OPTION_LIMITS[option as keyof typeof QUEUE_OPTION_LIMITS];
+        let refused: unknown;
+        try {
+          binding.NativeQueue.open({ netns: ns.name, ...options } as unknown as NativeQueueOptions).close();
+        } catch (error) {
+          refused = error;
+        }
+        expect(refused, JSON.stringify(options)).toMatchObject({ code: 'EINVAL', kind: 'InvalidArgument', option });
+        expect((refused as Error).message).toBe(`must be ${limit.what} from ${limit.min} to ${limit.max}, got ${String(Object.values(options).at(-1))}`);
+      }
+      expect(queueStats({ netns: ns.name })).toEqual([]); // nothing was bound
     }));
 
   it('accepts a receive buffer of 2^30 bytes, the largest the options allow', () =>
