@@ -62,7 +62,7 @@ pub struct ConntrackUpdate {
     pub mark: Option<u32>,
     /// New connection labels (128 bits).
     pub labels: Option<[u8; 16]>,
-    /// Which label bits to change; all when absent.
+    /// Which label bits to change; all when absent. Only with `labels`: a mask alone is refused.
     pub labels_mask: Option<[u8; 16]>,
 }
 
@@ -86,6 +86,9 @@ pub fn put_verdict(writer: &mut MessageWriter, queue: u16, id: u32, verdict: Ver
                 payload.len()
             )));
         }
+    }
+    if options.conntrack.is_some_and(|ct| ct.labels_mask.is_some() && ct.labels.is_none()) {
+        return Err(Error::invalid("labels_mask", format!("the label mask of packet {id}'s verdict goes with labels: it says which of their bits change")));
     }
     writer.begin_nfnetlink(nfqueue_msg_type(NFQNL_MSG_VERDICT), NLM_F_REQUEST, 0, AF_UNSPEC, queue);
     put_verdict_header(writer, verdict, id);
@@ -232,5 +235,14 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
         assert!(buffer.is_empty());
         assert!(buffer.as_bytes().is_empty());
+    }
+
+    #[test]
+    fn a_label_mask_without_labels_is_refused_before_anything_is_written() {
+        let mut buffer = VerdictBuffer::new();
+        let conntrack = Some(ConntrackUpdate { labels_mask: Some([1; 16]), ..Default::default() });
+        let err = buffer.push(0, 1, Verdict::Accept, &VerdictOptions { conntrack, ..Default::default() }).unwrap_err();
+        assert_eq!(err.option(), Some("labels_mask"));
+        assert!(buffer.is_empty());
     }
 }

@@ -66,7 +66,7 @@ describe('nf-queue stats', () => {
         return [QUEUE_0];
       },
       nfnetlinkQueuePresent: () => true,
-      namespaceExists: (name) => name === 'lab',
+      namespaceExists: (name) => name === 'lab' || name === '/run/netns/lab',
       ...overrides,
     };
   }
@@ -87,6 +87,13 @@ describe('nf-queue stats', () => {
     expect(await main(['--netns', 'lab', '--json'], deps)).toBe(0);
     expect(deps.asked).toEqual(['lab']);
     expect(JSON.parse(lines.join('\n'))).toEqual([expect.objectContaining({ queue: 0, portId: 4242, pid: 4242, command: 'suricata' })]);
+  });
+
+  it('--netns takes the absolute path of a namespace file too, as the library does', async () => {
+    const { output } = capture();
+    const deps = dependencies({ output });
+    expect(await main(['--netns', '/run/netns/lab'], deps)).toBe(0);
+    expect(deps.asked).toEqual(['/run/netns/lab']);
   });
 
   it('an empty host prints the "no queue is bound" line and exits 0', async () => {
@@ -119,7 +126,7 @@ describe('nf-queue stats', () => {
     [['--bogus'], 'nf-queue stats: unknown option --bogus (see nf-queue stats --help)'],
     [['--netns'], 'nf-queue stats: --netns needs a namespace name (see ip netns list)'],
     [['--netns', '--json'], 'nf-queue stats: --netns needs a namespace name (see ip netns list)'],
-    [['--netns', '../etc'], 'nf-queue stats: --netns ../etc: not a namespace name (see ip netns list)'],
+    [['--netns', '../etc'], 'nf-queue stats: --netns ../etc: not a namespace name (see ip netns list) nor the absolute path of a namespace file'],
     [['3'], 'nf-queue stats: unknown option 3 (see nf-queue stats --help)'],
   ])('%j is a usage error: one line, exit 2, nothing read', async (args, message) => {
     const { lines, errors, output } = capture();

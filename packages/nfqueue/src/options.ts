@@ -81,9 +81,10 @@ const checks: Record<keyof QueueOptions, Check> = Object.assign(Object.create(nu
       : `must be a namespace name (as in \`ip netns add NAME\`) or a path, got ${describe(value)}`,
   readerThread: (value) => boolean(value) ?? (value === false ? eventLoopReaderProblem() : undefined),
   readerCpus: (value) => {
-    if (!(Array.isArray(value) && value.length > 0 && value.every((cpu) => limited(OPTION_LIMITS.readerCpus)(cpu) === undefined))) {
-      const { min, max } = OPTION_LIMITS.readerCpus;
-      return `must be a non-empty array of CPU numbers (${min}..${max}), got ${describe(value)}`;
+    if (!(Array.isArray(value) && value.length > 0)) return `must be a non-empty array of CPU numbers, got ${describe(value)}`;
+    for (const [index, cpu] of value.entries()) {
+      const problem = limited(OPTION_LIMITS.readerCpus)(cpu);
+      if (problem) return `[${index}] ${problem}`;
     }
     const count = cpus().length; // 0 where the system does not tell: the kernel then decides
     const missing = (value as number[]).find((cpu) => count > 0 && cpu >= count);

@@ -140,20 +140,24 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
   }
 
   /**
-   * Starts one worker per queue; resolves once every queue is bound. When one fails, stops all
-   * (waiting until every worker exited) and rejects with the first failure. @internal
+   * Starts one worker per queue; resolves once every queue is bound. The first failure stops
+   * every worker at once (one whose `setup` has not settled is terminated after a grace period)
+   * and rejects with that failure; an abort of the signal rejects with its reason. A `setup` that
+   * never settles, and never fails, keeps this waiting: give a signal to bound the wait. @internal
    */
   async start(): Promise<void> {
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-    const started = await Promise.allSettled([...this.#slots.values()].map((slot) => this.#startWorker(slot)));
-    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    const starts = [...this.#slots.values()].map((slot) => this.#startWorker(slot));
+    try {
+      await Promise.all(starts);
+    } catch (error) {
+      for (const start of starts) start.catch(() => {}); // the others end because of the stop
+      await this.close();
+      throw this.#signal?.aborted ? this.#signal.reason : error;
+    }
     if (this.#signal?.aborted) {
       await this.close();
       throw this.#signal.reason;
-    }
-    if (failed) {
-      await this.close();
-      throw failed.reason;
     }
   }
 

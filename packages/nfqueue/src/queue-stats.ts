@@ -3,6 +3,7 @@
  * parses it (in a namespace), and {@link queueStats}, which joins each line with the counters of
  * the queue this process holds there.
  */
+import { statSync } from 'node:fs';
 import { KernelError, fromNativeError } from './errors.js';
 import { type NativeBinding, type NativeBoundQueue, loadNativeBinding } from './native.js';
 import { type QueueDependencies, validateQueueStatsOptions } from './options.js';
@@ -78,6 +79,21 @@ export interface QueueHealth extends KernelQueueStats {
 }
 
 /**
+ * The device and inode of network namespace `netns`, however it is spelled (a name from
+ * `ip netns add`, which nfq-core looks for in /var/run/netns, or a path), or of this thread's
+ * when undefined; undefined when it cannot be read.
+ */
+function namespaceId(netns: string | undefined): string | undefined {
+  const path = netns === undefined ? '/proc/thread-self/ns/net' : netns.includes('/') ? netns : `/var/run/netns/${netns}`;
+  try {
+    const { dev, ino } = statSync(path);
+    return `${dev}:${ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Every queue of this host (or of namespace `netns`): the kernel's line for each (waiting
  * packets, kernel drops, user drops, id sequence) and, for the queues this process holds, its
  * own counters (received, verdicts by kind, default verdicts, timeouts, overruns); with
@@ -88,10 +104,12 @@ export interface QueueHealth extends KernelQueueStats {
 export function queueStats(options: { netns?: string; owners?: boolean } = {}, dependencies: QueueDependencies = {}): QueueHealth[] {
   validateQueueStatsOptions(options);
   const binding = dependencies.binding ?? loadNativeBinding();
+  const asked = namespaceId(options.netns);
+  const ours = [...openQueues].filter((q) => (asked === undefined ? q.netns === options.netns : namespaceId(q.netns) === asked));
   return readBoundQueues(binding, options.netns, options.owners === true).map((bound) => {
     const row: QueueHealth = kernelQueueStats(bound);
     if (options.owners === true) row.owner = bound.ownerPid == null ? null : { pid: bound.ownerPid, command: bound.ownerCommand ?? null };
-    const own = [...openQueues].find((q) => q.netns === options.netns && q.queueNum === row.queue && q.portId === row.portId);
+    const own = ours.find((q) => q.queueNum === row.queue && q.portId === row.portId);
     if (own) row.own = own.stats();
     return row;
   });

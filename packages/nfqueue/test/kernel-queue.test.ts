@@ -345,6 +345,8 @@ describe('kernel: the high-level queue API', () => {
       const owned = queueStats({ netns: ns.name, owners: true }).filter((r) => r.queue === 10 || r.queue === 11);
       expect(owned.map((r) => r.queue)).toEqual([10, 11]);
       for (const r of owned) expect(r.owner).toEqual({ pid: process.pid, command: expect.any(String) });
+      // The namespace named by its path is the same one: this process's counters are joined too.
+      expect(queueStats({ netns: `/run/netns/${ns.name}` }).find((r) => r.queue === 11)?.own?.received).toBe(5);
     }));
 });
 

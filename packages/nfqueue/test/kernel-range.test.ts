@@ -261,6 +261,14 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       expect(readerThreads()).toEqual([]);
     }));
 
+  it('rejects at the first failing setup although the other worker setup never settles, with no worker left', () =>
+    withNamespace(async (ns) => {
+      const opening = openQueueRange({ from: FROM, to: TO, handler: fixture('range-setup-hangs-or-throws.mjs'), handlerData: { failing: FROM }, netns: ns.name });
+      await expect(opening).rejects.toThrow(new RegExp(`failed in setup\\(handlerData\\): queue ${FROM} refuses`));
+      expect(await boundQueues(ns.name)).toEqual([]);
+      expect(readerThreads()).toEqual([]);
+    }));
+
   it.each([
     ['a missing module', 'no-such-handler.mjs', /handler module file:.*no-such-handler\.mjs could not be loaded: Cannot find module/, 'ERR_MODULE_NOT_FOUND'],
     ['a module without a default export', 'range-no-default.mjs', /handler module file:.*range-no-default\.mjs has no default export function.*it exports handler/, 'ERR_QUEUE_RANGE_HANDLER'],

@@ -66,8 +66,13 @@ export function parseCommonOptions(
       if (value === undefined || value === '' || (inlineValue === undefined && value.startsWith('-'))) {
         throw new UsageError(`nf-queue ${command}: --netns needs a namespace name (see ip netns list)`);
       }
-      if (value.includes('/') || value === '.' || value === '..') {
-        throw new UsageError(`nf-queue ${command}: --netns ${value}: not a namespace name (see ip netns list)`);
+      // stats reads the table through nfq-core, which enters a namespace by path too; doctor runs
+      // `ip netns exec`, which takes names only.
+      const pathAllowed = command === 'stats' && value.startsWith('/');
+      if ((value.includes('/') && !pathAllowed) || value === '.' || value === '..') {
+        throw new UsageError(
+          `nf-queue ${command}: --netns ${value}: not a namespace name (see ip netns list)${command === 'stats' ? ' nor the absolute path of a namespace file' : ''}`,
+        );
       }
       options.netns = value;
     } else {

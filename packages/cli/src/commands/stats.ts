@@ -15,7 +15,8 @@ The NFQUEUE queues bound on this host (or in network namespace NAME), from
 it and, where /proc tells, that process; packets waiting for a verdict, copy mode and range,
 packets the kernel dropped (queue full / socket full) and the last packet id.
 
-  --netns NAME  look into namespace NAME (ip netns list) instead of this one
+  --netns NAME  look into namespace NAME (ip netns list), or the one of a path such as
+                /proc/PID/ns/net, instead of this one
   --json        print a JSON array, one object per queue
   -h, --help    print this help
 
@@ -122,7 +123,7 @@ export async function main(args: readonly string[], dependencies: StatsDependenc
   const output = dependencies.output ?? processOutput;
   const options = parseOptionsOrExit('stats', args, STATS_USAGE, output);
   if (typeof options === 'number') return options;
-  const namespaceExists = dependencies.namespaceExists ?? ((name: string) => existsSync(`/run/netns/${name}`));
+  const namespaceExists = dependencies.namespaceExists ?? ((netns: string) => existsSync(netns.startsWith('/') ? netns : `/run/netns/${netns}`));
   const nfnetlinkQueuePresent = dependencies.nfnetlinkQueuePresent ?? (() => existsSync('/proc/net/netfilter/nfnetlink_queue'));
   if (options.netns !== undefined && !namespaceExists(options.netns)) {
     output.err(`nf-queue stats: no network namespace ${options.netns} (see ip netns list)`);
