@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { QUEUE_OPTION_LIMITS as LIMITS } from '@nfq/nfqueue';
 
@@ -47,6 +48,12 @@ Queue:
                              cores that serve the NIC's interrupts)
       --queue-balance A:B    serve queues A to B, one worker thread per queue (instead of QUEUE;
                              for iptables -j NFQUEUE --queue-balance A:B)
+
+Metrics:
+      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics (per queue: packets,
+                             verdicts, default verdicts, overruns, kernel drops, waiting packets,
+                             handler durations), e.g. --metrics 127.0.0.1:9400 or [::1]:9400;
+                             the address is in this process's namespace, not --netns's
 
 Environment:
   -n, --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
@@ -118,6 +125,31 @@ export interface CliOptions {
   user: string | undefined;
   /** The iptables rule's chain and matches (split into words), without the target. */
   rule: readonly string[] | undefined;
+  /** Where to serve Prometheus metrics (`--metrics HOST:PORT`). */
+  metrics: MetricsAddress | undefined;
+}
+
+/** `--metrics HOST:PORT`: an IP address or host name (IPv6 in brackets) and a TCP port. */
+export interface MetricsAddress {
+  /** IP address or host name, IPv6 without its brackets. */
+  readonly host: string;
+  /** TCP port, 1..65535. */
+  readonly port: number;
+}
+
+/** A DNS host name (not all digits and dots: that would be a wrong IPv4 address). */
+const HOST_NAME = /^(?![\d.]+$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+function parseMetricsAddress(text: string): MetricsAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(text);
+  const [, ipv6, other, portText] = match ?? [];
+  const host = ipv6 ?? other;
+  const port = Number(portText);
+  const validHost = ipv6 !== undefined ? isIP(ipv6) === 6 : other !== undefined && (isIP(other) === 4 || HOST_NAME.test(other));
+  if (!validHost || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--metrics must be HOST:PORT with a port from 1 to 65535, as in 127.0.0.1:9400 or [::1]:9400, got '${text}'`);
+  }
+  return { host: host!, port };
 }
 
 /** The parsed command line: run, print help, or refuse with one line of explanation. */
@@ -232,6 +264,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         netns: { type: 'string', short: 'n' },
         user: { type: 'string', short: 'u' },
         rule: { type: 'string', short: 'r' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -326,5 +359,6 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
     netns: text('netns'),
     user: text('user'),
     rule: text('rule') === undefined ? undefined : parseRule(text('rule')!),
+    metrics: text('metrics') === undefined ? undefined : parseMetricsAddress(text('metrics')!),
   };
 }

@@ -4,6 +4,7 @@ import { USAGE, parseCommandLine } from './args.js';
 import { describeError } from './describe-error.js';
 import { type CliEnvironment, type PacketRecorder, processEnvironment } from './environment.js';
 import { formatSummary } from './format.js';
+import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { serveQueue } from './queue-session.js';
 import { queueOptionsOf } from './queue-options.js';
 import { openRange } from './range-session.js';
@@ -55,6 +56,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   let session: Session | undefined;
   let rule: AddedRule | undefined;
   let status: StatusLine | undefined;
+  let metricsServer: MetricsServer | undefined;
   let exitCode = 0;
   // An output fault ends the run as a signal does (every packet gets its verdict, then the
   // summary): a closed stdout (EPIPE, as `nf-queue | head`) quietly with 0, as tcpdump; any other
@@ -105,6 +107,10 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         if (options.nice !== undefined) setPriority(options.nice);
         session = serveQueue(queue, options, settings, print, recorder, stop, environment);
       }
+      if (options.metrics !== undefined) {
+        const served = session.served;
+        metricsServer = await startMetricsServer(options.metrics, () => served.metrics());
+      }
       const started = environment.now();
       if (options.rule !== undefined && stopReason === undefined) {
         rule = await environment.addRule({ words: options.rule, queue: options.queue, queueBalance: options.queueBalance, netns: options.netns });
@@ -145,6 +151,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   } finally {
     // Whatever happened: every held packet gets its verdict, the rule goes, the file is complete.
     if (session) await session.served.close().catch(() => undefined);
+    await metricsServer?.close();
     if (rule) {
       await rule.remove().catch((error: unknown) => {
         environment.printError(describeError(error));

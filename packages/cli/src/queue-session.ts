@@ -38,6 +38,7 @@ export function serveQueue(
   };
   const served: Served = {
     counters: async () => queue.stats(),
+    metrics: async () => [queue.metrics()],
     kernelDrops() {
       const drops = sumKernelDrops(kernelRows());
       return drops === undefined ? undefined : drops.queueFull + drops.socketFull;

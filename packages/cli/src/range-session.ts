@@ -1,7 +1,7 @@
 /** `nf-queue --queue-balance`: a range of queues served by worker threads. */
 import { randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import { type KernelQueueStats, type QueueRange, mergeStats } from '@nfq/nfqueue';
+import { type KernelQueueStats, type PrometheusQueue, type QueueMetrics, type QueueRange, mergeStats } from '@nfq/nfqueue';
 import type { CliOptions } from './args.js';
 import { describeError } from './describe-error.js';
 import type { CliEnvironment, PacketRecorder } from './environment.js';
@@ -41,6 +41,8 @@ export async function openRange(
   const finals = new Map<number, RunCounters>();
   /** Each worker's kernel line, read just before its queue unbound. */
   const finalKernelRows = new Map<number, KernelQueueStats>();
+  /** Each worker's metrics as it last posted them (`--metrics`). */
+  const reportedMetrics = new Map<number, QueueMetrics>();
   // The workers' lines and records: taken at once (the bound of what is in flight is freed), then
   // printed or written by the main thread's bounded writers.
   output.onmessage = (event) => {
@@ -49,6 +51,7 @@ export async function openRange(
       finals.set(message.queue, message.stats);
       if (message.kernel) finalKernelRows.set(message.queue, message.kernel);
     }
+    if (message.type === 'metrics') reportedMetrics.set(message.metrics.queue, message.metrics);
     if (message.type !== 'output') return;
     Atomics.sub(counters, COUNTER_IN_FLIGHT, message.size);
     if (message.text !== undefined) print(message.text, message.lines ?? 1);
@@ -60,6 +63,7 @@ export async function openRange(
     outputChannel,
     count: options.count,
     pcap: recorder !== undefined,
+    metrics: options.metrics !== undefined,
   };
   let range: QueueRange;
   try {
@@ -97,8 +101,26 @@ export async function openRange(
   };
   const kernelRows = (): KernelQueueStats[] =>
     environment.kernelQueueStats(options.netns).filter((row) => row.queue >= balance.from && row.queue <= balance.to);
+  /** The workers' reports; a queue whose worker has posted none yet (no packet) has its kernel line only. */
+  const metrics = async (): Promise<PrometheusQueue[]> => {
+    let rows: KernelQueueStats[] = [];
+    if (range.queues.some((queue) => !reportedMetrics.has(queue))) {
+      try {
+        rows = kernelRows();
+      } catch {
+        rows = []; // /proc is root's to read
+      }
+    }
+    return range.queues.map((queue) => {
+      const reported = reportedMetrics.get(queue);
+      if (reported) return reported;
+      const row = rows.find((r) => r.queue === queue);
+      return row ? { queue, kernel: { waiting: row.waiting, queueDropped: row.queueDropped, userDropped: row.userDropped } } : { queue };
+    });
+  };
   const served: Served = {
     counters: merged,
+    metrics,
     kernelDrops() {
       const drops = sumKernelDrops(kernelRows());
       return drops === undefined ? undefined : drops.queueFull + drops.socketFull;

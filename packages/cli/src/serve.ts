@@ -3,7 +3,7 @@
  * each worker's handler module gets (openQueueRange's `handlerData`), the slots of the shared
  * counters, and the messages on the output channel.
  */
-import type { KernelQueueStats, Packet, Queue, VerdictChanges } from '@nfq/nfqueue';
+import type { KernelQueueStats, Packet, Queue, QueueMetrics, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
 import { formatPacketJson } from './format.js';
 
@@ -68,7 +68,12 @@ export interface WorkerHandlerSetup extends ServeSettings {
   readonly count: number | undefined;
   /** Send pcap records to the main thread (which writes the `--pcap` file). */
   readonly pcap: boolean;
+  /** Post the queue's metrics every {@link METRICS_REPORT_MS} (for `--metrics`), from its first packet on. */
+  readonly metrics: boolean;
 }
+
+/** How often a range worker posts its queue's metrics with `--metrics`: 500 ms. */
+export const METRICS_REPORT_MS = 500;
 
 /**
  * Slots of the shared counters (an Int32Array on a SharedArrayBuffer): packets claimed by a
@@ -99,6 +104,8 @@ export type RangeMessage =
    * read just before it unbound (absent when /proc could not tell); after the last output.
    */
   | { type: 'final'; queue: number; stats: ReturnType<Queue['stats']>; kernel?: KernelQueueStats }
+  /** A worker's queue metrics (`--metrics`), every {@link METRICS_REPORT_MS} and as it closes. */
+  | { type: 'metrics'; metrics: QueueMetrics }
   /**
    * A worker's lines (`text`: `lines` lines joined by newlines, no last newline) or pcap records
    * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}.

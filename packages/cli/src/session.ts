@@ -1,11 +1,13 @@
 /** What a run serves, one queue or a range, as the run loop sees it. */
-import type { KernelQueueStats } from '@nfq/nfqueue';
+import type { KernelQueueStats, PrometheusQueue } from '@nfq/nfqueue';
 import type { KernelDrops, RunCounters } from './format.js';
 
 /** What is being served: one queue, or a range in worker threads. */
 export interface Served {
   /** Counters now (a range's last known ones). */
   counters(): Promise<RunCounters>;
+  /** Each served queue's metrics, for `--metrics` (a range's as its workers last reported them). */
+  metrics(): Promise<PrometheusQueue[]>;
   /** The kernel's drops for the served queues, when /proc tells. */
   kernelDrops(): number | undefined;
   /** Stops making lines (standard output failed) or pcap records (the file failed, or closes). */

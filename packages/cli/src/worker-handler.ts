@@ -22,6 +22,7 @@ import {
   COUNTER_RECORDS_DROPPED,
   COUNTER_STDOUT_CLOSED,
   COUNTER_VERDICTED,
+  METRICS_REPORT_MS,
   OUTPUT_IN_FLIGHT_BYTES,
   type RangeMessage,
   type WorkerHandlerSetup,
@@ -98,9 +99,16 @@ function queueFlush(): void {
 
 function watch(queue: Queue): void {
   served = queue;
+  const postMetrics = (): void => output.postMessage({ type: 'metrics', metrics: queue.metrics() } satisfies RangeMessage);
+  const metricsTimer = settings.metrics ? setInterval(postMetrics, METRICS_REPORT_MS).unref() : undefined;
+  if (settings.metrics) postMetrics();
   // The queue's last counters, once every packet has its verdict, for the summary (after the last output).
   queue.once('close', () => {
     flush();
+    if (metricsTimer !== undefined) {
+      clearInterval(metricsTimer);
+      postMetrics();
+    }
     let kernel: KernelQueueStats | undefined;
     try {
       kernel = queue.kernelStats(); // after close: the line read just before the queue unbound

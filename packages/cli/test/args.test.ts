@@ -25,6 +25,7 @@ const defaults: CliOptions = {
   netns: undefined,
   user: undefined,
   rule: undefined,
+  metrics: undefined,
 };
 
 describe('parseCommandLine', () => {
@@ -169,5 +170,29 @@ describe('--nice and --cpu', () => {
       expect(parsed.kind).toBe('error');
       expect(parsed.kind === 'error' && parsed.message).toContain(text);
     }
+  });
+});
+
+describe('--metrics', () => {
+  it('takes an IPv4 address, an IPv6 address in brackets or a host name, and a port', () => {
+    const metrics = (text: string) => {
+      const parsed = parseCommandLine(['--metrics', text]);
+      return parsed.kind === 'run' ? parsed.options.metrics : parsed;
+    };
+    expect(metrics('127.0.0.1:9400')).toEqual({ host: '127.0.0.1', port: 9400 });
+    expect(metrics('[::1]:9400')).toEqual({ host: '::1', port: 9400 });
+    expect(metrics('localhost:65535')).toEqual({ host: 'localhost', port: 65535 });
+  });
+
+  it('refuses a bad HOST:PORT with one line', () => {
+    for (const text of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '999.1.1.1:80', '::1:80', '[127.0.0.1]:80', ':9400', 'a b:1', '']) {
+      const parsed = parseCommandLine(['--metrics', text]);
+      expect(parsed.kind, text).toBe('error');
+      if (parsed.kind === 'error') expect(parsed.message).toContain('--metrics must be HOST:PORT');
+    }
+  });
+
+  it('is in the help', () => {
+    expect(USAGE).toContain('--metrics HOST:PORT');
   });
 });

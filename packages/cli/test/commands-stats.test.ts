@@ -140,7 +140,31 @@ describe('nf-queue stats', () => {
   it('--help prints the usage and exits 0', async () => {
     const { lines, output } = capture();
     expect(await main(['--help'], dependencies({ output }))).toBe(0);
-    expect(lines[0]).toBe('Usage: nf-queue stats [--netns NAME] [--json]');
+    expect(lines[0]).toBe('Usage: nf-queue stats [--netns NAME] [--json | --prometheus]');
     expect(lines.join('\n')).toContain('--json');
+  });
+});
+
+describe('--prometheus', () => {
+  const present = { nfnetlinkQueuePresent: () => true, namespaceExists: () => true };
+
+  it("prints every queue's kernel numbers in the text format, nothing of a process it does not hold", async () => {
+    const { lines, output } = capture();
+    expect(await main(['--prometheus'], { ...present, output, queueStats: () => [QUEUE_12, QUEUE_0] })).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toContain('# TYPE nfqueue_kernel_packets_waiting gauge');
+    expect(text).toContain('nfqueue_kernel_packets_waiting{queue="0"} 3');
+    expect(text).toContain('nfqueue_kernel_queue_dropped_total{queue="0"} 7');
+    expect(text).toContain('nfqueue_kernel_user_dropped_total{queue="12"} 0');
+    expect(text.indexOf('queue="0"')).toBeLessThan(text.indexOf('queue="12"'));
+    expect(text).not.toContain('nfqueue_packets_received_total');
+  });
+
+  it('prints nothing when no queue is bound, and refuses --json with it', async () => {
+    const { lines, errors, output } = capture();
+    expect(await main(['--prometheus'], { ...present, output, queueStats: () => [] })).toBe(0);
+    expect(lines).toEqual([]);
+    expect(await main(['--prometheus', '--json'], { ...present, output, queueStats: () => [] })).toBe(2);
+    expect(errors.join('\n')).toContain('choose one');
   });
 });

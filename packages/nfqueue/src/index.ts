@@ -12,6 +12,7 @@
  */
 import './platform.js'; // first: a clear error on a platform without NFQUEUE
 export { openQueue, Queue, Verdict, type QueueEvents, type QueueCounters } from './queue.js';
+export { formatPrometheus, HANDLER_DURATION_BUCKETS, type QueueMetrics, type DurationHistogram, type PrometheusQueue } from './metrics.js';
 export { queueStats, type QueueHealth, type QueueOwner, type KernelQueueStats } from './queue-stats.js';
 export { validateQueueOptions, type QueueOptions, type QueueDependencies } from './options.js';
 export { OPTION_LIMITS as QUEUE_OPTION_LIMITS, type OptionLimit } from './option-limits.js';

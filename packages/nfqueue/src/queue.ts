@@ -27,6 +27,7 @@ import {
   fromNativeError,
 } from './errors.js';
 import { HeldPackets, NOT_HELD } from './held-packets.js';
+import { DurationRecorder, type QueueMetrics } from './metrics.js';
 import { type NativeBinding, type NativeQueue, loadNativeBinding } from './native.js';
 import { effectiveReaderThread } from './runtime.js';
 import { Packet, type VerdictChanges, type VerdictSink, markVerdictGiven } from './packet.js';
@@ -215,6 +216,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     relocated: 0,
     memoryPauses: 0,
   };
+  /** How long the 'packet' listeners ran per packet. */
+  readonly #handlerDurations = new DurationRecorder();
   /** Verdicts given since the last send (see {@link flush}), and the sequence numbers of those sent. */
   readonly #staging: VerdictStaging;
   /** The binding's control array (event-loop reader), once a batch brought it. */
@@ -285,6 +288,31 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       defaultVerdicts: { ...counters.defaultVerdicts },
       held: this.#held.count(),
       native: this.#native.stats(),
+    };
+  }
+
+  /**
+   * The queue's numbers for a metrics exporter (render them with {@link formatPrometheus}): this
+   * process's counters, the kernel's line (packets waiting, kernel drops; undefined when /proc
+   * cannot be read), and the histogram of the 'packet' listeners' run time per packet.
+   */
+  metrics(): QueueMetrics {
+    const counters = this.#counters;
+    let kernel: KernelQueueStats | undefined;
+    try {
+      kernel = this.kernelStats();
+    } catch {
+      kernel = undefined; // /proc is root's to read
+    }
+    return {
+      queue: this.queueNum,
+      received: counters.received,
+      verdicts: { ...counters.verdicts },
+      defaultVerdicts: { ...counters.defaultVerdicts },
+      overruns: counters.overruns,
+      held: this.#held.count(),
+      kernel: kernel && { waiting: kernel.waiting, queueDropped: kernel.queueDropped, userDropped: kernel.userDropped },
+      handlerDuration: this.#handlerDurations.snapshot(),
     };
   }
 
@@ -587,6 +615,8 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     bank: -1,
     /** performance.now() at arrival, or -1 without verdictTimeout. */
     now: -1,
+    /** performance.now() after the last packet's listeners returned (or at the batch's start). */
+    handledAt: 0,
     /** The batch's packets for the iterators; undefined when each goes to the 'packet' listeners as read. */
     packets: undefined as Packet[] | undefined,
     received: 0,
@@ -613,6 +643,10 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
       held.current = packet;
       this.#dispatch(packet);
       held.current = undefined;
+      // One clock read per packet: its time runs from the end of the previous packet's listeners.
+      const now = performance.now();
+      this.#handlerDurations.observe(now - batch.handledAt);
+      batch.handledAt = now;
       if (!packet.hasVerdict) this.#held.hold(packet, batch.now); // kept by its listener: tracked from now on
     }
   };
@@ -649,6 +683,7 @@ export class Queue extends EventEmitter<QueueEvents> implements AsyncIterable<Pa
     batch.packets = this.#closing || this.listenerCount('packet') === 0 ? [] : undefined;
     batch.received = 0;
     batch.errors = undefined;
+    if (batch.packets === undefined) batch.handledAt = performance.now();
     this.#counters.batches++;
     this.#dispatching = true;
     if (bank === undefined || control === undefined) {

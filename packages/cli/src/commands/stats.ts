@@ -1,14 +1,14 @@
 /**
- * `nf-queue stats [--netns NAME] [--json]`: the queues of this host (or of namespace NAME) as
+ * `nf-queue stats [--netns NAME] [--json | --prometheus]`: the queues of this host (or of namespace NAME) as
  * `/proc/net/netfilter/nfnetlink_queue` shows them, with the process holding each where `/proc`
- * tells, as a table or a JSON array.
+ * tells, as a table, a JSON array or Prometheus' text format.
  */
 import { existsSync } from 'node:fs';
-import { NfqueueError, type QueueHealth, queueStats } from '@nfq/nfqueue';
-import { type CommandOutput, EXIT_FAILED, EXIT_OK, parseOptionsOrExit, processOutput } from './shared.js';
+import { NfqueueError, type PrometheusQueue, type QueueHealth, formatPrometheus, queueStats } from '@nfq/nfqueue';
+import { type CommandOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseOptionsOrExit, processOutput } from './shared.js';
 
 /** `nf-queue stats --help`. */
-export const STATS_USAGE = `Usage: nf-queue stats [--netns NAME] [--json]
+export const STATS_USAGE = `Usage: nf-queue stats [--netns NAME] [--json | --prometheus]
 
 The NFQUEUE queues bound on this host (or in network namespace NAME), from
 /proc/net/netfilter/nfnetlink_queue: queue number, the netlink port id of the socket holding
@@ -18,6 +18,9 @@ packets the kernel dropped (queue full / socket full) and the last packet id.
   --netns NAME  look into namespace NAME (ip netns list), or the one of a path such as
                 /proc/PID/ns/net, instead of this one
   --json        print a JSON array, one object per queue
+  --prometheus  print the kernel's numbers of every queue in Prometheus' text format, as
+                nf-queue --metrics serves them (waiting packets, kernel drops; the counters
+                of the process holding a queue are its own to serve)
   -h, --help    print this help
 
 Exit status: 0 (also when no queue is bound), 1 when nfnetlink_queue is absent or the
@@ -118,11 +121,25 @@ export function formatStatsJson(rows: readonly QueueStatsRow[]): string {
   return JSON.stringify(rows);
 }
 
+/** The queues as `nf-queue stats --prometheus` prints them: the kernel's line of each, this process's counters where it holds the queue. */
+export function toPrometheusQueues(queues: readonly QueueHealth[]): PrometheusQueue[] {
+  return queues.map((q) => ({
+    queue: q.queue,
+    kernel: { waiting: q.waiting, queueDropped: q.queueDropped, userDropped: q.userDropped },
+    ...(q.own ? { received: q.own.received, verdicts: q.own.verdicts, defaultVerdicts: q.own.defaultVerdicts, overruns: q.own.overruns, held: q.own.held } : {}),
+  }));
+}
+
 /** Runs `nf-queue stats` with `args` (what follows `stats`); resolves to the exit status. */
 export async function main(args: readonly string[], dependencies: StatsDependencies = {}): Promise<number> {
   const output = dependencies.output ?? processOutput;
-  const options = parseOptionsOrExit('stats', args, STATS_USAGE, output);
+  const prometheus = args.includes('--prometheus');
+  const options = parseOptionsOrExit('stats', prometheus ? args.filter((arg) => arg !== '--prometheus') : args, STATS_USAGE, output);
   if (typeof options === 'number') return options;
+  if (prometheus && options.json) {
+    output.err('nf-queue stats: --json and --prometheus are two formats: choose one');
+    return EXIT_USAGE;
+  }
   const namespaceExists = dependencies.namespaceExists ?? ((netns: string) => existsSync(netns.startsWith('/') ? netns : `/run/netns/${netns}`));
   const nfnetlinkQueuePresent = dependencies.nfnetlinkQueuePresent ?? (() => existsSync('/proc/net/netfilter/nfnetlink_queue'));
   if (options.netns !== undefined && !namespaceExists(options.netns)) {
@@ -143,6 +160,11 @@ export async function main(args: readonly string[], dependencies: StatsDependenc
     if (!(error instanceof NfqueueError)) throw error;
     output.err(`nf-queue stats: ${error.message}`);
     return EXIT_FAILED;
+  }
+  if (prometheus) {
+    const text = formatPrometheus(toPrometheusQueues(queues));
+    if (text !== '') output.out(text.slice(0, -1)); // out() ends the line
+    return EXIT_OK;
   }
   const rows = toStatsRows(queues);
   if (options.json) output.out(formatStatsJson(rows));
