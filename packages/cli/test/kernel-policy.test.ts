@@ -165,6 +165,18 @@ it('SIGHUP reloads the policy mid-run: accept, then drop; a broken file keeps th
   }),
 );
 
+it('without --handler, SIGHUP still ends the run gracefully', { timeout: 20_000 }, () =>
+  withReceiver(async (ns, receiver) => {
+    await queueUdpTo(ns, PORT, 6);
+    const cli = startCli(['--netns', ns, '-q', '6']);
+    await waitCliBound(ns, cli, 6);
+    await sendUdp(ns, 1);
+    expect(await receiver.waitFor(1)).toHaveLength(1);
+    expect(await cli.stop('SIGHUP'), cli.stderr()).toBe(0);
+    expect(summary(cli.stderr())).toEqual({ packets: 1, accepted: 1, dropped: 0, handlerErrors: 0 });
+  }),
+);
+
 it('--queue-balance 3:4 --handler: every worker loads the policy for its queue, and SIGHUP reloads it in each', { timeout: 40_000 }, () =>
   withReceiver(async (ns, receiver) => {
     const file = await policy(
