@@ -9,13 +9,16 @@ import {
   type Started,
   type TestNamespace,
   type UdpReceiver,
+  iptables,
   killStartedProcesses,
   queueUdpTo,
+  ruleCounter,
   sleep,
   startProcess,
   udpReceiver,
   udpSend,
   until,
+  waitBound,
   withNamespace,
 } from '@nfq/test-kit';
 
@@ -143,5 +146,26 @@ describe('examples', () => {
         expect(accepted).toBe(received);
       }
       expect(counts.reduce((sum, [, received]) => sum + received!, 0)).toBe(32);
+    }));
+
+  it('policy-drop-port.mjs, run by nf-queue --handler, drops UDP to its port and marks the rest', () =>
+    withNamespace(async (ns) => {
+      const [dropped, passed] = await Promise.all([5001, 5002].map((port) => udpReceiver(ns, port)));
+      await queueUdpTo(ns.name, '5001:5002', 27);
+      await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', '5002', '-m', 'mark', '--mark', '3');
+      const cli = fileURLToPath(new URL('../../packages/cli/bin/nf-queue.js', import.meta.url));
+      const policy = fileURLToPath(new URL('../policy-drop-port.mjs', import.meta.url));
+      const example = startProcess(process.execPath, [cli, '--netns', ns.name, '--handler', policy, '--count', '4', '--quiet', '27'], {
+        env: { ...process.env, DROP_PORT: '5001', MARK: '3' },
+      });
+      ns.defer(() => example.stop());
+      await example.waitForOutput('policy-drop-port: queue 27: dropping UDP to port 5001, marking the rest 3', { stream: 'stderr' });
+      await waitBound(ns.name, [27], () => example.stderr());
+      for (const port of [5001, 5002]) await udpSend(ns.name, port, [Buffer.from(`one to ${port}`), Buffer.from(`two to ${port}`)]);
+      expect(await example.exited, example.stderr()).toBe(0);
+      expect((await passed!.waitFor(2)).map(String).sort()).toEqual(['one to 5002', 'two to 5002']);
+      expect(dropped!.received).toEqual([]);
+      expect(await ruleCounter(ns.name, 'mangle', 'POSTROUTING', 'mark match 0x3')).toBe(2);
+      expect(example.stderr()).toMatch(/nf-queue: 4 packets: 2 accepted, 2 dropped/);
     }));
 });

@@ -17,6 +17,14 @@ Verdicts:
       --connmark N           set the connection mark with the verdict (u32)
   -c, --count N              exit after N verdicts; packets of the same batch beyond N get
                              the default verdict (accept) at close and count in the summary
+      --handler FILE         let the policy module FILE decide (.mjs, .js; .ts where the runtime
+                             strips types): its default export (packet) => 'accept' | 'drop' |
+                             'repeat' | 'stop' | { accept: { mark, connmark } } | { queue: N }, or
+                             nothing once it called packet.accept() etc.; sync or async. Its
+                             optional setup(context) runs before binding. A handler that throws or
+                             returns no verdict: the packet gets --verdict (the default verdict),
+                             the summary counts it, the first such error is printed. SIGHUP
+                             reloads FILE (a failed reload keeps the running policy)
 
 Output (stdout; the summary and errors go to stderr):
   -q, --quiet                no per-packet lines
@@ -99,6 +107,8 @@ export interface CliOptions {
   mark: number | undefined;
   /** Connection mark to set with each verdict. */
   connmark: number | undefined;
+  /** The policy module deciding each verdict (`--verdict` is then the default verdict); undefined for the fixed verdict. */
+  handler: string | undefined;
   /** What the kernel copies. */
   copyMode: 'meta' | 'packet';
   /** Most payload bytes copied per packet; undefined for the library's default. */
@@ -249,6 +259,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         verdict: { type: 'string' },
         mark: { type: 'string' },
         connmark: { type: 'string' },
+        handler: { type: 'string' },
         'copy-mode': { type: 'string' },
         'copy-range': { type: 'string' },
         maxlen: { type: 'string' },
@@ -336,6 +347,10 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
   if (verdict === 'drop' && (text('mark') !== undefined || text('connmark') !== undefined)) {
     throw new UsageError('--mark and --connmark go with --verdict accept: a dropped packet keeps no mark');
   }
+  if (text('handler') === '') throw new UsageError('--handler needs a policy module file');
+  if (text('handler') !== undefined && (text('mark') !== undefined || text('connmark') !== undefined)) {
+    throw new UsageError('--mark and --connmark go with the fixed verdict; a --handler policy returns its marks ({ accept: { mark } })');
+  }
   return {
     queue,
     queueBalance,
@@ -346,6 +361,7 @@ function toOptions(values: Values, positionals: readonly string[]): CliOptions {
     verdict,
     mark: number('mark', 0, 0xffffffff),
     connmark: number('connmark', 0, 0xffffffff),
+    handler: text('handler'),
     copyMode: text('copy-mode') === undefined ? 'packet' : oneOf(text('copy-mode')!, '--copy-mode', ['meta', 'packet'] as const),
     copyRange: number('copy-range', LIMITS.copyRange.min, LIMITS.copyRange.max),
     maxLen: number('maxlen', LIMITS.maxLen.min, LIMITS.maxLen.max),

@@ -1,10 +1,13 @@
 /** `runCli`: one run of `nf-queue`, from the command line to the summary and the exit status. */
 import { setPriority } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { USAGE, parseCommandLine } from './args.js';
 import { describeError } from './describe-error.js';
 import { type CliEnvironment, type PacketRecorder, processEnvironment } from './environment.js';
 import { formatSummary } from './format.js';
 import { type MetricsServer, startMetricsServer } from './metrics-server.js';
+import { Policy } from './policy.js';
 import { serveQueue } from './queue-session.js';
 import { queueOptionsOf } from './queue-options.js';
 import { openRange } from './range-session.js';
@@ -22,7 +25,8 @@ export const STDOUT_CLOSE_DEADLINE_MS = 2000;
 
 /**
  * Runs `nf-queue` with `argv` (without node and script paths); resolves with the exit status:
- * 0 after a graceful end (`--count` reached, SIGINT, SIGTERM, SIGHUP, stdout's reader closed it),
+ * 0 after a graceful end (`--count` reached, SIGINT, SIGTERM, SIGHUP unless it reloads the `--handler`
+ * policy, stdout's reader closed it),
  * 1 when it could not run or an output failed (no CAP_NET_ADMIN, queue taken, rule refused, a
  * write error on stdout or the pcap file...), 2 for a bad command line, refused with one line on
  * stderr before any socket opens. Every way out gives every held packet its verdict first.
@@ -50,10 +54,15 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     opening.abort();
     wake?.();
   };
-  const stopListening = environment.onTerminationSignal((signal) => stop(signal));
+  let session: Session | undefined;
+  // With a policy, SIGHUP reloads it (one reload after the other) instead of ending the run.
+  let reloading = Promise.resolve();
+  const stopListening = environment.onTerminationSignal((signal) => {
+    if (signal === 'SIGHUP' && options.handler !== undefined) reloading = reloading.then(() => session?.reloadPolicy?.());
+    else stop(signal);
+  });
 
   let recorder: PacketRecorder | undefined;
-  let session: Session | undefined;
   let rule: AddedRule | undefined;
   let status: StatusLine | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -99,13 +108,23 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         environment.printLine(text, lines);
       };
       if (options.queueBalance) {
-        session = await openRange(options, settings, print, recorder, stop, environment);
+        session = await openRange(options, options.handler === undefined ? undefined : policyUrl(options.handler), settings, print, recorder, stop, environment);
       } else {
+        // The policy is loaded, and its setup done, before the queue is bound.
+        const policy =
+          options.handler === undefined
+            ? undefined
+            : await Policy.load(policyUrl(options.handler), options.handler, {
+                queue: options.queue,
+                queueBalance: undefined,
+                defaultVerdict: options.verdict,
+                netns: options.netns,
+              });
         const queue = await environment.openQueue({ queue: options.queue, ...queueOptionsOf(options) });
         // The receiving thread took --nice itself (readerNice); the main thread (the same one, unless
         // --reader-thread) gets it too.
         if (options.nice !== undefined) setPriority(options.nice);
-        session = serveQueue(queue, options, settings, print, recorder, stop, environment);
+        session = serveQueue(queue, options, settings, print, recorder, stop, environment, policy);
       }
       if (options.metrics !== undefined) {
         const served = session.served;
@@ -164,3 +183,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   return exitCode;
 }
 
+/** The `file:` URL of the `--handler` file (a path relative to the current directory, or a URL). */
+export function policyUrl(handler: string): string {
+  return /^[a-z][a-z0-9+.-]+:/i.test(handler) ? handler : pathToFileURL(resolvePath(handler)).href;
+}

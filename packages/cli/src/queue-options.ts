@@ -10,6 +10,8 @@ export function queueOptionsOf(options: CliOptions): Omit<QueueOptions, 'queue'>
     // Every packet the command takes gets its verdict at once; at close the rest get the default now.
     drainTimeout: 0,
   };
+  // A policy's failures get --verdict.
+  if (options.handler !== undefined) queueOptions.defaultVerdict = options.verdict;
   if (options.copyRange !== undefined) queueOptions.copyRange = options.copyRange;
   if (options.maxLen !== undefined) queueOptions.maxLen = options.maxLen;
   if (options.failOpen) queueOptions.failOpen = true;

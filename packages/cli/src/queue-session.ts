@@ -1,15 +1,16 @@
 /** `nf-queue` serving one queue on the main thread. */
-import type { KernelQueueStats, Queue } from '@nfq/nfqueue';
+import { type KernelQueueStats, PacketHandlerError, type Queue } from '@nfq/nfqueue';
 import type { CliOptions } from './args.js';
 import { describeError } from './describe-error.js';
 import type { CliEnvironment, PacketRecorder } from './environment.js';
 import type { KernelDrops } from './format.js';
+import { type Policy, firstHandlerErrorLine, verdictServer } from './policy.js';
 import { type ServeSettings, packetOutput, verdictGiver } from './serve.js';
 import { type Served, type Session, sumKernelDrops } from './session.js';
 
 /**
- * Serves one queue on this thread: `settings`' verdict for every packet (up to `--count`, then
- * `stop('count')`), its line to `print`, its bytes to `recorder`.
+ * Serves one queue on this thread: `settings`' verdict for every packet, or `policy`'s
+ * (`--handler`), up to `--count`, then `stop('count')`; its line to `print`, its bytes to `recorder`.
  */
 export function serveQueue(
   queue: Queue,
@@ -19,18 +20,31 @@ export function serveQueue(
   recorder: PacketRecorder | undefined,
   stop: (reason: string) => void,
   environment: CliEnvironment,
+  policy?: Policy,
 ): Session {
   let verdicted = 0;
-  const giveVerdict = verdictGiver(settings);
-  queue.on('error', (error) => environment.printError(describeError(error)));
+  let handlerErrorShown = false;
+  queue.on('error', (error) => {
+    if (error instanceof PacketHandlerError) {
+      // A broken policy fails on every packet: say it once; the summary counts them all.
+      if (handlerErrorShown) return;
+      handlerErrorShown = true;
+      environment.printError(firstHandlerErrorLine(describeError(error)));
+      return;
+    }
+    environment.printError(describeError(error));
+  });
+  const counted = (): void => {
+    verdicted++;
+    if (options.count !== undefined && verdicted >= options.count) stop('count');
+  };
+  const serve = verdictServer(policy, verdictGiver(settings), counted);
   queue.on('packet', (packet) => {
-    if (options.count !== undefined && verdicted >= options.count) return; // the default verdict at close
+    if (options.count !== undefined && verdicted >= options.count) return undefined; // the default verdict at close
     const line = packetOutput(packet, settings);
     if (line !== undefined) print(line);
     recorder?.write(packet.payload, packet.capLen, packet.timestamp);
-    giveVerdict(packet);
-    verdicted++;
-    if (options.count !== undefined && verdicted >= options.count) stop('count');
+    return serve(packet);
   });
   const kernelRows = (): KernelQueueStats[] => {
     const row = queue.kernelStats();
@@ -62,5 +76,16 @@ export function serveQueue(
     async dropPrivileges(user) {
       environment.dropPrivileges(user);
     },
+    ...(policy && {
+      async reloadPolicy() {
+        try {
+          await policy.reload();
+          handlerErrorShown = false; // the new policy's first error is shown too
+          environment.printError(`nf-queue: reloaded the policy ${policy.name}`);
+        } catch (error) {
+          environment.printError(`nf-queue: ${(error as Error).message}; the running policy stays`);
+        }
+      },
+    }),
   };
 }

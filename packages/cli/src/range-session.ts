@@ -1,11 +1,12 @@
 /** `nf-queue --queue-balance`: a range of queues served by worker threads. */
 import { randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import { type KernelQueueStats, type PrometheusQueue, type QueueMetrics, type QueueRange, mergeStats } from '@nfq/nfqueue';
+import { type KernelQueueStats, type PrometheusQueue, type QueueMetrics, type QueueRange, QueueRangeError, mergeStats } from '@nfq/nfqueue';
 import type { CliOptions } from './args.js';
 import { describeError } from './describe-error.js';
 import type { CliEnvironment, PacketRecorder } from './environment.js';
 import type { RunCounters } from './format.js';
+import { firstHandlerErrorLine } from './policy.js';
 import { queueOptionsOf } from './queue-options.js';
 import {
   COUNTER_IN_FLIGHT,
@@ -15,6 +16,7 @@ import {
   COUNTER_SLOTS,
   COUNTER_STDOUT_CLOSED,
   COUNTER_VERDICTED,
+  type PolicyControlMessage,
   type RangeMessage,
   type ServeSettings,
   type WorkerHandlerSetup,
@@ -23,11 +25,13 @@ import { type Served, type Session, sumKernelDrops } from './session.js';
 
 /**
  * Opens `--queue-balance`'s range, one worker per queue running worker-handler.js with the run's
- * settings and shared counters as its handlerData; the workers' lines and pcap records arrive on
+ * settings and shared counters as its handlerData (and the `--handler` policy at `policyUrl`,
+ * which every worker loads); the workers' lines and pcap records arrive on
  * the output channel and go to `print` and `recorder`; `stop('count')` once they reach `--count`.
  */
 export async function openRange(
   options: CliOptions,
+  policyUrl: string | undefined,
   settings: ServeSettings,
   print: (text: string, lines: number) => void,
   recorder: PacketRecorder | undefined,
@@ -47,6 +51,10 @@ export async function openRange(
   // printed or written by the main thread's bounded writers.
   output.onmessage = (event) => {
     const message = (event as { data: RangeMessage }).data;
+    if (message.type === 'reloaded') {
+      reloadAnswers?.(message);
+      return;
+    }
     if (message.type === 'final') {
       finals.set(message.queue, message.stats);
       if (message.kernel) finalKernelRows.set(message.queue, message.kernel);
@@ -57,6 +65,9 @@ export async function openRange(
     if (message.text !== undefined) print(message.text, message.lines ?? 1);
     if (message.records !== undefined) recorder?.appendRecords(message.records, message.count ?? 0);
   };
+  /** Where the workers' answers to a reload go while one runs. */
+  let reloadAnswers: ((answer: Extract<RangeMessage, { type: 'reloaded' }>) => void) | undefined;
+  const controlChannel = `nf-queue-${process.pid}-${randomBytes(6).toString('hex')}.control`;
   const handlerData: WorkerHandlerSetup = {
     ...settings,
     counters: counters.buffer as SharedArrayBuffer,
@@ -64,6 +75,15 @@ export async function openRange(
     count: options.count,
     pcap: recorder !== undefined,
     metrics: options.metrics !== undefined,
+    policy:
+      policyUrl === undefined
+        ? undefined
+        : {
+            url: policyUrl,
+            name: options.handler!,
+            context: { queueBalance: balance, defaultVerdict: options.verdict, netns: options.netns },
+            controlChannel,
+          },
   };
   let range: QueueRange;
   try {
@@ -76,9 +96,22 @@ export async function openRange(
     });
   } catch (error) {
     output.close();
+    // A policy that cannot be loaded is named by its own error, not by the module that loads it.
+    if (error instanceof QueueRangeError && error.kind === 'HandlerModule' && policyUrl !== undefined) {
+      const policyError = /: (the policy .*)$/s.exec(error.message);
+      if (policyError) throw new Error(policyError[1], { cause: error });
+    }
     throw error;
   }
+  let handlerErrorShown = false;
   range.on('error', (error) => {
+    if (error.code === 'ERR_PACKET_HANDLER') {
+      // A broken policy fails on every packet: say it once; the summary counts them all.
+      if (handlerErrorShown) return;
+      handlerErrorShown = true;
+      environment.printError(firstHandlerErrorLine(describeError(error)));
+      return;
+    }
     environment.printError(describeError(error));
     if (error.kind === 'WorkerLost') stop('error');
   });
@@ -153,13 +186,51 @@ export async function openRange(
       return { counters: mergeStats([NO_COUNTERS, ...perQueue]), kernelDrops: sumKernelDrops(lastRows) };
     },
   };
+  /** Asks every worker to reload the policy; one line for those that did, one per reason for those that could not. */
+  const reloadPolicy = async (): Promise<void> => {
+    const control = new BroadcastChannel(controlChannel);
+    const answers = new Map<number, string | undefined>();
+    const expected = range.queues.length;
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, RELOAD_DEADLINE_MS);
+        reloadAnswers = (answer) => {
+          answers.set(answer.queue, answer.error);
+          if (answers.size >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        control.postMessage({ type: 'reload' } satisfies PolicyControlMessage);
+      });
+    } finally {
+      reloadAnswers = undefined;
+      control.close();
+    }
+    const reloaded = [...answers].filter(([, error]) => error === undefined).map(([queue]) => queue);
+    const failures = new Map<string, number[]>();
+    for (const [queue, error] of answers) if (error !== undefined) failures.set(error, [...(failures.get(error) ?? []), queue]);
+    if (reloaded.length > 0) {
+      handlerErrorShown = false; // the new policy's first error is shown too
+      environment.printError(`nf-queue: reloaded the policy ${options.handler} (queues ${reloaded.sort((a, b) => a - b).join(', ')})`);
+    }
+    for (const [error, queues] of failures) {
+      environment.printError(`nf-queue: ${error}; queues ${queues.sort((a, b) => a - b).join(', ')} keep the running policy`);
+    }
+    const silent = range.queues.filter((queue) => !answers.has(queue));
+    if (silent.length > 0) environment.printError(`nf-queue: queues ${silent.join(', ')} did not answer the reload within ${RELOAD_DEADLINE_MS} ms`);
+  };
   return {
     served,
     async dropPrivileges(user) {
       await range.dropPrivileges(user); // every worker keeps CAP_NET_ADMIN on its own thread
     },
+    ...(policyUrl !== undefined && { reloadPolicy }),
   };
 }
+
+/** How long a reload waits for every worker's answer: 10 s. */
+const RELOAD_DEADLINE_MS = 10_000;
 
 /** `Atomics.waitAsync` (Node 16+; its type is in lib ES2024, newer than this package's ES2022). */
 const waitAsync = (Atomics as unknown as {

@@ -6,6 +6,7 @@
 import type { KernelQueueStats, Packet, Queue, QueueMetrics, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
 import { formatPacketJson } from './format.js';
+import type { PolicyContext } from './policy.js';
 
 /** How each packet is served: its verdict, and what is printed for it. */
 export interface ServeSettings {
@@ -70,10 +71,27 @@ export interface WorkerHandlerSetup extends ServeSettings {
   readonly pcap: boolean;
   /** Post the queue's metrics every {@link METRICS_REPORT_MS} (for `--metrics`), from its first packet on. */
   readonly metrics: boolean;
+  /** The `--handler` policy each worker loads, or undefined for the fixed verdict. */
+  readonly policy: WorkerPolicy | undefined;
 }
 
 /** How often a range worker posts its queue's metrics with `--metrics`: 500 ms. */
 export const METRICS_REPORT_MS = 500;
+
+/** The `--handler` policy of a range: what each worker loads, and where it is told to reload. */
+export interface WorkerPolicy {
+  /** The module's `file:` URL. */
+  readonly url: string;
+  /** The file as the user named it. */
+  readonly name: string;
+  /** The policy's context, but for the worker's queue. */
+  readonly context: Omit<PolicyContext, 'queue' | 'reload'>;
+  /** The BroadcastChannel on which the main thread posts {@link PolicyControlMessage}s. */
+  readonly controlChannel: string;
+}
+
+/** From the main thread to the range's workers: reload the policy (SIGHUP). */
+export type PolicyControlMessage = { type: 'reload' };
 
 /**
  * Slots of the shared counters (an Int32Array on a SharedArrayBuffer): packets claimed by a
@@ -110,4 +128,6 @@ export type RangeMessage =
    * A worker's lines (`text`: `lines` lines joined by newlines, no last newline) or pcap records
    * (`records`: `count` whole records), `size` bytes counted in {@link COUNTER_IN_FLIGHT}.
    */
-  | { type: 'output'; size: number; text?: string; lines?: number; records?: Uint8Array; count?: number };
+  | { type: 'output'; size: number; text?: string; lines?: number; records?: Uint8Array; count?: number }
+  /** A worker's answer to a reload: its policy was replaced, or (`error`) it keeps the running one. */
+  | { type: 'reloaded'; queue: number; error?: string };

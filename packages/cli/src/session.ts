@@ -32,4 +32,6 @@ export interface Session {
   readonly served: Served;
   /** Drops privileges (on every thread that gives verdicts). */
   dropPrivileges(user: string): Promise<void>;
+  /** Reloads the `--handler` policy (SIGHUP) and says how it went on stderr; undefined without a policy. */
+  reloadPolicy?(): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * The handler module of `nf-queue --queue-balance A:B`: each worker thread of
  * `openQueueRange` imports it, calls its {@link setup} with the run's settings (the range's
  * `handlerData`, see `serve.ts`), and serves its queue with it: the configured verdict for every
- * packet, its line and its pcap record posted (in batches) on the output channel to the main
+ * packet, or the `--handler` policy's (loaded in each worker, reloaded when the main thread says), its line and its pcap record posted (in batches) on the output channel to the main
  * thread, which prints and writes them.
  *
  * The settings carry shared counters: with them the workers stop at exactly `--count` packets
@@ -14,6 +14,7 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import type { KernelQueueStats, Packet, Queue } from '@nfq/nfqueue';
 import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
+import { Policy, verdictServer } from './policy.js';
 import {
   COUNTER_CLAIMED,
   COUNTER_IN_FLIGHT,
@@ -24,6 +25,7 @@ import {
   COUNTER_VERDICTED,
   METRICS_REPORT_MS,
   OUTPUT_IN_FLIGHT_BYTES,
+  type PolicyControlMessage,
   type RangeMessage,
   type WorkerHandlerSetup,
   verdictGiver,
@@ -34,17 +36,33 @@ import {
 const BATCH_BYTES = 256 * 1024;
 
 let settings!: WorkerHandlerSetup;
-let giveVerdict!: (packet: Packet) => void;
+/** Gives each packet its verdict (the fixed one, or the policy's) and counts it. */
+let serve!: (packet: Packet) => Promise<void> | undefined;
 let counters!: Int32Array;
 let output!: BroadcastChannel;
 
-/** Takes the run's settings, before the worker binds its queue (openQueueRange calls it with its handlerData). */
-export function setup(data: WorkerHandlerSetup): void {
+/**
+ * Takes the run's settings, before the worker binds its queue (openQueueRange calls it with its
+ * handlerData and the worker's queue); loads the `--handler` policy, and listens for its reloads.
+ */
+export async function setup(data: WorkerHandlerSetup, worker: { queue: number }): Promise<void> {
   settings = data;
-  giveVerdict = verdictGiver(data);
   counters = new Int32Array(data.counters);
   output = new BroadcastChannel(data.outputChannel);
   output.unref();
+  const policySetup = data.policy;
+  const loaded = policySetup && (await Policy.load(policySetup.url, policySetup.name, { ...policySetup.context, queue: worker.queue }));
+  serve = verdictServer(loaded, verdictGiver(data), counted);
+  if (policySetup === undefined || loaded === undefined) return;
+  const control = new BroadcastChannel(policySetup.controlChannel);
+  control.unref();
+  control.onmessage = (event) => {
+    if ((event as { data: PolicyControlMessage }).data.type !== 'reload') return;
+    loaded.reload().then(
+      () => output.postMessage({ type: 'reloaded', queue: worker.queue } satisfies RangeMessage),
+      (error: unknown) => output.postMessage({ type: 'reloaded', queue: worker.queue, error: (error as Error).message } satisfies RangeMessage),
+    );
+  };
 }
 
 let served: Queue | undefined;
@@ -129,7 +147,7 @@ function pcapRecord(packet: Packet): Buffer {
 }
 
 /** Serves one packet of this worker's queue (the default export `openQueueRange` calls). */
-export default function servePacket(packet: Packet, queue: Queue): void {
+export default function servePacket(packet: Packet, queue: Queue): Promise<void> | undefined {
   if (served === undefined) watch(queue);
   if (settings.count !== undefined && Atomics.add(counters, COUNTER_CLAIMED, 1) >= settings.count) {
     return; // beyond --count: the default verdict at close
@@ -147,7 +165,11 @@ export default function servePacket(packet: Packet, queue: Queue): void {
     recordBytes += record.length;
   }
   if (lines.length > 0 || records.length > 0) queueFlush();
-  giveVerdict(packet);
+  return serve(packet);
+}
+
+/** Counts a verdict given (for `--count`, and the main thread waiting on it). */
+function counted(): void {
   Atomics.add(counters, COUNTER_VERDICTED, 1);
   Atomics.notify(counters, COUNTER_VERDICTED);
 }

@@ -12,6 +12,7 @@ const defaults: CliOptions = {
   verdict: 'accept',
   mark: undefined,
   connmark: undefined,
+  handler: undefined,
   copyMode: 'packet',
   copyRange: undefined,
   maxLen: undefined,
@@ -194,5 +195,25 @@ describe('--metrics', () => {
 
   it('is in the help', () => {
     expect(USAGE).toContain('--metrics HOST:PORT');
+  });
+});
+
+describe('--handler', () => {
+  it('takes the policy file; --verdict becomes the default verdict the queue gives on handler errors', () => {
+    const parsed = parseCommandLine(['--handler', './policy.mjs', '--verdict', 'drop', '3']);
+    expect(parsed).toEqual({ kind: 'run', options: { ...defaults, queue: 3, handler: './policy.mjs', verdict: 'drop' } });
+    expect(queueOptionsOf((parsed as { options: CliOptions }).options).defaultVerdict).toBe('drop');
+    expect(queueOptionsOf(defaults).defaultVerdict).toBeUndefined(); // without a policy: unchanged
+  });
+
+  it('refuses an empty file name, and --mark or --connmark (the policy returns its marks)', () => {
+    expect(parseCommandLine(['--handler', ''])).toMatchObject({ kind: 'error', message: '--handler needs a policy module file' });
+    expect(parseCommandLine(['--handler', 'p.mjs', '--mark', '1'])).toMatchObject({ kind: 'error', message: expect.stringMatching(/^--mark and --connmark go with the fixed verdict/) });
+    expect(parseCommandLine(['--handler', 'p.mjs', '--connmark', '1'])).toMatchObject({ kind: 'error' });
+  });
+
+  it('is in the help, with SIGHUP', () => {
+    expect(USAGE).toMatch(/--handler FILE/);
+    expect(USAGE).toMatch(/SIGHUP\s+reloads FILE/);
   });
 });

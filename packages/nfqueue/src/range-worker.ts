@@ -85,7 +85,7 @@ process.on('exit', () => {
   }
 });
 
-/** Imports the handler module and runs its `setup` export, if any, with the range's handlerData. */
+/** Imports the handler module and runs its `setup` export, if any, with the range's handlerData and this worker's queue. */
 async function loadHandler(): Promise<Handler> {
   let module: { default?: unknown };
   try {
@@ -113,7 +113,7 @@ async function loadHandler(): Promise<Handler> {
     throw Object.assign(new Error(`exports a setup that is not a function (a ${typeof setupExport})`), { code: 'ERR_QUEUE_RANGE_HANDLER' });
   }
   try {
-    await (setupExport as (handlerData: unknown) => unknown)(setup.handlerData);
+    await (setupExport as (handlerData: unknown, worker: { queue: number }) => unknown)(setup.handlerData, { queue: setup.options.queue });
   } catch (error) {
     throw Object.assign(new Error(`failed in setup(handlerData): ${(error as Error)?.message ?? String(error)}`), {
       code: (error as { code?: string })?.code ?? 'ERR_QUEUE_RANGE_HANDLER',

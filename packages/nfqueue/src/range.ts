@@ -32,7 +32,8 @@ export interface QueueRangeOptions extends Omit<QueueOptions, 'queue' | 'signal'
   /**
    * A value for the handler module, given to every worker (a structured clone; a
    * SharedArrayBuffer in it is shared by all of them): when the module exports a function
-   * `setup`, each worker calls it with this value, and awaits it, after importing the module and
+   * `setup`, each worker calls it with this value and `{ queue }` (the worker's queue number),
+   * `setup(handlerData, { queue })`, and awaits it, after importing the module and
    * before binding its queue (a restarted worker calls it again). A `setup` that throws or rejects
    * fails the worker as a module that cannot be loaded does (`kind` `'HandlerModule'`).
    */

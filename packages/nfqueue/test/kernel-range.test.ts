@@ -232,20 +232,21 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       expect(readerThreads()).toEqual([]);
     }));
 
-  it("gives handlerData to each worker's setup(): its mark is on every datagram, its shared counter counts them", () =>
+  it("gives handlerData and the worker's queue to each worker's setup(): its mark is on every datagram, its shared counter counts them", () =>
     withNamespace(async (ns) => {
       await balanceRule(ns.name);
       await iptables(ns.name, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '9');
       const receiver = await udpReceiver(ns.name, PORT);
       ns.defer(() => receiver.close());
-      const counted = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-handler-data.mjs'), handlerData: { mark: 9, counted }, netns: ns.name });
+      const counted = new SharedArrayBuffer((2 + TO - FROM) * Int32Array.BYTES_PER_ELEMENT);
+      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-handler-data.mjs'), handlerData: { mark: 9, counted, from: FROM }, netns: ns.name });
       ns.defer(() => range.close());
       const count = 20;
       await sendFromManySources(ns.name, count);
       await receiver.waitFor(count);
       expect(await ruleCounter(ns.name, 'mangle', 'POSTROUTING', 'mark match 0x9')).toBe(count);
       expect(Atomics.load(new Int32Array(counted), 0)).toBe(count);
+      expect([...new Int32Array(counted).subarray(1)]).toEqual(Array.from({ length: 1 + TO - FROM }, () => 1)); // setup(data, { queue }) once per queue
       const stats = await range.stats();
       expect(stats.perQueue.get(FROM)!.received).toBeGreaterThan(0);
       expect(stats.perQueue.get(TO)!.received).toBeGreaterThan(0);
