@@ -73,6 +73,8 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       expect(range.queues).toEqual([10, 11]);
       expect(range.workerCount).toBe(2);
       expect(await boundQueues(ns.name)).toEqual([10, 11]);
+      // Each reader thread names itself once it runs, which may be just after its queue is bound.
+      await until(() => readerThreads().length === 2, { what: () => `reader threads: ${readerThreads().join(', ')}` });
       expect(readerThreads().sort()).toEqual(['nfq-reader-10', 'nfq-reader-11']);
 
       const count = 40;
