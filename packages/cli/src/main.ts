@@ -1,4 +1,5 @@
 /** `runCli`: one run of `nf-queue`, from the command line to the summary and the exit status. */
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { USAGE, parseCommandLine } from './args.js';
 import { describeError } from './describe-error.js';
@@ -30,6 +31,10 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   const commandLine = parseCommandLine(argv);
   if (commandLine.kind === 'help') {
     environment.printLine(USAGE);
+    return 0;
+  }
+  if (commandLine.kind === 'version') {
+    environment.printLine(`nf-queue ${cliVersion()}`);
     return 0;
   }
   if (commandLine.kind === 'error') {
@@ -93,7 +98,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         });
       }
       const print = (text: string, lines = 1): void => {
-        status?.clear();
+        status?.beforePacketLines();
         environment.printLine(text, lines);
       };
       if (options.queueBalance) {
@@ -110,8 +115,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         rule = await environment.addRule({ words: options.rule, queue: options.queue, queueBalance: options.queueBalance, netns: options.netns });
       }
       if (options.user !== undefined) await session.dropPrivileges(options.user);
-      const workersPrintToTerminal = options.queueBalance !== undefined && settings.output !== 'none' && environment.stdoutIsTerminal;
-      if (environment.stderrIsTerminal && !options.quiet && !workersPrintToTerminal) status = new StatusLine(environment, session.served);
+      if (environment.stderrIsTerminal && !options.quiet) status = new StatusLine(environment, session.served);
       await stopped;
       status?.stop();
       // The rule goes first: then no new packet is queued to a queue about to unbind.
@@ -157,3 +161,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   return exitCode;
 }
 
+/** The version of this package (its package.json, next to dist/ and src/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}

@@ -49,7 +49,7 @@ export function packetOutput(packet: Packet, settings: ServeSettings): string | 
     case 'line':
       return packet.toString();
     case 'json':
-      return formatPacketJson(packet);
+      return formatPacketJson(packet, settings); // the verdict giveVerdict gives it
     default:
       return undefined;
   }
