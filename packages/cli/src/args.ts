@@ -25,6 +25,7 @@ Output (stdout; the summary and errors go to stderr):
                              verdictConnmark when set) instead of the nf-queue.c line; not with
                              --quiet (that combination is refused)
   -n                         accepted as in tcpdump (do not resolve names); nf-queue resolves none
+  -r FILE                    refused: nf-queue captures live and reads no files (tcpdump -r)
   -w, --pcap FILE            also write every packet to FILE in pcap format (raw IP, link type
                              101), readable by tcpdump -r and Wireshark, stamped with the kernel's
                              receive time (NFQA_TIMESTAMP) or, without one, the time nf-queue took
@@ -58,11 +59,11 @@ Environment:
       --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
   -u, --user NAME            after binding, switch to user NAME keeping only CAP_NET_ADMIN
                              (which the kernel checks on every verdict), on every worker thread too
-      --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE --queue-bypass\`
+      --rule 'CHAIN MATCH...'
+                             add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE --queue-bypass\`
                              (or --queue-balance A:B) after binding, in the queue's namespace,
                              and delete it on every kind of exit, e.g. --rule 'OUTPUT -p udp --dport 53'
                              (IPv4 iptables; give the table inside the rule: 'PREROUTING -t mangle ...')
-  -r is refused: nf-queue reads no capture files (tcpdump -r); a pcap file is written with -w.
 
 Subcommands:
   stats [--netns NAME] [--json]   the NFQUEUE queues bound on this host, from /proc
