@@ -16,8 +16,9 @@ as_root() {
 # and libmnl-dev for the C reference consumers; pkg-config to find them; tcpdump reads nf-queue's
 # --pcap files in the CLI's tests; nftables lets `nf-queue doctor` probe the nft queue statement (its test expects a verdict);
 # binutils has objdump and readelf for scripts/check-binary.sh; shellcheck lets actionlint check the workflows' scripts;
-# iperf3 and iputils-ping for the queue benchmark's tcp-iperf3 and ping-rtt scenarios.
-needed=(iptables iproute2 nftables libnetfilter-queue-dev libmnl-dev pkg-config tcpdump binutils shellcheck iperf3 iputils-ping)
+# iperf3 and iputils-ping for the queue benchmark's tcp-iperf3 and ping-rtt scenarios;
+# tmux gives the CLI's status-line test a terminal; groff-base renders nf-queue's man page in its test.
+needed=(iptables iproute2 nftables libnetfilter-queue-dev libmnl-dev pkg-config tcpdump binutils shellcheck iperf3 iputils-ping tmux groff-base)
 missing=()
 for package in "${needed[@]}"; do
   if ! dpkg -s "$package" >/dev/null 2>&1; then missing+=("$package"); fi

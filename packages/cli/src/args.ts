@@ -4,6 +4,7 @@ import { QUEUE_OPTION_LIMITS as LIMITS } from '@nfq/nfqueue';
 
 /** Usage text of `nf-queue` (its `--help`). */
 export const USAGE = `Usage: nf-queue [options] [QUEUE]
+       nf-queue stats|doctor|demo [options]   (see nf-queue COMMAND --help)
 
 Binds NFQUEUE queue QUEUE (default 0), prints one line per packet, as libnetfilter_queue's
 examples/nf-queue.c does, and gives each packet a verdict (accept unless told otherwise).
@@ -29,14 +30,21 @@ Verdicts:
 Output (stdout; the summary and errors go to stderr):
   -q, --quiet                no per-packet lines
   -j, --json                 one JSON object per packet per line (id, hook and every attribute
-                             present; payload as hex) instead of the nf-queue.c line; not with
-                             --quiet (that combination is refused)
+                             present; payload as hex; the verdict given, with verdictMark and
+                             verdictConnmark when set, except with --handler, whose policy
+                             decides after the line is printed) instead of the nf-queue.c line;
+                             not with --quiet (that combination is refused)
+  -n                         accepted as in tcpdump (do not resolve names); nf-queue resolves none
+  -r FILE                    refused: nf-queue captures live and reads no files (tcpdump -r)
   -w, --pcap FILE            also write every packet to FILE in pcap format (raw IP, link type
-                             101), readable by tcpdump -r and Wireshark; a FIFO waits for its reader
+                             101), readable by tcpdump -r and Wireshark, stamped with the kernel's
+                             receive time (NFQA_TIMESTAMP) or, without one, the time nf-queue took
+                             the packet; a FIFO waits for its reader
   Output never holds up verdicts: what a slow stdout or FILE cannot take is dropped and counted
   in the summary.
   On a terminal, a status line on stderr shows packets/s, totals, overruns and kernel drops
-  (refreshed every 500 ms; never when stderr is not a terminal, never with --quiet).
+  (refreshed every 500 ms, kept below the packet lines when they go to the same terminal; never
+  when stderr is not a terminal, never with --quiet).
 
 Queue:
       --copy-mode meta|packet  what the kernel copies (default packet; meta: metadata only)
@@ -64,15 +72,23 @@ Metrics:
                              the address is in this process's namespace, not --netns's
 
 Environment:
-  -n, --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
+      --netns NAME           bind in network namespace NAME (ip netns add NAME) or at a path
   -u, --user NAME            after binding, switch to user NAME keeping only CAP_NET_ADMIN
                              (which the kernel checks on every verdict), on every worker thread too
-  -r, --rule 'CHAIN MATCH...' add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE --queue-bypass\`
+      --rule 'CHAIN MATCH...'
+                             add \`iptables -A CHAIN MATCH... -j NFQUEUE --queue-num QUEUE --queue-bypass\`
                              (or --queue-balance A:B) after binding, in the queue's namespace,
                              and delete it on every kind of exit, e.g. --rule 'OUTPUT -p udp --dport 53'
                              (IPv4 iptables; give the table inside the rule: 'PREROUTING -t mangle ...')
 
+Subcommands:
+  stats [--netns NAME] [--json | --prometheus]
+                                  the NFQUEUE queues bound on this host, from /proc
+  doctor [--netns NAME] [--json]  what this machine can do with NFQUEUE, and what is missing
+  demo                            NFQUEUE at work for a few seconds in a private namespace
+
   -h, --help                 print this help
+      --version              print the version
 
 Needs CAP_NET_ADMIN (root, or setpriv --inh-caps +net_admin --ambient-caps +net_admin nf-queue ...).`;
 
@@ -166,6 +182,7 @@ function parseMetricsAddress(text: string): MetricsAddress {
 export type ParsedCommandLine =
   | { readonly kind: 'run'; readonly options: CliOptions }
   | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
   | { readonly kind: 'error'; readonly message: string };
 
 /** A one-line refusal, thrown inside the parser and turned into `{ kind: 'error' }`. */
@@ -272,11 +289,14 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         nice: { type: 'string' },
         cpu: { type: 'string' },
         'queue-balance': { type: 'string' },
-        netns: { type: 'string', short: 'n' },
+        netns: { type: 'string' },
         user: { type: 'string', short: 'u' },
-        rule: { type: 'string', short: 'r' },
+        rule: { type: 'string' },
         metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        'no-resolve': { type: 'boolean', short: 'n' },
+        'read-file': { type: 'string', short: 'r' },
       },
     });
   } catch (error) {
@@ -288,6 +308,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  if (values['read-file'] !== undefined) {
+    return { kind: 'error', message: 'nf-queue captures live and reads no files (tcpdump -r); write one with -w FILE, add a rule with --rule' };
+  }
   try {
     return { kind: 'run', options: toOptions(values, positionals) };
   } catch (error) {

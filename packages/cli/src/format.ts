@@ -146,7 +146,27 @@ export interface JsonPacket {
   toJSON(): Record<string, unknown>;
 }
 
-/** One packet as one line of JSON (`--json`): `packet.toJSON()`, payload as hex. */
-export function formatPacketJson(packet: JsonPacket): string {
-  return JSON.stringify(packet.toJSON());
+/** The verdict a packet was given, as a JSON line tells it. */
+export interface GivenVerdict {
+  /** `accept`, `drop`... */
+  readonly verdict: string;
+  /** The packet mark set with the verdict. */
+  readonly mark?: number | undefined;
+  /** The connection mark set with the verdict. */
+  readonly connmark?: number | undefined;
+}
+
+/**
+ * One packet as one line of JSON (`--json`): `packet.toJSON()`, payload as hex, then the verdict
+ * `given`: `"verdict":"accept"`, and `"verdictMark"` / `"verdictConnmark"` when it sets them
+ * (`"mark"` is the mark the packet came with).
+ */
+export function formatPacketJson(packet: JsonPacket, given?: GivenVerdict): string {
+  const json = packet.toJSON();
+  if (given !== undefined) {
+    json.verdict = given.verdict;
+    if (given.mark !== undefined) json.verdictMark = given.mark;
+    if (given.connmark !== undefined) json.verdictConnmark = given.connmark;
+  }
+  return JSON.stringify(json);
 }

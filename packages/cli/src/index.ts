@@ -3,19 +3,20 @@
  *
  * @packageDocumentation
  */
-export { parseCommandLine, splitRule, USAGE, type CliOptions, type CliVerdict, type QueueBalance, type ParsedCommandLine } from './args.js';
+export { parseCommandLine, splitRule, USAGE, type CliOptions, type CliVerdict, type QueueBalance, type MetricsAddress, type ParsedCommandLine } from './args.js';
 export {
   formatPacketJson,
   formatSummary,
   formatStatus,
   type PacketSummary,
   type JsonPacket,
+  type GivenVerdict,
   type RunCounters,
   type StatusSnapshot,
   type KernelDrops,
   type SummaryExtras,
 } from './format.js';
-export { runCli, EXIT_USAGE, EXIT_OPEN_FAILED, STDOUT_CLOSE_DEADLINE_MS } from './main.js';
+export { runCli, cliVersion, EXIT_USAGE, EXIT_OPEN_FAILED, STDOUT_CLOSE_DEADLINE_MS } from './main.js';
 export { processEnvironment, STDOUT_BUFFER_BYTES, type CliEnvironment, type PacketRecorder } from './environment.js';
 export { describeError } from './describe-error.js';
 export { queueOptionsOf } from './queue-options.js';

@@ -1,4 +1,5 @@
 /** `runCli`: one run of `nf-queue`, from the command line to the summary and the exit status. */
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +36,10 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   const commandLine = parseCommandLine(argv);
   if (commandLine.kind === 'help') {
     environment.printLine(USAGE);
+    return 0;
+  }
+  if (commandLine.kind === 'version') {
+    environment.printLine(`nf-queue ${cliVersion()}`);
     return 0;
   }
   if (commandLine.kind === 'error') {
@@ -104,7 +109,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         });
       }
       const print = (text: string, lines = 1): void => {
-        status?.clear();
+        status?.beforePacketLines();
         environment.printLine(text, lines);
       };
       if (options.queueBalance) {
@@ -135,8 +140,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
         rule = await environment.addRule({ words: options.rule, queue: options.queue, queueBalance: options.queueBalance, netns: options.netns });
       }
       if (options.user !== undefined) await session.dropPrivileges(options.user);
-      const workersPrintToTerminal = options.queueBalance !== undefined && settings.output !== 'none' && environment.stdoutIsTerminal;
-      if (environment.stderrIsTerminal && !options.quiet && !workersPrintToTerminal) status = new StatusLine(environment, session.served);
+      if (environment.stderrIsTerminal && !options.quiet) status = new StatusLine(environment, session.served);
       await stopped;
       status?.stop();
       // The rule goes first: then no new packet is queued to a queue about to unbind.
@@ -186,4 +190,9 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
 /** The `file:` URL of the `--handler` file (a path relative to the current directory, or a URL). */
 export function policyUrl(handler: string): string {
   return /^[a-z][a-z0-9+.-]+:/i.test(handler) ? handler : pathToFileURL(resolvePath(handler)).href;
+}
+
+/** The version of this package (its package.json, next to dist/ and src/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }

@@ -59,9 +59,10 @@ export function pcapRecordHeader(timestamp: PcapTimestamp, includedLength: numbe
   return header;
 }
 
-/** The current time as a pcap timestamp. */
-export function pcapNow(now: number = Date.now()): PcapTimestamp {
-  return { sec: Math.floor(now / 1000), usec: Math.floor(now % 1000) * 1000 };
+/** The current time (milliseconds since 1970, to the microsecond by default) as a pcap timestamp. */
+export function pcapNow(now: number = performance.timeOrigin + performance.now()): PcapTimestamp {
+  const sec = Math.floor(now / 1000);
+  return { sec, usec: Math.min(Math.floor((now - sec * 1000) * 1000), 999_999) };
 }
 
 /** Bytes of records a {@link PcapWriter} holds while the file (or a FIFO's reader) is behind: 8 MiB. */

@@ -39,9 +39,10 @@ export function serveQueue(
     if (options.count !== undefined && verdicted >= options.count) stop('count');
   };
   const serve = verdictServer(policy, verdictGiver(settings), counted);
+  const given = policy === undefined ? settings : undefined; // a policy decides after the line is made
   queue.on('packet', (packet) => {
     if (options.count !== undefined && verdicted >= options.count) return undefined; // the default verdict at close
-    const line = packetOutput(packet, settings);
+    const line = packetOutput(packet, settings, given);
     if (line !== undefined) print(line);
     recorder?.write(packet.payload, packet.capLen, packet.timestamp);
     return serve(packet);

@@ -5,7 +5,7 @@
  */
 import type { KernelQueueStats, Packet, Queue, QueueMetrics, VerdictChanges } from '@nfq/nfqueue';
 import type { CliOptions, CliVerdict } from './args.js';
-import { formatPacketJson } from './format.js';
+import { type GivenVerdict, formatPacketJson } from './format.js';
 import type { PolicyContext } from './policy.js';
 
 /** How each packet is served: its verdict, and what is printed for it. */
@@ -44,13 +44,17 @@ export function verdictGiver(settings: ServeSettings): (packet: Packet) => void 
   return (packet) => packet.accept(changes);
 }
 
-/** The line printed for `packet`, or undefined when nothing is. */
-export function packetOutput(packet: Packet, settings: ServeSettings): string | undefined {
+/**
+ * The line printed for `packet`, or undefined when nothing is; a JSON line carries `given`, the
+ * verdict the run gives every packet (none with a `--handler` policy, which decides after the line
+ * is made).
+ */
+export function packetOutput(packet: Packet, settings: ServeSettings, given: GivenVerdict | undefined): string | undefined {
   switch (settings.output) {
     case 'line':
       return packet.toString();
     case 'json':
-      return formatPacketJson(packet);
+      return formatPacketJson(packet, given);
     default:
       return undefined;
   }

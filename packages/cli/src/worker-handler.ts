@@ -153,7 +153,7 @@ export default function servePacket(packet: Packet, queue: Queue): Promise<void>
     return; // beyond --count: the default verdict at close
   }
   if (settings.output !== 'none' && Atomics.load(counters, COUNTER_STDOUT_CLOSED) === 0) {
-    const line = packetOutput(packet, settings);
+    const line = packetOutput(packet, settings, settings.policy === undefined ? settings : undefined); // a policy decides later
     if (line !== undefined) {
       lines.push(line);
       lineBytes += line.length;

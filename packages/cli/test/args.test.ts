@@ -39,7 +39,7 @@ describe('parseCommandLine', () => {
       kind: 'run',
       options: { ...defaults, queue: 7, count: 10, quiet: true, netns: 'lab' },
     });
-    expect(parseCommandLine(['-c', '1', '-q', '-n', '/run/netns/x', '65535'])).toEqual({
+    expect(parseCommandLine(['-c', '1', '-q', '--netns', '/run/netns/x', '65535'])).toEqual({
       kind: 'run',
       options: { ...defaults, queue: 65535, count: 1, quiet: true, netns: '/run/netns/x' },
     });
@@ -93,10 +93,32 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['-h', '3'])).toEqual({ kind: 'help' });
   });
 
+  it('asks for the version', () => {
+    expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
+    expect(parseCommandLine(['--version', '3'])).toEqual({ kind: 'version' });
+  });
+
+  it('reads short options as tcpdump does: -w writes a file, -c counts, -n changes nothing, -r is refused', () => {
+    expect(parseCommandLine(['-n', '-c', '2', '-w', 'out.pcap', '4'])).toEqual({
+      kind: 'run',
+      options: { ...defaults, queue: 4, count: 2, pcap: 'out.pcap' },
+    });
+    expect(parseCommandLine(['-r', 'in.pcap'])).toEqual({
+      kind: 'error',
+      message: 'nf-queue captures live and reads no files (tcpdump -r); write one with -w FILE, add a rule with --rule',
+    });
+    // -n takes no value any more: a namespace after it is a second QUEUE argument.
+    expect(parseCommandLine(['-n', 'lab', '3'])).toMatchObject({ kind: 'error', message: expect.stringMatching(/at most one QUEUE|QUEUE must be/) });
+  });
+
+  it('lists the subcommands in USAGE', () => {
+    for (const command of ['stats', 'doctor', 'demo']) expect(USAGE).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
   it('documents every option in USAGE', () => {
     for (const option of [
       '--verdict', '--mark', '--connmark', '--count', '--quiet', '--json', '--pcap', '--copy-mode', '--copy-range',
-      '--maxlen', '--fail-open', '--gso', '--no-gso', '--rcvbuf', '--queue-balance', '--netns', '--user', '--rule', '--help',
+      '--maxlen', '--fail-open', '--gso', '--no-gso', '--rcvbuf', '--queue-balance', '--netns', '--user', '--rule', '--help', '--version',
     ]) {
       expect(USAGE).toContain(option);
     }

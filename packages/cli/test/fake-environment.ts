@@ -4,7 +4,7 @@
  */
 import { type NativeBinding, type NativeQueue, type Queue, type QueueOptions, openQueue } from '@nfq/nfqueue';
 import { type PacketMessageOptions, buildPacketMessage, iterateMessages } from '@nfq/netlink';
-import type { AddedRule, CliEnvironment, PacketRecorder, RuleSpec } from '../src/index.js';
+import type { AddedRule, CliEnvironment, PacketRecorder, PcapTimestamp, RuleSpec } from '../src/index.js';
 
 /** A packet the test pushes: an id, or more of the message's attributes. */
 export type FakePacket = number | (Partial<PacketMessageOptions> & { id: number });
@@ -75,7 +75,7 @@ export class FakeNative implements NativeQueue {
 
 /** A pcap recorder that keeps the records in memory. */
 export interface FakeRecorder extends PacketRecorder {
-  readonly records: Array<{ payload: Buffer; originalLength: number | undefined }>;
+  readonly records: Array<{ payload: Buffer; originalLength: number | undefined; timestamp: PcapTimestamp | undefined }>;
   closed: boolean;
   dropped: number;
   lost: number;
@@ -159,8 +159,8 @@ export function fakeEnvironment(overrides: Partial<CliEnvironment> = {}): FakeEn
         closed: false,
         dropped: 0,
         lost: 0,
-        write(payload, originalLength) {
-          this.records.push({ payload: Buffer.from(payload), originalLength });
+        write(payload, originalLength, timestamp) {
+          this.records.push({ payload: Buffer.from(payload), originalLength, timestamp });
         },
         appendRecords() {},
         onError: (handler) => void errorHandlers.push(handler),

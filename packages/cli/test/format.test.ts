@@ -55,4 +55,10 @@ describe('formatPacketJson', () => {
     expect(line).not.toContain('\n');
     expect(JSON.parse(line)).toEqual({ id: 1, hook: 3, payload: '4500', note: 'a\nb' });
   });
+
+  it('adds the verdict given, and the marks only when it sets them', () => {
+    const packet = { toJSON: () => ({ id: 1, mark: 3 }) };
+    expect(JSON.parse(formatPacketJson(packet, { verdict: 'drop', mark: undefined }))).toEqual({ id: 1, mark: 3, verdict: 'drop' });
+    expect(JSON.parse(formatPacketJson(packet, { verdict: 'accept', mark: 0, connmark: 9 }))).toEqual({ id: 1, mark: 3, verdict: 'accept', verdictMark: 0, verdictConnmark: 9 });
+  });
 });

@@ -21,6 +21,7 @@ import {
   runResult,
   sleep,
   snmpCounters,
+  startProcess,
   udpReceiver,
   udpSend,
   until,
@@ -128,6 +129,39 @@ it('--pcap: a pcap file with one record per packet, which tcpdump reads', { time
       for (const line of lines) expect(line).toMatch(/IP 127\.0\.0\.1\.\d+ > 127\.0\.0\.1\.9999: UDP, length 10/);
     });
   } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+it('--pcap with --json: each record is stamped with the kernel\'s NFQA_TIMESTAMP of its packet, to the microsecond', { timeout: 20_000 }, async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'nfq-kernel-pcap-time-'));
+  // The kernel stamps received packets only while some socket asks for receive times (SO_TIMESTAMP, 29).
+  const stamping = startProcess('python3', ['-c', 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, 29, 1); print("on", flush=True); time.sleep(60)']);
+  try {
+    await stamping.waitForOutput('on');
+    await withReceiver(async (ns) => {
+      const path = join(directory, 'capture.pcap');
+      // INPUT, where the packet arrives from loopback with its receive time (OUTPUT packets have none).
+      await iptables(ns, '-A', 'INPUT', '-p', 'udp', '--dport', String(PORT), '-j', 'NFQUEUE', '--queue-num', '8');
+      const cli = startCli(['--netns', ns, '--json', '-w', path, '--count', '3', '8']);
+      await waitCliBound(ns, cli, 8);
+      await sendUdp(ns, 3);
+      expect(await cli.exited, cli.stderr()).toBe(0);
+      const stamps = stdoutLines(cli).map((line) => (JSON.parse(line) as { timestamp?: { sec: number; usec: number } }).timestamp);
+      expect(stamps).toHaveLength(3);
+      for (const stamp of stamps) expect(stamp).toEqual({ sec: expect.any(Number), usec: expect.any(Number) });
+      const bytes = await readFile(path);
+      const recorded: Array<{ sec: number; usec: number }> = [];
+      for (let at = 24; at < bytes.length; at += 16 + bytes.readUInt32LE(at + 8)) {
+        recorded.push({ sec: bytes.readUInt32LE(at), usec: bytes.readUInt32LE(at + 4) });
+      }
+      expect(recorded).toEqual(stamps);
+      // tcpdump -tt prints the same seconds.microseconds.
+      const printed = (await run('tcpdump', ['-tt', '-n', '-r', path])).trim().split('\n').map((line) => line.split(' ')[0]);
+      expect(printed).toEqual(stamps.map((stamp) => `${stamp!.sec}.${String(stamp!.usec).padStart(6, '0')}`));
+    });
+  } finally {
+    await stamping.stop('SIGTERM');
     await rm(directory, { recursive: true, force: true });
   }
 });

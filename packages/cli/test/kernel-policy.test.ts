@@ -59,7 +59,7 @@ function summary(stderr: string): { packets: number; accepted: number; dropped: 
 
 const received = (receiver: UdpReceiver): string[] => receiver.received.map((datagram) => datagram.toString()).sort();
 
-it('a sync policy: its drops do not arrive, its accepts arrive with its mark; setup(context) ran first', { timeout: 20_000 }, () =>
+it('a sync policy: its drops do not arrive, its accepts arrive with its mark; setup(context) ran first; --json lines claim no verdict', { timeout: 20_000 }, () =>
   withReceiver(async (ns, receiver) => {
     const file = await policy(
       'odd-drop.mjs',
@@ -69,10 +69,14 @@ export default (packet) => (Number(text(packet).split(' ')[1]) % 2 === 1 ? 'drop
     );
     await queueUdpTo(ns, PORT, 3);
     await iptables(ns, '-t', 'mangle', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(PORT), '-m', 'mark', '--mark', '7');
-    const cli = startCli(['--netns', ns, '--handler', file, '--count', '6', '-q', '3']);
+    const cli = startCli(['--netns', ns, '--handler', file, '--count', '6', '--json', '3']);
     await waitCliBound(ns, cli, 3);
     await sendUdp(ns, 6);
     expect(await cli.exited, cli.stderr()).toBe(0);
+    // Each line is printed before the policy decides: it carries no verdict of its own.
+    const printed = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(printed).toHaveLength(6);
+    for (const line of printed) expect(line).not.toHaveProperty('verdict');
     await receiver.waitFor(3);
     expect(received(receiver)).toEqual(['datagram 0', 'datagram 2', 'datagram 4']);
     expect(await ruleCounter(ns, 'mangle', 'POSTROUTING', 'mark match 0x7')).toBe(3);

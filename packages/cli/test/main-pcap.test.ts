@@ -79,6 +79,9 @@ describe('pcap writer', () => {
 
   it('turns milliseconds into seconds and microseconds', () => {
     expect(pcapNow(1_700_000_000_250)).toEqual({ sec: 1_700_000_000, usec: 250_000 });
+    expect(pcapNow(1_700_000_000_250.5)).toEqual({ sec: 1_700_000_000, usec: 250_500 });
+    const now = pcapNow();
+    expect(Math.abs(now.sec * 1000 + now.usec / 1000 - Date.now())).toBeLessThan(1000);
   });
 
   it('rejects a device that is full at the header, naming it', async () => {

@@ -1,4 +1,5 @@
 /** `runCli` end to end on the fake environment: verdicts, output, summary, status line, rule, user, errors. */
+import { readFileSync } from 'node:fs';
 import { PermissionDeniedError, QueueAlreadyBoundError } from '@nfq/nfqueue';
 import { NF_ACCEPT, NF_DROP } from '@nfq/netlink';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +51,23 @@ describe('runCli verdicts and output', () => {
     expect(first).not.toHaveProperty('timestamp');
     expect(second).toMatchObject({ id: 8, hook: 3, timestamp: { sec: 10, usec: 20 }, payloadLength: 28 });
     expect(second).not.toHaveProperty('mark');
+    expect(first!.verdict).toBe('accept');
+    expect(first).not.toHaveProperty('verdictMark');
+  });
+
+  it('--json lines carry the verdict given, with the marks it sets', async () => {
+    const fake = fakeEnvironment();
+    const exit = runCli(['--json', '--mark', '0x2a', '--connmark', '7', '--count', '1'], fake.environment);
+    await settle();
+    fake.natives[0]!.push({ id: 4, mark: 5 });
+    expect(await exit).toBe(0);
+    expect(JSON.parse(fake.lines[0]!)).toMatchObject({ id: 4, mark: 5, verdict: 'accept', verdictMark: 42, verdictConnmark: 7 });
+    const dropping = fakeEnvironment();
+    const dropped = runCli(['--json', '--verdict', 'drop', '--count', '1'], dropping.environment);
+    await settle();
+    dropping.natives[0]!.push({ id: 5 });
+    expect(await dropped).toBe(0);
+    expect(JSON.parse(dropping.lines[0]!)).toMatchObject({ id: 5, verdict: 'drop' });
   });
 
   it('prints the nf-queue.c line of packet.toString()', async () => {
@@ -65,7 +83,7 @@ describe('runCli verdicts and output', () => {
     const fake = fakeEnvironment();
     const exit = runCli(['--pcap', 'out.pcap', '-q', '--count', '2'], fake.environment);
     await settle();
-    fake.natives[0]!.push({ id: 1, payload: Uint8Array.of(1, 2, 3), capLen: 900 }, 2);
+    fake.natives[0]!.push({ id: 1, payload: Uint8Array.of(1, 2, 3), capLen: 900, timestamp: { sec: 1_700_000_000, usec: 123_457 } }, 2);
     expect(await exit).toBe(0);
     const recorder = fake.recorders[0]!;
     expect(recorder.records.map((record) => [[...record.payload].length, record.originalLength])).toEqual([
@@ -73,13 +91,15 @@ describe('runCli verdicts and output', () => {
       [28, undefined],
     ]);
     expect(recorder.records[0]!.payload).toEqual(Buffer.from([1, 2, 3]));
+    // The kernel's NFQA_TIMESTAMP, to the microsecond; none for the second packet (the writer takes the time then).
+    expect(recorder.records.map((record) => record.timestamp)).toEqual([{ sec: 1_700_000_000, usec: 123_457 }, undefined]);
     expect(recorder.closed).toBe(true);
   });
 
   it('passes the queue options through', async () => {
     const fake = fakeEnvironment();
     const exit = runCli(
-      ['--copy-mode', 'meta', '--copy-range', '64', '--maxlen', '10', '--fail-open', '--no-gso', '--rcvbuf', '1K', '--no-enobufs', '--reader-thread', '-n', 'lab', '9'],
+      ['--copy-mode', 'meta', '--copy-range', '64', '--maxlen', '10', '--fail-open', '--no-gso', '--rcvbuf', '1K', '--no-enobufs', '--reader-thread', '--netns', 'lab', '9'],
       fake.environment,
     );
     await settle();
@@ -116,7 +136,7 @@ describe('runCli status line', () => {
     expect(fake.stderr).toEqual([expect.stringMatching(/^nf-queue: 1 packets: .*\n$/)]);
   });
 
-  it('is drawn on a terminal with \\r and clear-line, erased before packet lines and before the summary', async () => {
+  it('is drawn on a terminal with \\r and clear-line, left in place by lines that go to a pipe, erased before the summary', async () => {
     const fake = fakeEnvironment({ stderrIsTerminal: true, statusIntervalMs: 5 });
     const exit = runCli([], fake.environment);
     await settle();
@@ -124,12 +144,57 @@ describe('runCli status line', () => {
     await new Promise((resolve) => setTimeout(resolve, 40));
     const drawn = fake.status.find((text) => text.length > CLEAR_LINE.length);
     expect(drawn).toMatch(/^\r\x1b\[2Knf-queue: \d+ packets\/s, 1 packets, 1 accepted, 0 dropped, 0 overrun events$/);
-    fake.natives[0]!.push(2); // a packet line erases the status first
+    const writes = fake.status.length;
+    fake.natives[0]!.push(2); // stdout is not the terminal: its line does not touch the status line
+    expect(fake.status).toHaveLength(writes);
     fake.signal();
     expect(await exit).toBe(0);
     expect(fake.lines).toHaveLength(2);
     expect(fake.stderr.at(-2)).toBe(CLEAR_LINE); // erased...
     expect(fake.stderr.at(-1)).toMatch(/^nf-queue: 2 packets: /); // ...before the summary
+  });
+
+  it('stays below the packet lines when stdout is the same terminal: erased once per batch, drawn again after it', async () => {
+    const terminal: string[] = [];
+    let clock = 0;
+    const fake = fakeEnvironment({
+      stderrIsTerminal: true,
+      stdoutIsTerminal: true,
+      statusIntervalMs: 5,
+      now: () => (clock += 5),
+      printLine: (line) => void terminal.push(`${line}\n`),
+      writeStatus: (text) => void terminal.push(text),
+    });
+    const exit = runCli([], fake.environment);
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let batch = 0; batch < 3; batch++) {
+      fake.natives[0]!.push(batch * 2 + 1, batch * 2 + 2); // one batch: two lines, then the status line again
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    const beforeEnd = terminal.length;
+    fake.signal();
+    expect(await exit).toBe(0);
+    const run = terminal.slice(0, beforeEnd);
+    const packetAt = run.map((text, at) => (text.startsWith('packet received') ? at : -1)).filter((at) => at >= 0);
+    expect(packetAt).toHaveLength(6);
+    for (const at of packetAt) {
+      // Each line starts on a clean line: the status line was erased before the batch's first line.
+      const previous = run[at - 1]!;
+      expect(previous === CLEAR_LINE || previous.startsWith('packet received'), previous).toBe(true);
+    }
+    // After every batch, the status line comes back below its lines, with the counts so far.
+    const afterBatches = [packetAt[1]!, packetAt[3]!, packetAt[5]!].map((last) => run[last + 1]!);
+    for (const line of afterBatches) expect(line).toMatch(/^\r\x1b\[2Knf-queue: \d+ packets\/s, /);
+    expect(run.at(-1)).toMatch(/, 6 packets, 6 accepted/);
+  });
+
+  it('--version prints the package version and exits 0 without opening a queue', async () => {
+    const fake = fakeEnvironment();
+    expect(await runCli(['--version'], fake.environment)).toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(fake.lines).toEqual([`nf-queue ${version}`]);
+    expect(fake.openedWith).toEqual([]);
   });
 
   it('is not drawn with --quiet', async () => {
@@ -146,7 +211,7 @@ describe('runCli status line', () => {
 describe('runCli --rule and --user', () => {
   it('adds the rule after binding and removes it after --count, and drops privileges after binding', async () => {
     const fake = fakeEnvironment();
-    const exit = runCli(['--rule', 'OUTPUT -p udp --dport 53', '--user', 'nobody', '-n', 'lab', '--count', '1', '5'], fake.environment);
+    const exit = runCli(['--rule', 'OUTPUT -p udp --dport 53', '--user', 'nobody', '--netns', 'lab', '--count', '1', '5'], fake.environment);
     await settle();
     expect(fake.openedWith).toHaveLength(1);
     expect(fake.rulesAdded).toEqual([{ words: ['OUTPUT', '-p', 'udp', '--dport', '53'], queue: 5, queueBalance: undefined, netns: 'lab' }]);
