@@ -48,7 +48,7 @@ function sendUdp(ns: string, count: number, sources: string[] = []): Promise<Arr
 /** The lines `cli` printed on stdout so far. */
 const stdoutLines = (cli: { stdout(): string }): string[] => cli.stdout().trim().split('\n').filter(Boolean);
 
-it('--count with --json: valid JSON lines with id, hook and payload, every packet accepted, exit 0 with a summary', { timeout: 20_000 }, () =>
+it('--count with --json: valid JSON lines with id, hook, payload and the verdict given, every packet accepted, exit 0 with a summary', { timeout: 20_000 }, () =>
   withReceiver(async (ns, receiver) => {
     await queueUdpTo(ns, PORT, 3);
     const cli = startCli(['--netns', ns, '--json', '--count', '5', '3']);
@@ -59,7 +59,7 @@ it('--count with --json: valid JSON lines with id, hook and payload, every packe
     const packets = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(packets).toHaveLength(5);
     for (const packet of packets) {
-      expect(packet).toMatchObject({ queue: 3, hook: 3, hookName: 'OUTPUT', hwProtocol: 0x0800, payloadLength: 38 });
+      expect(packet).toMatchObject({ queue: 3, hook: 3, hookName: 'OUTPUT', hwProtocol: 0x0800, payloadLength: 38, verdict: 'accept' });
       expect(packet.id).toEqual(expect.any(Number));
       expect(String(packet.payload)).toMatch(/^45[0-9a-f]{74}$/); // IPv4, 38 bytes in hex
       expect(Buffer.from(String(packet.payload), 'hex').subarray(28).toString()).toMatch(/^datagram \d$/);
