@@ -247,3 +247,29 @@ it('a policy that cannot be loaded: exit 1 with one line naming it, nothing boun
     expect(failed.stderr).toMatch(/^nf-queue: the policy .*(missing\.mjs could not be loaded|no-default\.mjs has no default export function)/);
   }
 });
+
+it('a TypeScript policy decides where the runtime strips types, and is refused in one line where it does not', { timeout: 20_000 }, () =>
+  withReceiver(async (ns, receiver) => {
+    const file = await policy(
+      'odd-drop.ts',
+      `const text = (packet: { payload: Uint8Array }): string => Buffer.from(packet.payload.subarray(28)).toString();
+export default (packet: { payload: Uint8Array }): 'accept' | 'drop' => (Number(text(packet).split(' ')[1]) % 2 === 1 ? 'drop' : 'accept');
+`,
+    );
+    if (!(process.features as { typescript?: unknown }).typescript) {
+      const refused = await nfQueue(['--netns', ns, '--handler', file, '5']);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr.trim().split('\n'), refused.stderr).toHaveLength(1);
+      expect(refused.stderr).toMatch(/^nf-queue: the policy .*odd-drop\.ts could not be loaded/);
+      return;
+    }
+    await queueUdpTo(ns, PORT, 5);
+    const cli = startCli(['--netns', ns, '--handler', file, '--count', '4', '-q', '5']);
+    await waitCliBound(ns, cli, 5);
+    await sendUdp(ns, 4);
+    expect(await cli.exited, cli.stderr()).toBe(0);
+    await receiver.waitFor(2);
+    expect(received(receiver)).toEqual(['datagram 0', 'datagram 2']);
+    expect(summary(cli.stderr())).toEqual({ packets: 4, accepted: 2, dropped: 2, handlerErrors: 0 });
+  }),
+);
