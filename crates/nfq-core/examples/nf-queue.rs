@@ -11,8 +11,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{ConfigFlags, Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer};
+use nfq_core::{ConfigFlags, Message, Queue, QueueOptions, Verdict, VerdictBuffer};
 
 struct Args {
     queue: u16,
@@ -59,7 +58,7 @@ fn run(args: Args) -> nfq_core::Result<()> {
         // Bound: root is no longer needed, CAP_NET_ADMIN still is (checked on every verdict).
         nfq_core::drop_privileges(user)?;
     }
-    let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
+    let mut buffers = queue.receive_buffers();
     let mut verdicts = VerdictBuffer::new();
     let stdout = std::io::stdout();
     let mut seen = 0u64;

@@ -186,7 +186,8 @@ pub struct QueueOptions {
     pub receive_buffer: Option<usize>,
     /// Set NETLINK_NO_ENOBUFS: no ENOBUFS error when the socket buffer overflows.
     pub no_enobufs: bool,
-    /// Datagrams per `recvmmsg` call.
+    /// Datagrams per `recvmmsg` call: the size of the buffers [`crate::Queue::receive_buffers`]
+    /// makes (and of the binding's).
     pub batch_size: usize,
     /// Open the socket in this network namespace: a name from `ip netns add` or a path.
     pub netns: Option<PathBuf>,

@@ -80,6 +80,7 @@ pub struct Queue<T: Transport + Host = KernelTransport> {
     /// (0 accept, 1 drop, 2 not chosen: accept).
     shutdown_verdict: AtomicU32,
     counters: Counters,
+    batch_size: usize,
 }
 
 impl Queue<KernelTransport> {
@@ -109,6 +110,20 @@ impl Queue<KernelTransport> {
             transport.set_receive_buffer(size).map_err(|e| Error::io("set receive buffer size", e))?;
         }
         Self::with_transport(transport, options)
+    }
+}
+
+/// The socket's descriptor, for an event loop (epoll, mio, tokio's `AsyncFd`) to wait on.
+impl std::os::fd::AsFd for Queue<KernelTransport> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.transport.socket().as_fd()
+    }
+}
+
+/// The socket's descriptor (see the [`AsFd`](std::os::fd::AsFd) implementation).
+impl std::os::fd::AsRawFd for Queue<KernelTransport> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.transport.socket().as_raw_fd()
     }
 }
 
@@ -143,6 +158,7 @@ impl<T: Transport + Host> Queue<T> {
             bound: AtomicBool::new(false),
             shutdown_verdict: AtomicU32::new(2),
             counters: Counters::default(),
+            batch_size: options.batch_size,
         };
         queue.bind()?;
         queue.set_copy_mode(options.copy_mode, options.copy_range)?;
@@ -153,6 +169,18 @@ impl<T: Transport + Host> Queue<T> {
             queue.set_flags(options.flags, options.flags)?;
         }
         Ok(queue)
+    }
+
+    /// Datagrams per `recvmmsg`: [`QueueOptions::batch_size`].
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Receive buffers for this queue: [`Queue::batch_size`] slots of
+    /// [`DEFAULT_SLOT_SIZE`] bytes (a 64 KB GSO packet and its
+    /// attributes fit whole).
+    pub fn receive_buffers(&self) -> RecvBuffers {
+        RecvBuffers::new(self.batch_size, DEFAULT_SLOT_SIZE)
     }
 
     /// Queue number.
@@ -487,7 +515,7 @@ impl<T: Transport + Host> Queue<T> {
     /// (refused verdicts, acknowledgements) are read and skipped.
     pub fn drain(&self, verdict: Verdict, timeout: Duration) -> Result<DrainReport> {
         let deadline = Instant::now() + timeout;
-        let mut buffers = RecvBuffers::new(crate::config::DEFAULT_BATCH_SIZE, DEFAULT_SLOT_SIZE);
+        let mut buffers = self.receive_buffers();
         let mut verdicts = VerdictBuffer::new();
         let mut report = DrainReport::default();
         let none = VerdictOptions::default();

@@ -70,6 +70,41 @@ fn accept_all(queue: &Queue, packets: &[Seen], options: &VerdictOptions) {
 }
 
 #[test]
+fn the_queue_descriptor_polls_readable_and_its_buffers_take_batch_size_datagrams() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let ns = Netns::new();
+    ns.queue_udp(7020, 20);
+    let mut options = ns.options(20);
+    options.batch_size = 3;
+    let queue = Queue::open(&options).unwrap();
+    let receiver = ns.udp_socket(7020);
+    assert_eq!(queue.as_fd().as_raw_fd(), queue.as_raw_fd());
+    send(&ns, 7020, &[&[1u8; 8], &[2u8; 8], &[3u8; 8], &[4u8; 8], &[5u8; 8]]);
+    // What an event loop does: wait on the descriptor, then receive without blocking.
+    let mut pollfd = libc::pollfd { fd: queue.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    assert_eq!(unsafe { libc::poll(&mut pollfd, 1, 5_000) }, 1, "readable");
+    let mut buffers = queue.receive_buffers();
+    assert_eq!((queue.batch_size(), buffers.capacity()), (3, 3));
+    wait_until(Duration::from_secs(5), || queue.kernel_stats().is_some_and(|r| r.waiting == 5), || format!("{:?}", queue.kernel_stats()));
+    assert_eq!(queue.receive(&mut buffers, false).unwrap(), 3, "one recvmmsg takes batch_size datagrams");
+    let mut seen = Vec::new();
+    for message in buffers.messages() {
+        if let Ok(Message::Packet(p)) = message {
+            seen.push((p.queue(), p.id()));
+        }
+    }
+    seen.extend(receive(&queue, 2).iter().map(|p| (p.queue, p.id)));
+    let mut verdicts = VerdictBuffer::new();
+    for (queue_num, id) in &seen {
+        verdicts.push(*queue_num, *id, Verdict::Accept, &VerdictOptions::default()).unwrap();
+    }
+    queue.send_verdicts(&mut verdicts).unwrap();
+    assert_eq!(arrived(&receiver).len(), 5);
+    queue.close().unwrap();
+}
+
+#[test]
 fn accepted_packets_arrive_whole() {
     let ns = Netns::new();
     ns.queue_udp(7001, 1);

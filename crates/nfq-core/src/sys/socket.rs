@@ -2,7 +2,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use super::{check, kernel_address, run_in_netns, Interrupt, RecvBuffers};
@@ -187,6 +187,12 @@ impl NetlinkSocket {
             readable: fds[0].revents != 0,
             interrupted: fds[1].revents != 0,
         })
+    }
+}
+
+impl AsFd for NetlinkSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
