@@ -19,6 +19,14 @@ pub struct Netns {
 
 impl Netns {
     pub fn new() -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        assert!(
+            root,
+            "the kernel tests make network namespaces and iptables rules, which needs root: run them as root \
+             (sudo -E cargo test -p nfq-core); the other tests run without it (cargo test -p nfq-core --lib --test fake \
+             --test fixtures --test properties --test facts)"
+        );
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!("nfqt-rs-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         run("ip", &["netns", "add", &name]);
