@@ -38,8 +38,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{Queue, RecvBuffers, Verdict};
+use nfq_core::{Queue, Verdict};
 
 mod errors;
 mod event_loop;
@@ -49,7 +48,7 @@ mod thread_reader;
 
 use errors::throw;
 use event_loop::{EventLoopReader, MERGE_LIMIT};
-use options::BindingQueueOptions;
+use options::{BindingQueueOptions, ReaderSettings};
 use thread_reader::{tune_current_thread, Pending, ThreadReader};
 
 /// Counters of a queue.
@@ -94,10 +93,8 @@ pub struct NativeQueue {
     pending: Arc<Pending>,
     queue_num: u32,
     port_id: u32,
-    batch_size: usize,
-    reader_thread: bool,
-    reader_cpus: Vec<usize>,
-    reader_nice: Option<i32>,
+    /// Who receives and how its thread is tuned, from the options.
+    tuning: ReaderSettings,
 }
 
 #[napi]
@@ -118,10 +115,7 @@ impl NativeQueue {
             queue: Some(Arc::new(queue)),
             reader: None,
             pending: Arc::new(Pending::new()),
-            batch_size: options.batch_size,
-            reader_thread: reader.thread,
-            reader_cpus: reader.cpus,
-            reader_nice: reader.nice,
+            tuning: reader,
         })
     }
 
@@ -149,16 +143,16 @@ impl NativeQueue {
     #[napi(ts_args_type = "onBatch: (err: Error | null, batch?: Uint8Array | null, bank?: number, control?: Int32Array) => void")]
     pub fn start(&mut self, env: Env, on_batch: Function<'_, Option<Buffer>, ()>) -> Result<()> {
         let queue = self.queue(&env)?.clone();
+        let batch_size = queue.batch_size();
         if self.reader.is_some() {
             return Err(throw(&env, nfq_core::Error::invalid("start", "the queue is already receiving")));
         }
-        if !self.reader_thread {
-            let reader = EventLoopReader::start(&env, queue, on_batch, self.batch_size)?;
+        if !self.tuning.thread {
+            let reader = EventLoopReader::start(&env, queue, on_batch, batch_size)?;
             self.reader = Some(Reader::EventLoop(reader));
             return Ok(());
         }
-        let tuning = (self.reader_cpus.clone(), self.reader_nice);
-        let reader = ThreadReader::start(&env, queue, on_batch, &self.pending, self.batch_size, tuning)?;
+        let reader = ThreadReader::start(&env, queue, on_batch, &self.pending, batch_size, &self.tuning)?;
         self.reader = Some(Reader::Thread(reader));
         Ok(())
     }
@@ -234,7 +228,7 @@ impl NativeQueue {
         if matches!(self.reader, Some(Reader::Thread(_))) {
             return Err(throw(&env, nfq_core::Error::invalid("receivePending", "stop receiving first: the reader thread owns the socket")));
         }
-        let mut buffers = RecvBuffers::new(self.batch_size, DEFAULT_SLOT_SIZE);
+        let mut buffers = queue.receive_buffers();
         let mut batch = Vec::new();
         while batch.len() < MERGE_LIMIT && queue.receive(&mut buffers, false).map_err(|e| throw(&env, e))? > 0 {
             buffers.copy_messages_into(&mut batch);

@@ -14,6 +14,7 @@ use nfq_core::{Interrupt, Queue, RecvBuffers};
 
 use crate::errors::{throw, BatchError};
 use crate::event_loop::MERGE_LIMIT;
+use crate::options::ReaderSettings;
 
 /// Batches that may wait for JavaScript before the reader stops reading.
 pub const MAX_PENDING_BATCHES: usize = 16;
@@ -62,15 +63,16 @@ pub(crate) struct ThreadReader {
 
 impl ThreadReader {
     /// Starts a thread that receives from `queue` into `pending` and calls `on_batch` on the
-    /// JavaScript thread for each batch (or error); tuned to `cpus` and `nice` first.
+    /// JavaScript thread for each batch (or error); tuned as `tuning` says first.
     pub(crate) fn start(
         env: &Env,
         queue: Arc<Queue>,
         on_batch: Function<'_, Option<Buffer>, ()>,
         pending: &Arc<Pending>,
         batch_size: usize,
-        (cpus, nice): (Vec<usize>, Option<i32>),
+        tuning: &ReaderSettings,
     ) -> Result<Self> {
+        let (cpus, nice) = (tuning.cpus.clone(), tuning.nice);
         let handed = pending.clone();
         let notify: Notify = on_batch
             .build_threadsafe_function::<Option<nfq_core::Error>>()

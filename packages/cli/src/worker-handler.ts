@@ -13,6 +13,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import type { KernelQueueStats, Packet, Queue } from '@nfq/nfqueue';
+import type { GivenVerdict } from './format.js';
 import { pcapNow, pcapRecordHeader, PCAP_RECORD_HEADER_LENGTH, PCAP_SNAPLEN } from './pcap.js';
 import { Policy, verdictServer } from './policy.js';
 import {
@@ -40,6 +41,8 @@ let settings!: WorkerHandlerSetup;
 let serve!: (packet: Packet) => Promise<void> | undefined;
 let counters!: Int32Array;
 let output!: BroadcastChannel;
+/** The verdict a `--json` line carries: the fixed one, or none when a policy decides later. */
+let jsonVerdict: GivenVerdict | undefined;
 
 /**
  * Takes the run's settings, before the worker binds its queue (openQueueRange calls it with its
@@ -47,6 +50,7 @@ let output!: BroadcastChannel;
  */
 export async function setup(data: WorkerHandlerSetup, worker: { queue: number }): Promise<void> {
   settings = data;
+  jsonVerdict = data.policy === undefined ? data : undefined;
   counters = new Int32Array(data.counters);
   output = new BroadcastChannel(data.outputChannel);
   output.unref();
@@ -153,7 +157,7 @@ export default function servePacket(packet: Packet, queue: Queue): Promise<void>
     return; // beyond --count: the default verdict at close
   }
   if (settings.output !== 'none' && Atomics.load(counters, COUNTER_STDOUT_CLOSED) === 0) {
-    const line = packetOutput(packet, settings, settings.policy === undefined ? settings : undefined); // a policy decides later
+    const line = packetOutput(packet, settings, jsonVerdict);
     if (line !== undefined) {
       lines.push(line);
       lineBytes += line.length;
