@@ -163,10 +163,24 @@ function child(command, args, { lines = true } = {}) {
   return state;
 }
 
-async function until(condition, timeoutMs, what) {
-  const deadline = performance.now() + timeoutMs;
+/**
+ * Polls `condition` until it holds; fails after `timeoutMs` without it. With `progress`, the time
+ * counts from the last change of `progress()`: a slow but moving wait (a queue paused by its
+ * highWaterMark, freed only by verdictTimeout) is not mistaken for a stuck one.
+ */
+async function until(condition, timeoutMs, what, progress) {
+  let deadline = performance.now() + timeoutMs;
+  let last = progress?.();
   while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    const now = performance.now();
+    if (progress !== undefined) {
+      const current = progress();
+      if (current !== last) {
+        last = current;
+        deadline = now + timeoutMs;
+      }
+    }
+    if (now > deadline) throw new Error(`${progress ? 'no progress for' : 'timed out after'} ${timeoutMs} ms waiting for ${what}`);
     await sleep(5);
   }
 }
@@ -644,7 +658,9 @@ export async function runFaultSoak(options) {
     } else if (lifecycle === 'drain') {
       await traffic;
       const expected = () => info.count - (countSendErrors(info));
-      await until(() => caseSeen.length >= expected() && holdsPending === 0 && queue.outstandingCount === 0, 15_000, 'every packet seen and verdicted').catch(
+      // Slow cases (a low highWaterMark with packets left to verdictTimeout) take long; the wait
+      // fails only when nothing moves for 5 s.
+      await until(() => caseSeen.length >= expected() && holdsPending === 0 && queue.outstandingCount === 0, 5_000, 'every packet seen and verdicted', () => `${caseSeen.length} ${queue.outstandingCount}`).catch(
         (error) => queue.stats().overruns === 0 && violate('drain case did not see every packet', { case: info.index, seen: caseSeen.length, sent: expected(), held: queue.outstandingCount, message: error.message }),
       );
       endNow();
