@@ -174,7 +174,7 @@ export async function openRange(
       }
       await range.close();
       // Each worker posts its final counters as its queue closes; give them a moment to arrive.
-      for (let waited = 0; finals.size < range.queues.length && waited < 500; waited += 10) {
+      for (let waited = 0; finals.size < range.queues.length && waited < 2000; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       output.close();

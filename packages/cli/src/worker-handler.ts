@@ -69,7 +69,6 @@ export async function setup(data: WorkerHandlerSetup, worker: { queue: number })
   };
 }
 
-let served: Queue | undefined;
 let lines: string[] = [];
 let lineBytes = 0;
 let records: Buffer[] = [];
@@ -119,8 +118,12 @@ function queueFlush(): void {
   }
 }
 
-function watch(queue: Queue): void {
-  served = queue;
+/**
+ * Watches this worker's queue from the moment it is bound (openQueueRange calls it before the
+ * first packet): its metrics, and its final counters and kernel line when it closes, which the
+ * summary needs from every queue, also from one that never got a packet.
+ */
+export function opened(queue: Queue): void {
   const postMetrics = (): void => output.postMessage({ type: 'metrics', metrics: queue.metrics() } satisfies RangeMessage);
   const metricsTimer = settings.metrics ? setInterval(postMetrics, METRICS_REPORT_MS).unref() : undefined;
   if (settings.metrics) postMetrics();
@@ -151,8 +154,7 @@ function pcapRecord(packet: Packet): Buffer {
 }
 
 /** Serves one packet of this worker's queue (the default export `openQueueRange` calls). */
-export default function servePacket(packet: Packet, queue: Queue): Promise<void> | undefined {
-  if (served === undefined) watch(queue);
+export default function servePacket(packet: Packet): Promise<void> | undefined {
   if (settings.count !== undefined && Atomics.add(counters, COUNTER_CLAIMED, 1) >= settings.count) {
     return; // beyond --count: the default verdict at close
   }

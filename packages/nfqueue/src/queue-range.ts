@@ -188,6 +188,9 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
             slot.lastStats = message.stats;
             slot.requests.get(message.requestId)?.(message);
             break;
+          case 'closed':
+            slot.lastStats = message.stats; // what stats() gives once the worker is gone
+            break;
           case 'privileges':
             slot.requests.get(message.requestId)?.(message);
             break;
@@ -279,7 +282,7 @@ export class QueueRange extends EventEmitter<QueueRangeEvents> {
     }
   }
 
-  /** Every queue's counters, added up, and `perQueue`, each queue's own. */
+  /** Every queue's counters, added up, and `perQueue`, each queue's own; after close, the final ones (every packet verdicted). */
   async stats(): Promise<QueueRangeStats> {
     const answers = await Promise.all(
       this.queues.map(async (queue): Promise<[number, QueueRangeQueueStats] | undefined> => {

@@ -17,6 +17,8 @@ export interface WorkerErrorDescription {
 export type WorkerMessage =
   | { type: 'ready'; stats: ReturnType<Queue['stats']> }
   | { type: 'stats'; requestId: number; stats: ReturnType<Queue['stats']> }
+  /** Its queue closed gracefully: the counters once every packet had its verdict. */
+  | { type: 'closed'; stats: ReturnType<Queue['stats']> }
   | { type: 'privileges'; requestId: number; error?: WorkerErrorDescription }
   | { type: 'error'; phase: 'load' | 'open' | 'run'; error: WorkerErrorDescription };
 

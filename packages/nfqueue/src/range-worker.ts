@@ -1,7 +1,8 @@
 /**
  * The worker thread of {@link openQueueRange}: imports the handler module (and calls its `setup`
- * export with the range's `handlerData`), binds one queue, gives
- * every packet to the handler, answers stats requests, and closes gracefully when told to.
+ * export with the range's `handlerData`), binds one queue (and calls the module's `opened` export
+ * with it), gives every packet to the handler, answers stats requests, and closes gracefully
+ * when told to, reporting its queue's final counters.
  *
  * Whatever ends the thread (`process.exit()` in a handler, an uncaught exception), the queue is
  * unbound on the way out, so that the main thread can bind it again in a new worker: the native
@@ -15,6 +16,12 @@ import type { ParentMessage, WorkerErrorDescription, WorkerMessage, WorkerSetup 
 
 /** The default export of a handler module. */
 type Handler = (packet: Packet, queue: Queue) => void | Promise<void>;
+/** What a worker takes from the handler module. */
+interface HandlerModule {
+  handler: Handler;
+  /** Its `opened` export: called with the queue once bound, before the first packet. */
+  opened: ((queue: Queue) => unknown) | undefined;
+}
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -35,8 +42,12 @@ function describe(error: unknown): WorkerErrorDescription {
 
 function closeAndExit(): void {
   if (!queue) process.exit(0); // asked to close before binding: nothing to unbind
-  queue.close().then(
-    () => process.exit(0),
+  const closing = queue;
+  closing.close().then(
+    () => {
+      send({ type: 'closed', stats: closing.stats() });
+      process.exit(0);
+    },
     (error: unknown) => {
       send({ type: 'error', phase: 'run', error: describe(error) });
       process.exit(1);
@@ -85,8 +96,11 @@ process.on('exit', () => {
   }
 });
 
-/** Imports the handler module and runs its `setup` export, if any, with the range's handlerData and this worker's queue. */
-async function loadHandler(): Promise<Handler> {
+/**
+ * Imports the handler module and runs its `setup` export, if any, with the range's handlerData
+ * and this worker's queue number; checks that its `opened` export, if any, is a function.
+ */
+async function loadHandler(): Promise<HandlerModule> {
   let module: { default?: unknown };
   try {
     module = (await import(setup.handler)) as { default?: unknown };
@@ -107,8 +121,12 @@ async function loadHandler(): Promise<Handler> {
     );
   }
   const handler = module.default as Handler;
-  const { setup: setupExport } = module as { setup?: unknown };
-  if (setupExport === undefined) return handler;
+  const { setup: setupExport, opened } = module as { setup?: unknown; opened?: unknown };
+  if (opened !== undefined && typeof opened !== 'function') {
+    throw Object.assign(new Error(`exports an opened that is not a function (a ${typeof opened})`), { code: 'ERR_QUEUE_RANGE_HANDLER' });
+  }
+  const loaded = { handler, opened: opened as HandlerModule['opened'] };
+  if (setupExport === undefined) return loaded;
   if (typeof setupExport !== 'function') {
     throw Object.assign(new Error(`exports a setup that is not a function (a ${typeof setupExport})`), { code: 'ERR_QUEUE_RANGE_HANDLER' });
   }
@@ -119,13 +137,20 @@ async function loadHandler(): Promise<Handler> {
       code: (error as { code?: string })?.code ?? 'ERR_QUEUE_RANGE_HANDLER',
     });
   }
-  return handler;
+  return loaded;
+}
+
+function openedError(error: unknown): Error {
+  return Object.assign(new Error(`failed in opened(queue): ${(error as Error)?.message ?? String(error)}`), {
+    code: (error as { code?: string })?.code ?? 'ERR_QUEUE_RANGE_HANDLER',
+  });
 }
 
 async function main(): Promise<void> {
   let handler: Handler;
+  let opened: HandlerModule['opened'];
   try {
-    handler = await loadHandler();
+    ({ handler, opened } = await loadHandler());
   } catch (error) {
     send({ type: 'error', phase: 'load', error: describe(error) });
     process.exit(1);
@@ -146,6 +171,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const served = queue;
+  if (opened !== undefined) {
+    // Synchronously, before this turn ends: no packet is handed over before it returns.
+    try {
+      const result = opened(served) as PromiseLike<unknown> | undefined;
+      if (typeof result?.then === 'function') {
+        result.then(undefined, (error: unknown) => send({ type: 'error', phase: 'run', error: describe(openedError(error)) }));
+      }
+    } catch (error) {
+      send({ type: 'error', phase: 'load', error: describe(openedError(error)) });
+      process.exit(1); // the 'exit' handler unbinds the queue
+    }
+  }
   served.on('error', (error) => send({ type: 'error', phase: 'run', error: describe(error) }));
   served.on('packet', (packet) => {
     handedOver.add(packet);

@@ -36,6 +36,11 @@ export interface QueueRangeOptions extends Omit<QueueOptions, 'queue' | 'signal'
    * `setup(handlerData, { queue })`, and awaits it, after importing the module and
    * before binding its queue (a restarted worker calls it again). A `setup` that throws or rejects
    * fails the worker as a module that cannot be loaded does (`kind` `'HandlerModule'`).
+   *
+   * When the module exports a function `opened`, each worker calls it with its `Queue` once
+   * the queue is bound and before the first packet, `opened(queue)` (to watch the queue's
+   * events, read its metrics, or do something when it closes). One that throws fails the
+   * worker as a `setup` that throws does; a rejection is reported on the range's 'error'.
    */
   handlerData?: unknown;
   /** Closes every queue (gracefully, as `close()`) when aborted. Stays in this thread: workers never see it. */

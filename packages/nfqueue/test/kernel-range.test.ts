@@ -255,6 +255,40 @@ describe('kernel: openQueueRange, one worker thread per queue', () => {
       await range.close();
     }));
 
+  it("calls the handler module's opened(queue) for every queue before its first packet, also a queue that gets none; stats() after close are the final ones", () =>
+    withNamespace(async (ns) => {
+      await balanceRule(ns.name);
+      const receiver = await udpReceiver(ns.name, PORT);
+      ns.defer(() => receiver.close());
+      const counted = new SharedArrayBuffer((1 + 2 * (1 + TO - FROM)) * Int32Array.BYTES_PER_ELEMENT);
+      const range = await openQueueRange({ from: FROM, to: TO, handler: fixture('range-opened.mjs'), handlerData: { counted, from: FROM }, netns: ns.name });
+      ns.defer(() => range.close());
+      const shared = new Int32Array(counted);
+      const count = 12;
+      // One socket, one source: the flow hash sends every datagram to the same queue.
+      expect(await udpSend(ns.name, PORT, numberedPayloads(count))).toEqual(Array(count).fill(null));
+      await receiver.waitFor(count);
+      expect(Atomics.load(shared, 0)).toBe(count);
+      expect([Atomics.load(shared, 1), Atomics.load(shared, 3)]).toEqual([1, 1]); // opened before any packet, on both queues
+      await range.close();
+      const received = [Atomics.load(shared, 2) - 1, Atomics.load(shared, 4) - 1]; // seen by each queue's 'close' listener
+      expect(received.sort((a, b) => a - b)).toEqual([0, count]);
+      const stats = await range.stats();
+      expect([stats.perQueue.get(FROM)!.received, stats.perQueue.get(TO)!.received]).toEqual([Atomics.load(shared, 2) - 1, Atomics.load(shared, 4) - 1]);
+      expect(stats.received).toBe(count);
+      expect(stats.held).toBe(0);
+    }));
+
+  it('rejects a handler module whose opened(queue) throws, naming it, with no queue left bound', () =>
+    withNamespace(async (ns) => {
+      const counted = new SharedArrayBuffer(5 * Int32Array.BYTES_PER_ELEMENT);
+      const opening = openQueueRange({ from: FROM, to: TO, handler: fixture('range-opened.mjs'), handlerData: { counted, from: FROM, failing: TO }, netns: ns.name });
+      await expect(opening).rejects.toThrow(new RegExp(`handler module file:.*range-opened\\.mjs failed in opened\\(queue\\): queue ${TO} refuses to be watched`));
+      await expect(opening).rejects.toMatchObject({ name: 'QueueRangeError', kind: 'HandlerModule', code: 'ERR_QUEUE_RANGE_HANDLER' });
+      await until(async () => (await boundQueues(ns.name)).length === 0);
+      expect(readerThreads()).toEqual([]);
+    }));
+
   it('rejects a handler module whose setup(handlerData) throws, naming it, with no worker left', () =>
     withNamespace(async (ns) => {
       const opening = openQueueRange({ from: FROM, to: TO, handler: fixture('range-setup-throws.mjs'), handlerData: { level: 3 }, netns: ns.name });
