@@ -9,7 +9,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/c
   export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 fi
 npx typedoc
-RUSTDOCFLAGS="-D warnings" cargo doc -p nfq-core --no-deps --target-dir target/docs
+# Every feature: the reference shows the optional modules (tokio, wire, testing) too.
+RUSTDOCFLAGS="-D warnings" cargo doc -p nfq-core --all-features --no-deps --target-dir target/docs
 rm -rf docs/api/rust
 mkdir -p docs/api
 cp -r target/docs/doc docs/api/rust

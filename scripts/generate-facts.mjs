@@ -73,6 +73,7 @@ ${families.map(([number, family]) => `        ${number} => ${rustStrings(family.
 }
 
 /// The JavaScript name of a queue option nfq-core names (\`copy_range\` is \`copyRange\`).
+#[must_use]
 pub fn js_option_name(option: &str) -> Option<&'static str> {
     Some(match option {
 ${options.map(([jsName, option]) => `        ${JSON.stringify(option.rust)} => ${JSON.stringify(jsName)},`).join('\n')}

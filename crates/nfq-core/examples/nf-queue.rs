@@ -63,7 +63,7 @@ fn run(args: Args) -> nfq_core::Result<()> {
     let stdout = std::io::stdout();
     let mut seen = 0u64;
     while args.count.is_none_or(|n| seen < n) {
-        queue.receive(&mut buffers, true)?;
+        queue.receive(&mut buffers)?;
         let mut out = stdout.lock();
         // Every packet is accepted as soon as it is read, so one VERDICT_BATCH up to the highest
         // id of the batch covers them all: the kernel parses one message instead of one per packet.

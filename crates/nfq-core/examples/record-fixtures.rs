@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nfq_core::config::{put_config_flags, DEFAULT_SLOT_SIZE};
-use nfq_core::netlink::MessageWriter;
+use nfq_core::wire::put_config_flags;
+use nfq_core::DEFAULT_SLOT_SIZE;
+use nfq_core::wire::MessageWriter;
 use nfq_core::{
-    ConfigFlags, CopyMode, Message, Queue, QueueOptions, RecvBuffers, Transport, Verdict, VerdictBuffer, VerdictOptions,
+    ConfigFlags, CopyMode, Message, Queue, QueueOptions, RecvBuffers, Verdict, VerdictBuffer, VerdictOptions,
 };
 use serde_json::json;
 
@@ -49,7 +50,7 @@ impl Netns {
         o
     }
     fn in_ns<T: Send + 'static>(&self, f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> T {
-        nfq_core::sys::run_in_netns(&self.path(), f).unwrap().unwrap()
+        nfq_core::testing::run_in_netns(&self.path(), f).unwrap().unwrap()
     }
 }
 
@@ -71,12 +72,12 @@ fn capture(queue: &Queue, count: usize, keep: impl Fn(&Message) -> bool) -> Vec<
     let mut kept = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while kept.len() < count && Instant::now() < deadline {
-        if !queue.wait(None, 100).unwrap().readable {
+        if !queue.wait(None, Some(Duration::from_millis(100))).unwrap().readable {
             continue;
         }
-        queue.receive(&mut buffers, false).unwrap();
+        queue.receive(&mut buffers).unwrap();
         for datagram in buffers.datagrams() {
-            for message in nfq_core::netlink::Messages::new(datagram.bytes).flatten() {
+            for message in nfq_core::wire::Messages::new(datagram.bytes).flatten() {
                 let parsed = Message::parse(message).unwrap();
                 if let Message::Packet(p) = &parsed {
                     verdicts.push(p.queue(), p.id(), Verdict::Accept, &VerdictOptions::default()).unwrap();
@@ -150,7 +151,7 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(100));
         let mut buffers = RecvBuffers::new(64, DEFAULT_SLOT_SIZE);
-        queue.receive(&mut buffers, false).unwrap();
+        queue.receive(&mut buffers).unwrap();
         assert_eq!(buffers.len(), 3, "three datagrams in one recvmmsg");
         let mut batch = Vec::new();
         buffers.copy_messages_into(&mut batch);
@@ -207,7 +208,7 @@ fn main() {
         let path = ns.path();
         // Connect on another thread: the handshake itself is queued and needs our verdicts.
         let client = std::thread::spawn(move || {
-            let stream = nfq_core::sys::run_in_netns(&path, || TcpStream::connect("127.0.0.1:9998")).unwrap().unwrap();
+            let stream = nfq_core::testing::run_in_netns(&path, || TcpStream::connect("127.0.0.1:9998")).unwrap().unwrap();
             std::thread::sleep(Duration::from_millis(600));
             drop(stream);
         });
@@ -221,12 +222,11 @@ fn main() {
     {
         let ns = Netns::new("flags");
         let queue = Queue::open(&ns.options(5)).unwrap();
-        let transport = queue.transport();
         let mut w = MessageWriter::new();
         put_config_flags(&mut w, 77, 5, ConfigFlags(1 << 5), ConfigFlags(1 << 5));
-        transport.send(w.bytes()).unwrap();
+        queue.send_messages(w.bytes()).unwrap();
         let mut buffers = RecvBuffers::new(4, DEFAULT_SLOT_SIZE);
-        transport.receive(&mut buffers, false).unwrap();
+        queue.receive(&mut buffers).unwrap();
         let reply = buffers.datagram(0).unwrap().bytes.to_vec();
         write(&out, "kernel-config-unknown-flag", "The kernel refusing an unknown queue flag (1 << 5) with EOPNOTSUPP, extended ACK on", &reply);
     }
@@ -238,10 +238,10 @@ fn capture_for(queue: &Queue, time: Duration) {
     let mut verdicts = VerdictBuffer::new();
     let until = Instant::now() + time;
     while Instant::now() < until {
-        if !queue.wait(None, 50).unwrap().readable {
+        if !queue.wait(None, Some(Duration::from_millis(50))).unwrap().readable {
             continue;
         }
-        queue.receive(&mut buffers, false).unwrap();
+        queue.receive(&mut buffers).unwrap();
         for m in buffers.messages().flatten() {
             if let Message::Packet(p) = m {
                 verdicts.push(p.queue(), p.id(), Verdict::Accept, &VerdictOptions::default()).unwrap();

@@ -12,10 +12,6 @@ pub use crate::sys::RecvBuffers;
 /// Not a kernel flag: nfq-core's own, in a bit the kernel never sets on a packet message.
 pub const NLM_F_NFQ_CUT_BY_RECEIVER: u16 = 0x8000;
 
-/// Former name of [`NLM_F_NFQ_CUT_BY_RECEIVER`].
-#[deprecated(note = "renamed NLM_F_NFQ_CUT_BY_RECEIVER")]
-pub const NLM_F_NFQ_TRUNCATED: u16 = NLM_F_NFQ_CUT_BY_RECEIVER;
-
 /// Memory that [`RecvBuffers`] receive into: their own `Vec` by default
 /// ([`RecvBuffers::new`]), or memory a binding shares with another language, which then reads
 /// the datagrams where the kernel wrote them ([`RecvBuffers::with_memory`]).
@@ -77,6 +73,10 @@ pub enum Message<'a> {
 
 impl<'a> Message<'a> {
     /// Decodes one whole message.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] (with the offset) for a truncated or malformed message.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(bytes)?;
         if header.kind == nfqueue_msg_type(NFQNL_MSG_PACKET) {
@@ -98,21 +98,25 @@ impl<'a> Message<'a> {
 
 impl RecvBuffers {
     /// Datagrams per `recvmmsg`.
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.lens.len()
     }
 
     /// Datagrams held since the last receive.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Nothing held.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The datagram in slot `i`.
+    #[must_use]
     pub fn datagram(&self, i: usize) -> Option<Datagram<'_>> {
         if i >= self.count {
             return None;
@@ -166,6 +170,7 @@ impl RecvBuffers {
     }
 
     /// Total bytes of the datagrams held.
+    #[must_use]
     pub fn total_bytes(&self) -> usize {
         self.datagrams().map(|d| align(d.bytes.len())).sum()
     }
@@ -193,6 +198,7 @@ impl RecvBuffers {
     }
 
     /// The size of slot `i`, in bytes from its start.
+    #[must_use]
     pub fn slot_size(&self) -> usize {
         self.slot_size
     }

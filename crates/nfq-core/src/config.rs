@@ -34,6 +34,7 @@ pub enum CopyMode {
 
 impl CopyMode {
     /// The kernel's `NFQNL_COPY_*` number.
+    #[must_use]
     pub fn to_raw(self) -> u8 {
         match self {
             CopyMode::None => NFQNL_COPY_NONE,
@@ -64,6 +65,7 @@ impl ConfigFlags {
     pub const ALL: Self = Self(0x1f);
 
     /// Whether every bit of `other` is set.
+    #[must_use]
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
@@ -74,6 +76,7 @@ impl ConfigFlags {
     }
 
     /// Name of a single flag (`"NFQA_CFG_F_GSO"`).
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self.0 {
             NFQA_CFG_F_FAIL_OPEN => "NFQA_CFG_F_FAIL_OPEN (fail-open)",
@@ -86,6 +89,7 @@ impl ConfigFlags {
     }
 
     /// What provides a single flag when the kernel refuses it.
+    #[must_use]
     pub fn kernel_requirement(self) -> &'static str {
         match self.0 {
             NFQA_CFG_F_CONNTRACK => {
@@ -113,14 +117,8 @@ impl std::ops::BitOrAssign for ConfigFlags {
 
 /// Default datagrams per `recvmmsg` call.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
-/// Largest batch size accepted.
-pub const MAX_BATCH_SIZE: usize = facts::BATCH_SIZE.max as usize;
 /// Receive slot size: a 64 KB GSO packet plus its attributes fits whole.
 pub const DEFAULT_SLOT_SIZE: usize = 65536 + 4096;
-
-/// Largest receive buffer accepted, 2^30 bytes: the kernel doubles an SO_RCVBUF(FORCE) request
-/// and clamps it to `INT_MAX / 2` first, so 2^30 still ends up as the largest buffer it keeps.
-pub const MAX_RECEIVE_BUFFER: usize = facts::RECEIVE_BUFFER.max as usize;
 
 /// The accepted range of a numeric option and what its number counts. The ranges live in
 /// [`facts`], shared with the TypeScript packages, which check the same ones.
@@ -140,12 +138,17 @@ pub struct OptionLimit {
 
 impl OptionLimit {
     /// Whether `value` is in range.
+    #[must_use]
     pub fn contains(&self, value: i64) -> bool {
         (self.min..=self.max).contains(&value)
     }
 
     /// Ok when `value` is in range, else an [`Error::InvalidArgument`] naming the option:
     /// `copy_range: must be a byte count from 0 to 65535, got 70000`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the option when `value` is out of range.
     pub fn check(&self, value: impl TryInto<i64> + std::fmt::Display + Copy) -> Result<()> {
         match value.try_into() {
             Ok(v) if self.contains(v) => Ok(()),
@@ -156,6 +159,10 @@ impl OptionLimit {
     /// `value` as an integer in range, for a binding whose numbers come as floats (JavaScript's):
     /// a fraction, NaN or a number out of range is refused as [`OptionLimit::check`] refuses,
     /// never wrapped or rounded into range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the option for a fraction, NaN or a number out of range.
     pub fn check_number(&self, value: f64) -> Result<i64> {
         if value.fract() == 0.0 && value >= self.min as f64 && value <= self.max as f64 {
             Ok(value as i64)
@@ -170,7 +177,21 @@ impl OptionLimit {
 }
 
 /// Everything needed to open a queue. Checked by [`QueueOptions::validate`] before any syscall.
+///
+/// Made by [`QueueOptions::new`], then changed field by field (new fields may come in a minor
+/// release, so the struct cannot be written as a literal outside this crate):
+///
+/// ```
+/// use nfq_core::{ConfigFlags, QueueOptions};
+///
+/// let mut options = QueueOptions::new(0);
+/// options.copy_range = 128; // headers are enough
+/// options.flags = ConfigFlags::FAIL_OPEN | ConfigFlags::GSO;
+/// options.netns = Some("blue".into());
+/// assert!(options.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueOptions {
     /// Queue number, as in `iptables -j NFQUEUE --queue-num N`.
     pub queue: u16,
@@ -195,6 +216,7 @@ pub struct QueueOptions {
 
 impl QueueOptions {
     /// Options for `queue` with the defaults: copy whole packets, batches of 64.
+    #[must_use]
     pub fn new(queue: u16) -> Self {
         Self {
             queue,
@@ -210,6 +232,10 @@ impl QueueOptions {
     }
 
     /// Checks every value; the error says which one and what is allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the first option out of range.
     pub fn validate(&self) -> Result<()> {
         check_copy_mode(self.copy_mode)?;
         facts::COPY_RANGE.check(self.copy_range)?;

@@ -72,6 +72,7 @@ pub const NFQNL_MSG_CONFIG: u8 = 2;
 pub const NFQNL_MSG_VERDICT_BATCH: u8 = 3;
 
 /// Netlink message type of an nfqueue message: `(NFNL_SUBSYS_QUEUE << 8) | msg`.
+#[must_use]
 pub const fn nfqueue_msg_type(msg: u8) -> u16 {
     ((NFNL_SUBSYS_QUEUE as u16) << 8) | msg as u16
 }

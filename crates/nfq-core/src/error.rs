@@ -51,6 +51,7 @@ pub enum DecodeErrorKind {
 
 impl DecodeErrorKind {
     /// Stable code, the same in the TypeScript codec (`fixtures/README.md`): `"ATTRIBUTE_OVERRUN"`.
+    #[must_use]
     pub fn code(self) -> &'static str {
         use DecodeErrorKind::*;
         match self {
@@ -80,11 +81,13 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// A decode error of `kind` at `offset`.
+    #[must_use]
     pub fn new(kind: DecodeErrorKind, offset: usize) -> Self {
         Self { kind, offset }
     }
 
     /// The same error with its offset moved by `by` (when a message is decoded inside a batch).
+    #[must_use]
     pub fn shifted(self, by: usize) -> Self {
         Self { offset: self.offset + by, ..self }
     }
@@ -146,6 +149,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Stable name: `"AlreadyBound"`, `"PermissionDenied"`, ...
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::InvalidArgument => "InvalidArgument",
@@ -240,6 +244,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The kind, for matching.
+    #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
@@ -261,6 +266,7 @@ impl Error {
     }
 
     /// The errno behind the error, when there is one.
+    #[must_use]
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
@@ -286,11 +292,19 @@ impl Error {
     }
 
     /// The option or argument an [`Error::InvalidArgument`] is about.
+    #[must_use]
     pub fn option(&self) -> Option<&'static str> {
         match self {
             Error::InvalidArgument { option, .. } => Some(option),
             _ => None,
         }
+    }
+
+    /// True for "nothing to receive now" from [`crate::Queue::try_receive`] (EAGAIN): not a
+    /// failure, a reason to wait for the descriptor again.
+    #[must_use]
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
     }
 
     pub(crate) fn io(operation: impl Into<String>, source: io::Error) -> Self {
@@ -343,10 +357,12 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Io { operation, source } => {
-                let name = source.raw_os_error().map_or(Cow::Borrowed("EIO"), errno_name);
-                write!(f, "{operation}: {source} ({name})")
-            }
+            // An OS error's text is the source (`source()`), not repeated here: error reporters
+            // (anyhow, eyre) print the chain. Any other error's text is said here, and is no source.
+            Error::Io { operation, source } => match source.raw_os_error() {
+                Some(errno) => write!(f, "{operation} failed ({})", errno_name(errno)),
+                None => write!(f, "{operation} failed: {source}"),
+            },
             Error::Decode(e) => write!(f, "malformed message from the kernel: {e}"),
             Error::Closed => write!(f, "the queue is closed"),
             Error::Namespace { operation, path, source } => {
@@ -374,7 +390,7 @@ impl fmt::Display for Error {
                     ),
                     _ => {
                         let code = source.raw_os_error().map_or(Cow::Borrowed("EIO"), errno_name);
-                        write!(f, "{operation}: cannot enter network namespace {name}: {source} ({code})")
+                        write!(f, "{operation}: cannot enter network namespace {name} ({code})")
                     }
                 }
             }
@@ -388,10 +404,31 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } | Error::Namespace { source, .. } => Some(source),
-            Error::Decode(e) => Some(e),
-            _ => None,
+            Error::Io { source, .. } if source.raw_os_error().is_some() => Some(source),
+            Error::Namespace { source, .. } if !matches!(self.kind(), ErrorKind::Io) => None, // explained in the message
+            Error::Namespace { source, .. } => Some(source),
+            _ => None, // the message says it all (a DecodeError is part of it)
         }
+    }
+}
+
+/// For code that speaks [`io::Result`] (tokio's `AsyncFd::try_io`, mio): an [`Error::Io`] keeps
+/// its OS error (so `WouldBlock` stays `WouldBlock`); the others become an [`io::Error`] of the
+/// matching kind that wraps this error.
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        let kind = match &error {
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock => return io::Error::from(io::ErrorKind::WouldBlock),
+            Error::Io { source, .. } | Error::Namespace { source, .. } => source.kind(),
+            Error::InvalidArgument { .. } => io::ErrorKind::InvalidInput,
+            Error::PermissionDenied { .. } | Error::AlreadyBound { .. } => io::ErrorKind::PermissionDenied,
+            Error::Unsupported { .. } => io::ErrorKind::Unsupported,
+            Error::Decode(_) => io::ErrorKind::InvalidData,
+            Error::Closed => io::ErrorKind::NotConnected,
+            Error::UserNotFound { .. } => io::ErrorKind::NotFound,
+            Error::Kernel { .. } => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, error)
     }
 }
 

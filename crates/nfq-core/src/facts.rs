@@ -155,6 +155,7 @@ pub(crate) fn hook_names(family: u8) -> &'static [&'static str] {
 }
 
 /// The JavaScript name of a queue option nfq-core names (`copy_range` is `copyRange`).
+#[must_use]
 pub fn js_option_name(option: &str) -> Option<&'static str> {
     Some(match option {
         "queue" => "queue",

@@ -103,6 +103,7 @@ pub mod nlmsgerr {
 }
 
 /// Rounds `len` up to the netlink alignment (4).
+#[must_use]
 pub const fn align(len: usize) -> usize {
     (len + NLMSG_ALIGNTO - 1) & !(NLMSG_ALIGNTO - 1)
 }
@@ -149,6 +150,11 @@ pub struct MessageHeader {
 
 impl MessageHeader {
     /// Reads the header at the start of `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when `bytes` is shorter than a header or its length field is out of
+    /// bounds.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() < NLMSG_HDRLEN {
             return Err(DecodeError::new(DecodeErrorKind::TruncatedHeader, 0));
@@ -176,6 +182,7 @@ pub struct Messages<'a> {
 
 impl<'a> Messages<'a> {
     /// Starts at the beginning of `buf`.
+    #[must_use]
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, at: 0, failed: false }
     }
@@ -224,18 +231,30 @@ pub struct Attribute<'a> {
 
 impl<'a> Attribute<'a> {
     /// The payload as a big-endian u32, if it is exactly 4 bytes.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when the payload is not 4 bytes.
     pub fn be_u32(&self) -> Result<u32, DecodeError> {
         self.expect_len(4)?;
         Ok(read_u32_be(self.payload, 0))
     }
 
     /// The payload as a big-endian u16, if it is exactly 2 bytes.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when the payload is not 2 bytes.
     pub fn be_u16(&self) -> Result<u16, DecodeError> {
         self.expect_len(2)?;
         Ok(read_u16_be(self.payload, 0))
     }
 
     /// Fails unless the payload is at least `min` bytes long.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when the payload is shorter than `min`.
     pub fn expect_min_len(&self, min: usize) -> Result<(), DecodeError> {
         if self.payload.len() < min {
             return Err(self.bad_len(min));
@@ -244,6 +263,10 @@ impl<'a> Attribute<'a> {
     }
 
     /// Fails unless the payload is exactly `len` bytes long.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when the payload is not `len` bytes.
     pub fn expect_len(&self, len: usize) -> Result<(), DecodeError> {
         if self.payload.len() != len {
             return Err(self.bad_len(len));
@@ -270,6 +293,7 @@ pub struct Attributes<'a> {
 
 impl<'a> Attributes<'a> {
     /// Attributes packed in `buf`; offsets in errors are reported as `base + offset`.
+    #[must_use]
     pub fn new(buf: &'a [u8], base: usize) -> Self {
         Self { buf, at: 0, base, failed: false }
     }
@@ -312,9 +336,9 @@ impl<'a> Iterator for Attributes<'a> {
 /// A decoded `NLMSG_ERROR`: an acknowledgement (errno 0) or the kernel's refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorMessage<'a> {
-    /// 0 for an acknowledgement, else a positive errno: the negated error field, read
-    /// wide so that no value the wire can hold overflows (INT32_MIN reads as 2147483648).
-    pub errno: i64,
+    /// 0 for an acknowledgement, else a positive errno: the negated error field (the one value
+    /// that cannot be negated, INT32_MIN, reads as `i32::MAX`), as [`crate::Error::errno`].
+    pub errno: i32,
     /// Header of the request this answers.
     pub request: MessageHeader,
     /// The kernel's explanation (extended ACK), when it gave one.
@@ -325,6 +349,10 @@ pub struct ErrorMessage<'a> {
 
 impl<'a> ErrorMessage<'a> {
     /// Decodes an `NLMSG_ERROR` message (header included).
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] when `msg` is not a whole `NLMSG_ERROR` message.
     pub fn parse(msg: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(msg)?;
         if header.kind != NLMSG_ERROR {
@@ -333,7 +361,7 @@ impl<'a> ErrorMessage<'a> {
         if msg.len() < nlmsgerr::END {
             return Err(DecodeError::new(DecodeErrorKind::TruncatedError, nlmsgerr::ERROR));
         }
-        let errno = -i64::from(read_u32_ne(msg, nlmsgerr::ERROR) as i32);
+        let errno = (read_u32_ne(msg, nlmsgerr::ERROR) as i32).saturating_neg();
         let request = MessageHeader::parse(&msg[nlmsgerr::REQUEST..])?;
         let mut this = Self { errno, request, ext_ack_message: None, ext_ack_offset: None };
         if header.flags & NLM_F_ACK_TLVS == 0 {
@@ -378,11 +406,13 @@ pub struct MessageWriter {
 
 impl MessageWriter {
     /// An empty writer.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An empty writer with room for `capacity` bytes.
+    #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self { buf: Vec::with_capacity(capacity), current: None }
     }
@@ -447,12 +477,20 @@ impl MessageWriter {
         &self.buf
     }
 
+    /// The messages written, when the last one is finished (`None` while one is being built).
+    #[must_use]
+    pub fn finished_bytes(&self) -> Option<&[u8]> {
+        self.current.is_none().then_some(&self.buf[..])
+    }
+
     /// Bytes written so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Nothing written yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

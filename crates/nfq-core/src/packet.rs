@@ -81,6 +81,7 @@ pub enum ConntrackInfo {
 
 impl ConntrackInfo {
     /// The kernel's number.
+    #[must_use]
     pub fn to_raw(self) -> u32 {
         match self {
             Self::Established => 0,
@@ -108,6 +109,7 @@ impl From<u32> for ConntrackInfo {
 
 /// Name of hook `hook` of protocol family `family` (an NFPROTO_* value), as iptables (arptables
 /// for arp) calls its chain: `hook_name(2, 3) == Some("OUTPUT")`.
+#[must_use]
 pub fn hook_name(family: u8, hook: u8) -> Option<&'static str> {
     crate::facts::hook_names(family).get(usize::from(hook)).copied()
 }
@@ -128,6 +130,11 @@ pub struct PacketView<'a> {
 
 impl<'a> PacketView<'a> {
     /// Checks `message` (one whole netlink message) and indexes its attributes.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] (with the offset) for a truncated message, a malformed attribute or a
+    /// missing packet header.
     pub fn parse(message: &'a [u8]) -> Result<Self, DecodeError> {
         let header = MessageHeader::parse(message)?;
         let len = header.len as usize;
@@ -207,39 +214,48 @@ impl<'a> PacketView<'a> {
     }
 
     /// The whole message the view reads.
+    #[must_use]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.message
     }
 
     /// Packet id: the number a verdict names.
+    #[must_use]
     pub fn id(&self) -> u32 {
         self.id
     }
     /// Queue number (`nfgenmsg.res_id`).
+    #[must_use]
     pub fn queue(&self) -> u16 {
         self.queue
     }
     /// Protocol family (`AF_INET`, `AF_INET6`, `AF_BRIDGE`...).
+    #[must_use]
     pub fn family(&self) -> u8 {
         self.family
     }
     /// Link-layer protocol (ethertype: 0x0800 IPv4, 0x86dd IPv6).
+    #[must_use]
     pub fn hw_protocol(&self) -> u16 {
         self.hw_protocol
     }
     /// Netfilter hook number (3 = OUTPUT for inet).
+    #[must_use]
     pub fn hook(&self) -> u8 {
         self.hook
     }
     /// The hook's chain name (`"OUTPUT"`).
+    #[must_use]
     pub fn hook_name(&self) -> Option<&'static str> {
         hook_name(self.family, self.hook)
     }
     /// Packet mark.
+    #[must_use]
     pub fn mark(&self) -> Option<u32> {
         self.be_u32(NFQA_MARK)
     }
     /// Time the packet was received, when the kernel stamped it.
+    #[must_use]
     pub fn timestamp(&self) -> Option<Timestamp> {
         self.attr(NFQA_TIMESTAMP).map(|p| Timestamp {
             sec: u64::from_be_bytes(p[0..8].try_into().expect("checked in parse")),
@@ -247,22 +263,27 @@ impl<'a> PacketView<'a> {
         })
     }
     /// Input interface index.
+    #[must_use]
     pub fn indev(&self) -> Option<u32> {
         self.be_u32(NFQA_IFINDEX_INDEV)
     }
     /// Output interface index.
+    #[must_use]
     pub fn outdev(&self) -> Option<u32> {
         self.be_u32(NFQA_IFINDEX_OUTDEV)
     }
     /// Physical input interface index (bridge port).
+    #[must_use]
     pub fn physindev(&self) -> Option<u32> {
         self.be_u32(NFQA_IFINDEX_PHYSINDEV)
     }
     /// Physical output interface index (bridge port).
+    #[must_use]
     pub fn physoutdev(&self) -> Option<u32> {
         self.be_u32(NFQA_IFINDEX_PHYSOUTDEV)
     }
     /// Source hardware address, `hw_addrlen` bytes (at most 8).
+    #[must_use]
     pub fn hw_addr(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_HWADDR).map(|p| {
             let len = (read_u16_be(p, 0) as usize).min(8);
@@ -270,16 +291,19 @@ impl<'a> PacketView<'a> {
         })
     }
     /// The packet from its network header, up to the copy range.
+    #[must_use]
     pub fn payload(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_PAYLOAD)
     }
     /// Original packet length, sent when the payload was cut to the copy range.
+    #[must_use]
     pub fn cap_len(&self) -> Option<u32> {
         self.be_u32(NFQA_CAP_LEN)
     }
     /// The payload is only the first part of the packet: the kernel cut it to the queue's copy
     /// range and sent the whole length in `NFQA_CAP_LEN` ([`PacketView::cap_len`]). The message
     /// itself is whole; a message cut by the receiver is [`crate::Message::PacketCutByReceiver`].
+    #[must_use]
     pub fn is_cut_by_copy_range(&self) -> bool {
         match (self.cap_len(), self.payload()) {
             (Some(cap), Some(payload)) => cap as usize != payload.len(),
@@ -289,24 +313,29 @@ impl<'a> PacketView<'a> {
     }
     /// Former name of [`PacketView::is_cut_by_copy_range`].
     #[deprecated(note = "renamed is_cut_by_copy_range")]
+    #[must_use]
     pub fn is_truncated(&self) -> bool {
         self.is_cut_by_copy_range()
     }
     /// `NFQA_SKB_*` bits.
+    #[must_use]
     pub fn skb_info(&self) -> Option<u32> {
         self.be_u32(NFQA_SKB_INFO)
     }
     /// A GSO packet, larger than the MTU, queued whole (with [`crate::ConfigFlags::GSO`];
     /// without it the kernel segments GSO packets and queues each segment). Like any packet it
     /// may be cut by the copy range ([`PacketView::is_cut_by_copy_range`]).
+    #[must_use]
     pub fn is_gso(&self) -> bool {
         self.skb_info().is_some_and(|b| b & NFQA_SKB_GSO != 0)
     }
     /// Checksums not computed yet; treat them as correct.
+    #[must_use]
     pub fn checksum_not_ready(&self) -> bool {
         self.skb_info().is_some_and(|b| b & NFQA_SKB_CSUMNOTREADY != 0)
     }
     /// Conntrack entry: raw nested ctnetlink attributes.
+    #[must_use]
     pub fn conntrack(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_CT)
     }
@@ -315,22 +344,27 @@ impl<'a> PacketView<'a> {
         self.be_u32(NFQA_CT_INFO).map(ConntrackInfo::from)
     }
     /// Conntrack expectation: raw nested attributes.
+    #[must_use]
     pub fn expectation(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_EXP)
     }
     /// Owner uid of the local socket (with the UID_GID flag).
+    #[must_use]
     pub fn uid(&self) -> Option<u32> {
         self.be_u32(NFQA_UID)
     }
     /// Owner gid of the local socket (with the UID_GID flag).
+    #[must_use]
     pub fn gid(&self) -> Option<u32> {
         self.be_u32(NFQA_GID)
     }
     /// Security context, without its trailing NUL (with the SECCTX flag).
+    #[must_use]
     pub fn secctx(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_SECCTX).map(|p| p.strip_suffix(&[0]).unwrap_or(p))
     }
     /// VLAN tag.
+    #[must_use]
     pub fn vlan(&self) -> Option<Vlan> {
         let nest = self.attr(NFQA_VLAN)?;
         let mut vlan = Vlan { proto: None, tci: None };
@@ -344,10 +378,12 @@ impl<'a> PacketView<'a> {
         Some(vlan)
     }
     /// Link-layer header (bridge family).
+    #[must_use]
     pub fn l2_header(&self) -> Option<&'a [u8]> {
         self.attr(NFQA_L2HDR)
     }
     /// Packet priority.
+    #[must_use]
     pub fn priority(&self) -> Option<u32> {
         self.be_u32(NFQA_PRIORITY)
     }
@@ -419,8 +455,3 @@ pub fn packet_id_of_cut_message(message: &[u8]) -> Option<(u16, u32)> {
         .map(|a| (queue, read_u32_be(a.payload, packet_hdr::PACKET_ID)))
 }
 
-/// Former name of [`packet_id_of_cut_message`].
-#[deprecated(note = "renamed packet_id_of_cut_message")]
-pub fn truncated_packet_id(message: &[u8]) -> Option<(u16, u32)> {
-    packet_id_of_cut_message(message)
-}

@@ -161,6 +161,11 @@ pub struct BoundQueue {
 /// one when None), sorted by queue number, with the processes holding them when `owners` (a
 /// courtesy: without `/proc/net/netlink` the queues come without owners). Errors say what to do:
 /// the namespace does not exist or cannot be entered, or nfnetlink_queue is not loaded (ENOENT).
+///
+/// # Errors
+///
+/// [`Error::Namespace`] when the namespace does not exist or cannot be entered; [`Error::Io`] when
+/// the queue table cannot be read (ENOENT: nfnetlink_queue is not loaded).
 pub fn bound_queues(netns: Option<&Path>, owners: bool) -> Result<Vec<BoundQueue>> {
     let netns = netns.map(netns_path);
     let read = |file: &str| {

@@ -18,12 +18,13 @@ use crate::verdict::{Verdict, VerdictBuffer, VerdictOptions};
 
 /// What [`Queue::drain`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DrainReport {
     /// Packets read from the socket and given the drain's verdict.
     pub drained: u64,
     /// Packets still waiting when the deadline passed (held by code that never gave their
     /// verdict), given the drain's verdict with one VERDICT_BATCH.
-    pub swept: u32,
+    pub swept: u64,
     /// Packets the kernel still shows waiting for this socket at the end: 0 when the drain
     /// succeeded, `None` when `/proc/net/netfilter/nfnetlink_queue` of the queue's namespace
     /// could not be read (e.g. without CAP_SYS_ADMIN to enter it).
@@ -32,6 +33,7 @@ pub struct DrainReport {
 
 /// Counters of a queue's life. Read with [`Queue::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueStats {
     /// `recvmmsg` calls that returned datagrams.
     pub batches: u64,
@@ -86,6 +88,13 @@ pub struct Queue<T: Transport + Host = KernelTransport> {
 impl Queue<KernelTransport> {
     /// Opens a socket (in `options.netns` if given), sets its options, binds the
     /// queue and configures it. Every request is acknowledged or the error says why.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an option out of range; [`Error::PermissionDenied`] without
+    /// CAP_NET_ADMIN; [`Error::AlreadyBound`] when another socket holds the queue (it names the
+    /// process); [`Error::Unsupported`] for a flag this kernel lacks; [`Error::Namespace`] when
+    /// `netns` cannot be entered; [`Error::Io`] when the socket cannot be made.
     pub fn open(options: &QueueOptions) -> Result<Self> {
         options.validate()?;
         let netns = options.netns_path();
@@ -128,25 +137,53 @@ impl std::os::fd::AsRawFd for Queue<KernelTransport> {
 }
 
 impl Queue<KernelTransport> {
-    /// Non-blocking mode: `receive` never waits, even when asked to.
+    /// Non-blocking mode: [`Queue::receive`] returns what [`Queue::try_receive`] returns when
+    /// nothing is ready instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `fcntl` fails.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         self.transport.socket().set_nonblocking(nonblocking).map_err(|e| Error::io("set O_NONBLOCK", e))
     }
 
     /// NETLINK_NO_ENOBUFS on or off: when on, an overflowing socket buffer drops
     /// messages silently instead of reporting ENOBUFS (then counted as overruns).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the kernel refuses the socket option.
     pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
         self.transport.set_no_enobufs(on).map_err(|e| Error::io("set NETLINK_NO_ENOBUFS", e))
     }
 
-    /// Sets the socket receive buffer (see [`KernelTransport::set_receive_buffer`]).
+    /// Sets the socket receive buffer: SO_RCVBUFFORCE (past `rmem_max`, needs CAP_NET_ADMIN),
+    /// falling back to SO_RCVBUF. Returns the size the kernel reports (it doubles the request).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the kernel refuses both options.
     pub fn set_receive_buffer(&self, bytes: usize) -> Result<usize> {
         self.transport.set_receive_buffer(bytes).map_err(|e| Error::io("set receive buffer size", e))
+    }
+
+    /// The network interfaces of the queue's network namespace, `(index, name)`: to name a
+    /// packet's [`PacketView::indev`](crate::PacketView::indev) and the other interface indexes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the interfaces cannot be listed (or the namespace entered).
+    pub fn interfaces(&self) -> Result<Vec<(u32, String)>> {
+        self.transport.interfaces().map_err(|e| Error::io("list network interfaces", e))
     }
 }
 
 impl<T: Transport + Host> Queue<T> {
     /// Binds and configures the queue over `transport` (a fake, in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::open`], from the transport's answers.
     pub fn with_transport(transport: T, options: &QueueOptions) -> Result<Self> {
         options.validate()?;
         let queue = Self {
@@ -193,12 +230,12 @@ impl<T: Transport + Host> Queue<T> {
         self.transport.port_id()
     }
 
-    /// The transport underneath.
-    pub fn transport(&self) -> &T {
-        &self.transport
-    }
-
     /// Binds the socket to the queue (done by `open`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PermissionDenied`] without CAP_NET_ADMIN; [`Error::AlreadyBound`] when another
+    /// socket holds the queue; [`Error::Io`] when the request cannot be sent or answered.
     pub fn bind(&self) -> Result<()> {
         self.command(ConfigCommand::Bind)?;
         self.bound.store(true, Ordering::Release);
@@ -207,6 +244,11 @@ impl<T: Transport + Host> Queue<T> {
 
     /// Unbinds the queue; packets still queued are dropped by the kernel unless
     /// verdicted before. Closing the socket unbinds too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] when the kernel refuses (the queue is not bound to this socket);
+    /// [`Error::Io`] when the request cannot be sent or answered.
     pub fn unbind(&self) -> Result<()> {
         self.command(ConfigCommand::Unbind)?;
         self.bound.store(false, Ordering::Release);
@@ -214,11 +256,19 @@ impl<T: Transport + Host> Queue<T> {
     }
 
     /// Legacy protocol-family bind (`nfq_bind_pf`); a no-op since Linux 3.8, kept for old kernels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] or [`Error::Io`] when the kernel refuses or cannot be reached.
     pub fn pf_bind(&self, family: u8) -> Result<()> {
         self.command(ConfigCommand::PfBind(family))
     }
 
     /// Legacy protocol-family unbind (`nfq_unbind_pf`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] or [`Error::Io`] when the kernel refuses or cannot be reached.
     pub fn pf_unbind(&self, family: u8) -> Result<()> {
         self.command(ConfigCommand::PfUnbind(family))
     }
@@ -234,6 +284,11 @@ impl<T: Transport + Host> Queue<T> {
     }
 
     /// Sets the copy mode and range (`nfq_set_mode`); [`CopyMode::None`] is refused (see there).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for [`CopyMode::None`] or a range above 65535; [`Error::Kernel`]
+    /// or [`Error::Io`] when the kernel refuses or cannot be reached.
     pub fn set_copy_mode(&self, mode: CopyMode, range: u32) -> Result<()> {
         config::check_copy_mode(mode)?;
         crate::facts::COPY_RANGE.check(range)?;
@@ -242,6 +297,10 @@ impl<T: Transport + Host> Queue<T> {
     }
 
     /// Sets the kernel queue length (`nfq_set_queue_maxlen`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] or [`Error::Io`] when the kernel refuses or cannot be reached.
     pub fn set_max_len(&self, max_len: u32) -> Result<()> {
         let op = format!("set max length of queue {}", self.queue);
         self.request(&op, |w, seq| config::put_config_max_len(w, seq, self.queue, max_len))
@@ -249,6 +308,11 @@ impl<T: Transport + Host> Queue<T> {
 
     /// Sets the flags selected by `mask` to their values in `flags` (`nfq_set_queue_flags`).
     /// When the kernel refuses, each flag is tried alone so the error names the missing one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] naming the first flag this kernel lacks and what provides it;
+    /// [`Error::Kernel`] or [`Error::Io`] otherwise.
     pub fn set_flags(&self, flags: ConfigFlags, mask: ConfigFlags) -> Result<()> {
         let op = format!("set flags of queue {}", self.queue);
         let result = self.request(&op, |w, seq| config::put_config_flags(w, seq, self.queue, flags, mask));
@@ -303,7 +367,7 @@ impl<T: Transport + Host> Queue<T> {
                     if h.kind == NLMSG_ERROR {
                         if let Ok(e) = ErrorMessage::parse(m) {
                             if e.request.seq == seq && d.sender_port == 0 {
-                                answer = Some((i32::try_from(e.errno).unwrap_or(libc::EINVAL), e.ext_ack_message.map(str::to_owned)));
+                                answer = Some((e.errno, e.ext_ack_message.map(str::to_owned)));
                                 return true;
                             }
                         }
@@ -346,12 +410,47 @@ impl<T: Transport + Host> Queue<T> {
         }
     }
 
-    /// Receives a batch of datagrams into `buffers` with one `recvmmsg`.
+    /// Receives a batch of datagrams into `buffers` with one `recvmmsg`, waiting until at least
+    /// one arrives, then taking what else is ready (up to [`Queue::batch_size`]). Returns how
+    /// many arrived. ENOBUFS (the socket buffer overflowed: the kernel dropped messages) is
+    /// counted in [`QueueStats::overruns`] and reading goes on.
     ///
-    /// With `wait`, blocks until at least one arrives (unless the socket is in
-    /// non-blocking mode). Returns how many arrived (0 when none was ready). ENOBUFS (the socket buffer
-    /// overflowed) is counted in [`QueueStats::overruns`] and reading goes on.
-    pub fn receive(&self, buffers: &mut RecvBuffers, wait: bool) -> Result<usize> {
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `recvmmsg` fails; in non-blocking mode ([`Queue::set_nonblocking`])
+    /// one with [`Error::is_would_block`] when nothing is ready.
+    pub fn receive(&self, buffers: &mut RecvBuffers) -> Result<usize> {
+        self.receive_batch(buffers, true)
+    }
+
+    /// Receives what is ready without waiting, as [`Queue::receive`] does: for event loops
+    /// (epoll, mio, tokio's `AsyncFd`; see the `tokio` feature), which wait for the descriptor
+    /// ([`AsFd`](std::os::fd::AsFd)) and then read until nothing is left.
+    ///
+    /// # Errors
+    ///
+    /// When nothing is ready, an error whose [`Error::is_would_block`] is true and which
+    /// converts into an [`io::Error`] of kind [`io::ErrorKind::WouldBlock`], as event loops
+    /// expect; [`Error::Io`] when `recvmmsg` fails.
+    pub fn try_receive(&self, buffers: &mut RecvBuffers) -> Result<usize> {
+        self.receive_batch(buffers, false)
+    }
+
+    /// Whether messages read while a configuration call waited for its answer wait to be received.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.has_backlog.load(Ordering::Acquire)
+    }
+
+    /// [`Queue::try_receive`] with "nothing ready" as `Ok(0)`: for loops that empty the socket.
+    pub(crate) fn receive_ready(&self, buffers: &mut RecvBuffers) -> Result<usize> {
+        match self.try_receive(buffers) {
+            Err(e) if e.is_would_block() => Ok(0),
+            other => other,
+        }
+    }
+
+    fn receive_batch(&self, buffers: &mut RecvBuffers, wait: bool) -> Result<usize> {
         buffers.clear();
         if self.has_backlog.load(Ordering::Acquire) {
             let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
@@ -374,7 +473,6 @@ impl<T: Transport + Host> Queue<T> {
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     self.counters.overruns.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) => return Err(Error::io(format!("receive from queue {}", self.queue), e)),
             }
         }
@@ -397,15 +495,27 @@ impl<T: Transport + Host> Queue<T> {
         n
     }
 
-    /// Waits until a receive would find data, or `interrupt` fires; `timeout_ms` -1 waits forever.
-    pub fn wait(&self, interrupt: Option<&Interrupt>, timeout_ms: i32) -> Result<Readiness> {
+    /// Waits until a receive would find data, or `interrupt` fires (from another thread), at
+    /// most `timeout` (`None`: no limit). A reader thread that must stop on request waits here,
+    /// then calls [`Queue::try_receive`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `poll` fails.
+    pub fn wait(&self, interrupt: Option<&Interrupt>, timeout: Option<Duration>) -> Result<Readiness> {
         if self.has_backlog.load(Ordering::Acquire) {
             return Ok(Readiness { readable: true, interrupted: false });
         }
-        self.transport.wait(interrupt, timeout_ms).map_err(|e| Error::io("wait for packets", e))
+        self.transport.wait(interrupt, timeout).map_err(|e| Error::io("wait for packets", e))
     }
 
     /// Sends one verdict now (`nfq_set_verdict2`). Prefer [`Queue::send_verdicts`] for many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a replacement payload too large for a verdict; [`Error::Io`]
+    /// when `sendto` fails. A verdict the kernel refuses (an unknown id) arrives later as a
+    /// [`Message::Error`](crate::Message::Error).
     pub fn verdict(&self, id: u32, verdict: Verdict, options: &VerdictOptions) -> Result<()> {
         let mut buffer = VerdictBuffer::new();
         buffer.push(self.queue, id, verdict, options)?;
@@ -415,6 +525,10 @@ impl<T: Transport + Host> Queue<T> {
     /// Sends every verdict in `verdicts` in as few `sendto` calls as the socket
     /// allows, then empties the buffer. Refusals arrive later, as
     /// [`crate::Message::Error`] in the received batches.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `sendto` fails (the buffer is cleared either way).
     pub fn send_verdicts(&self, verdicts: &mut VerdictBuffer) -> Result<()> {
         let result = self.send_messages(verdicts.as_bytes());
         verdicts.clear();
@@ -424,6 +538,11 @@ impl<T: Transport + Host> Queue<T> {
     /// Sends already-encoded netlink messages (from another encoder, e.g. a
     /// binding's), split into datagrams at message boundaries. The bytes are
     /// checked to be whole messages first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when `messages` are not whole netlink messages; [`Error::Io`] when
+    /// `sendto` fails.
     pub fn send_messages(&self, messages: &[u8]) -> Result<()> {
         let limit = self.transport.max_datagram();
         let mut start = 0;
@@ -479,6 +598,10 @@ impl<T: Transport + Host> Queue<T> {
     /// their verdicts: give them, or let [`Queue::drain`] give `verdict`, before unbinding.
     ///
     /// A configuration call: it must not run while another thread receives (see [`Queue`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] or [`Error::Io`] when the kernel refuses or cannot be reached.
     pub fn stop_queueing(&self, verdict: Verdict) -> Result<()> {
         let accept = verdict == Verdict::Accept;
         let flags = if accept { ConfigFlags::FAIL_OPEN } else { ConfigFlags::NONE };
@@ -513,6 +636,10 @@ impl<T: Transport + Host> Queue<T> {
     /// `verdict` at once. Call it after [`Queue::stop_queueing`] (otherwise new packets keep
     /// coming) and once no other thread receives; then unbind. Messages other than packets
     /// (refused verdicts, acknowledgements) are read and skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when receiving or sending fails.
     pub fn drain(&self, verdict: Verdict, timeout: Duration) -> Result<DrainReport> {
         let deadline = Instant::now() + timeout;
         let mut buffers = self.receive_buffers();
@@ -520,7 +647,7 @@ impl<T: Transport + Host> Queue<T> {
         let mut report = DrainReport::default();
         let none = VerdictOptions::default();
         loop {
-            while self.receive(&mut buffers, false)? > 0 {
+            while self.receive_ready(&mut buffers)? > 0 {
                 for message in buffers.messages() {
                     let id = match message {
                         Ok(Message::Packet(p)) => p.id(),
@@ -544,9 +671,9 @@ impl<T: Transport + Host> Queue<T> {
                 // Only ids up to the last one handed out wait: one VERDICT_BATCH covers them all.
                 verdicts.push_batch(self.queue, row.id_sequence, verdict, None);
                 self.send_verdicts(&mut verdicts)?;
-                report.swept += row.waiting;
+                report.swept += u64::from(row.waiting);
                 // Swept once: what the kernel shows after it is the result.
-                while self.receive(&mut buffers, false)? > 0 {}
+                while self.receive_ready(&mut buffers)? > 0 {}
                 report.waiting = self.kernel_stats().map(|r| r.waiting);
                 return Ok(report);
             }
@@ -557,6 +684,10 @@ impl<T: Transport + Host> Queue<T> {
     /// Shuts the queue down losing nothing: [`Queue::stop_queueing`], [`Queue::drain`] with
     /// `verdict` and `timeout`, then unbinds. What arrives meanwhile passes (accept) or is
     /// dropped by the kernel (any other verdict).
+    ///
+    /// # Errors
+    ///
+    /// What [`Queue::stop_queueing`], [`Queue::drain`] and [`Queue::unbind`] return.
     pub fn shutdown(&self, verdict: Verdict, timeout: Duration) -> Result<DrainReport> {
         self.stop_queueing(verdict)?;
         let report = self.drain(verdict, timeout)?;
@@ -569,6 +700,10 @@ impl<T: Transport + Host> Queue<T> {
     /// [`Queue::stop_queueing`] (accept when it was not called) at once, then unbinds. Use
     /// [`Queue::shutdown`] to give held packets time for their own verdicts. Dropping the queue
     /// instead closes the socket, which unbinds, and the kernel drops what was still waiting.
+    ///
+    /// # Errors
+    ///
+    /// What [`Queue::shutdown`] returns; the socket closes (and the queue unbinds) either way.
     pub fn close(self) -> Result<()> {
         if self.is_bound() {
             let verdict = match self.shutdown_verdict.load(Ordering::Acquire) {

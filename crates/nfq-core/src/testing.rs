@@ -8,7 +8,7 @@
 //! let queue = Queue::with_transport(kernel.clone(), &QueueOptions::new(3)).unwrap();
 //! kernel.deliver(PacketBuilder::new(3, 1).payload(b"\x45...").build());
 //! let mut buffers = RecvBuffers::new(8, 4096);
-//! assert_eq!(queue.receive(&mut buffers, false).unwrap(), 1);
+//! assert_eq!(queue.try_receive(&mut buffers).unwrap(), 1);
 //! let Some(Ok(Message::Packet(p))) = buffers.messages().next() else { panic!() };
 //! assert_eq!(p.id(), 1);
 //! ```
@@ -23,6 +23,15 @@ use crate::packet::nfqnl_msg_packet_hdr;
 use crate::sys::{Interrupt, Readiness, RecvBuffers};
 use crate::proc_net::QUEUE_TABLE;
 use crate::transport::{Host, Transport};
+
+/// Runs `f` on a new thread that has entered the network namespace at `netns` (a path such as
+/// `/run/netns/NAME`), for tests that set up traffic in a namespace of their own. The caller's
+/// namespace never changes; sockets that `f` opens stay in the namespace.
+///
+/// # Errors
+///
+/// The outer error when the namespace cannot be entered; the inner one is `f`'s.
+pub use crate::sys::run_in_netns;
 
 type AnswerRule = dyn Fn(&[u8]) -> i32 + Send + Sync;
 
@@ -57,6 +66,7 @@ impl std::fmt::Debug for FakeKernel {
 
 impl FakeKernel {
     /// A kernel with nfnetlink_queue that acknowledges every request, with CAP_NET_ADMIN held.
+    #[must_use]
     pub fn new() -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
@@ -75,30 +85,35 @@ impl FakeKernel {
     }
 
     /// Answers each acknowledged request with the errno `rule` returns for it (0 = success).
+    #[must_use]
     pub fn answer_with(self, rule: impl Fn(&[u8]) -> i32 + Send + Sync + 'static) -> Self {
         self.lock().answer = Arc::new(rule);
         self
     }
 
     /// Pretends the process lacks CAP_NET_ADMIN.
+    #[must_use]
     pub fn without_cap_net_admin(self) -> Self {
         self.lock().cap_net_admin = false;
         self
     }
 
     /// The text `/proc/net/netfilter/nfnetlink_queue` shows.
+    #[must_use]
     pub fn with_queue_table(self, text: &str) -> Self {
         self.lock().queue_table = Some(text.to_owned());
         self
     }
 
     /// Pretends the kernel has no nfnetlink_queue (no `/proc/net/netfilter/nfnetlink_queue`).
+    #[must_use]
     pub fn without_nfnetlink_queue(self) -> Self {
         self.lock().queue_table = None;
         self
     }
 
     /// Limits datagram size, to test splitting of large verdict sends.
+    #[must_use]
     pub fn with_max_datagram(self, bytes: usize) -> Self {
         self.lock().max_datagram = bytes;
         self
@@ -115,17 +130,20 @@ impl FakeKernel {
     }
 
     /// Every datagram sent so far.
+    #[must_use]
     pub fn sent_datagrams(&self) -> Vec<Vec<u8>> {
         self.lock().sent.clone()
     }
 
     /// Every message sent so far, in order.
+    #[must_use]
     pub fn sent_messages(&self) -> Vec<Vec<u8>> {
         self.lock().sent.iter().flat_map(|d| Messages::new(d).flatten().map(<[u8]>::to_vec).collect::<Vec<_>>()).collect()
     }
 }
 
 /// An `NLMSG_ERROR` answering `request` with `errno` (0 = acknowledgement), header echoed only.
+#[must_use]
 pub fn error_message(request: &[u8], errno: i32) -> Vec<u8> {
     let mut m = Vec::with_capacity(nlmsgerr::END);
     m.extend_from_slice(&(nlmsgerr::END as u32).to_ne_bytes());
@@ -173,7 +191,7 @@ impl Transport for FakeKernel {
         Ok(buffers.len())
     }
 
-    fn wait(&self, interrupt: Option<&Interrupt>, _timeout_ms: i32) -> io::Result<Readiness> {
+    fn wait(&self, interrupt: Option<&Interrupt>, _timeout: Option<std::time::Duration>) -> io::Result<Readiness> {
         let _ = interrupt;
         Ok(Readiness { readable: !self.lock().incoming.is_empty(), interrupted: false })
     }
@@ -211,42 +229,51 @@ pub struct PacketBuilder {
 
 impl PacketBuilder {
     /// Packet `id` of `queue`: IPv4, hook OUTPUT, no other attribute yet.
+    #[must_use]
     pub fn new(queue: u16, id: u32) -> Self {
         Self { queue, family: AF_INET, id, hw_protocol: 0x0800, hook: 3, attributes: Vec::new() }
     }
     /// Sets the protocol family.
+    #[must_use]
     pub fn family(mut self, family: u8) -> Self {
         self.family = family;
         self
     }
     /// Sets the hardware protocol.
+    #[must_use]
     pub fn hw_protocol(mut self, hw_protocol: u16) -> Self {
         self.hw_protocol = hw_protocol;
         self
     }
     /// Sets the hook.
+    #[must_use]
     pub fn hook(mut self, hook: u8) -> Self {
         self.hook = hook;
         self
     }
     /// Adds any attribute.
+    #[must_use]
     pub fn attribute(mut self, kind: u16, payload: &[u8]) -> Self {
         self.attributes.push((kind, payload.to_vec()));
         self
     }
     /// Adds a big-endian u32 attribute.
+    #[must_use]
     pub fn be_u32(self, kind: u16, value: u32) -> Self {
         self.attribute(kind, &value.to_be_bytes())
     }
     /// Adds `NFQA_MARK`.
+    #[must_use]
     pub fn mark(self, mark: u32) -> Self {
         self.be_u32(NFQA_MARK, mark)
     }
     /// Adds `NFQA_PAYLOAD`.
+    #[must_use]
     pub fn payload(self, payload: &[u8]) -> Self {
         self.attribute(NFQA_PAYLOAD, payload)
     }
     /// The message bytes.
+    #[must_use]
     pub fn build(&self) -> Vec<u8> {
         let mut w = MessageWriter::new();
         w.begin_nfnetlink(nfqueue_msg_type(NFQNL_MSG_PACKET), 0, 0, self.family, self.queue);

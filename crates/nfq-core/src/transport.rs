@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::consts::*;
 use crate::sys::{self, Interrupt, NetlinkSocket, Readiness, RecvBuffers};
@@ -10,11 +11,23 @@ use crate::sys::{self, Interrupt, NetlinkSocket, Readiness, RecvBuffers};
 /// What a [`crate::Queue`] needs from the kernel.
 pub trait Transport: Send + Sync {
     /// Sends one datagram of netlink messages.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `sendto`.
     fn send(&self, datagram: &[u8]) -> io::Result<usize>;
     /// Receives datagrams into `buffers`; `wait` blocks until at least one arrives.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `recvmmsg`; `WouldBlock` when `wait` is false and nothing is ready.
     fn receive(&self, buffers: &mut RecvBuffers, wait: bool) -> io::Result<usize>;
-    /// Waits until data is ready or `interrupt` fires (see [`NetlinkSocket::wait`]).
-    fn wait(&self, interrupt: Option<&Interrupt>, timeout_ms: i32) -> io::Result<Readiness>;
+    /// Waits until data is ready or `interrupt` fires, at most `timeout` (`None`: no limit).
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `poll`.
+    fn wait(&self, interrupt: Option<&Interrupt>, timeout: Option<Duration>) -> io::Result<Readiness>;
     /// This end's netlink port id.
     fn port_id(&self) -> u32;
     /// Largest datagram the kernel takes in one send.
@@ -29,12 +42,14 @@ pub trait Host: Send + Sync {
     fn has_cap_net_admin(&self) -> bool {
         crate::privileges::effective_cap_net_admin()
     }
-    /// The text of `/proc/net/<file>` as seen from the socket's network namespace
-    /// ([`crate::proc_net::QUEUE_TABLE`], [`crate::proc_net::NETLINK_TABLE`]).
+    /// The text of `/proc/net/<file>` as seen from the socket's network namespace; `file` is
+    /// `netfilter/nfnetlink_queue` (the queue table) or `netlink` (the sockets, to find a
+    /// queue's owner).
     fn proc_net(&self, file: &str) -> Option<String>;
 }
 
 /// The real kernel: a `NETLINK_NETFILTER` socket, maybe in another network namespace.
+/// [`Queue::open`](crate::Queue::open) makes one; its socket is reached through the queue.
 #[derive(Debug)]
 pub struct KernelTransport {
     socket: NetlinkSocket,
@@ -44,7 +59,7 @@ pub struct KernelTransport {
 
 impl KernelTransport {
     /// Opens a socket in this namespace, or in the one at `netns`.
-    pub fn open(netns: Option<&Path>) -> io::Result<Self> {
+    pub(crate) fn open(netns: Option<&Path>) -> io::Result<Self> {
         let socket = match netns {
             Some(path) => NetlinkSocket::open_in_netns(path)?,
             None => NetlinkSocket::open()?,
@@ -56,13 +71,13 @@ impl KernelTransport {
     }
 
     /// The socket, for options this crate does not wrap.
-    pub fn socket(&self) -> &NetlinkSocket {
+    pub(crate) fn socket(&self) -> &NetlinkSocket {
         &self.socket
     }
 
     /// Sets the receive buffer: SO_RCVBUFFORCE (past `rmem_max`, needs CAP_NET_ADMIN),
     /// falling back to SO_RCVBUF. Returns the size the kernel reports (it doubles the request).
-    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
+    pub(crate) fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
         let bytes = bytes.min(i32::MAX as usize) as i32;
         if self.socket.set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes).is_err() {
             self.socket.set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)?;
@@ -71,22 +86,22 @@ impl KernelTransport {
     }
 
     /// The receive buffer size the kernel reports.
-    pub fn receive_buffer(&self) -> io::Result<usize> {
+    pub(crate) fn receive_buffer(&self) -> io::Result<usize> {
         Ok(self.socket.int_option(libc::SOL_SOCKET, libc::SO_RCVBUF)? as usize)
     }
 
     /// NETLINK_NO_ENOBUFS: when on, an overflowing socket buffer drops silently.
-    pub fn set_no_enobufs(&self, on: bool) -> io::Result<()> {
+    pub(crate) fn set_no_enobufs(&self, on: bool) -> io::Result<()> {
         self.socket.set_int_option(SOL_NETLINK, NETLINK_NO_ENOBUFS, on as i32)
     }
 
     /// Extended ACK: the kernel explains refused requests in words.
-    pub fn set_extended_ack(&self, on: bool) -> io::Result<()> {
+    pub(crate) fn set_extended_ack(&self, on: bool) -> io::Result<()> {
         self.socket.set_int_option(SOL_NETLINK, NETLINK_EXT_ACK, on as i32)
     }
 
     /// The network interfaces of the socket's namespace, `(index, name)`.
-    pub fn interfaces(&self) -> io::Result<Vec<(u32, String)>> {
+    pub(crate) fn interfaces(&self) -> io::Result<Vec<(u32, String)>> {
         match &self.netns {
             None => sys::interfaces(),
             Some(ns) => sys::run_in_netns(ns, sys::interfaces)?,
@@ -101,8 +116,8 @@ impl Transport for KernelTransport {
     fn receive(&self, buffers: &mut RecvBuffers, wait: bool) -> io::Result<usize> {
         self.socket.receive(buffers, wait)
     }
-    fn wait(&self, interrupt: Option<&Interrupt>, timeout_ms: i32) -> io::Result<Readiness> {
-        self.socket.wait(interrupt, timeout_ms)
+    fn wait(&self, interrupt: Option<&Interrupt>, timeout: Option<Duration>) -> io::Result<Readiness> {
+        self.socket.wait(interrupt, timeout)
     }
     fn port_id(&self) -> u32 {
         self.socket.port_id()

@@ -9,6 +9,7 @@ pub const MAX_VERDICT_PAYLOAD: usize = u16::MAX as usize - NLA_HDRLEN;
 
 /// What happens to a queued packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Verdict {
     /// Let it continue through the hook.
     Accept,
@@ -29,6 +30,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The kernel's number: `NF_*`, with the queue number and bypass flag for `Queue`.
+    #[must_use]
     pub fn to_raw(self) -> u32 {
         match self {
             Verdict::Accept => NF_ACCEPT,
@@ -42,6 +44,7 @@ impl Verdict {
     }
 
     /// Decodes a kernel verdict number; `None` for values userspace cannot send.
+    #[must_use]
     pub fn from_raw(raw: u32) -> Option<Self> {
         Some(match raw & 0xff {
             NF_ACCEPT => Verdict::Accept,
@@ -56,7 +59,14 @@ impl Verdict {
 
 /// Conntrack changes carried with a verdict (`NFQA_CT`). Needs the kernel's
 /// conntrack glue (CONFIG_NETFILTER_NETLINK_GLUE_CT); without it the kernel ignores them.
+///
+/// ```
+/// use nfq_core::ConntrackUpdate;
+/// let update = ConntrackUpdate::default().with_mark(7);
+/// assert_eq!(update.mark, Some(7));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConntrackUpdate {
     /// New connection mark.
     pub mark: Option<u32>,
@@ -66,8 +76,30 @@ pub struct ConntrackUpdate {
     pub labels_mask: Option<[u8; 16]>,
 }
 
-/// What a verdict may carry besides the verdict itself.
+impl ConntrackUpdate {
+    /// This update, also setting the connection mark.
+    #[must_use]
+    pub fn with_mark(self, mark: u32) -> Self {
+        Self { mark: Some(mark), ..self }
+    }
+
+    /// This update, also setting the connection labels: the bits set in `mask` (all when `None`).
+    #[must_use]
+    pub fn with_labels(self, labels: [u8; 16], mask: Option<[u8; 16]>) -> Self {
+        Self { labels: Some(labels), labels_mask: mask, ..self }
+    }
+}
+
+/// What a verdict may carry besides the verdict itself: nothing by default.
+///
+/// ```
+/// use nfq_core::VerdictOptions;
+/// let rewritten = [0x45u8; 20];
+/// let options = VerdictOptions::default().with_mark(1).with_payload(&rewritten);
+/// assert_eq!(options.mark, Some(1));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerdictOptions<'a> {
     /// Set the packet mark.
     pub mark: Option<u32>,
@@ -77,7 +109,35 @@ pub struct VerdictOptions<'a> {
     pub conntrack: Option<ConntrackUpdate>,
 }
 
+impl<'a> VerdictOptions<'a> {
+    /// No mark, no new packet, no conntrack change: the verdict alone.
+    pub const NONE: VerdictOptions<'static> = VerdictOptions { mark: None, payload: None, conntrack: None };
+
+    /// These options, also setting the packet mark.
+    #[must_use]
+    pub fn with_mark(self, mark: u32) -> Self {
+        Self { mark: Some(mark), ..self }
+    }
+
+    /// These options, also replacing the packet (from its network header) with `payload`.
+    #[must_use]
+    pub fn with_payload(self, payload: &'a [u8]) -> Self {
+        Self { payload: Some(payload), ..self }
+    }
+
+    /// These options, also changing the connection's mark or labels.
+    #[must_use]
+    pub fn with_conntrack(self, conntrack: ConntrackUpdate) -> Self {
+        Self { conntrack: Some(conntrack), ..self }
+    }
+}
+
 /// Appends an `NFQNL_MSG_VERDICT` message for one packet to `writer`.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] for a replacement payload larger than [`MAX_VERDICT_PAYLOAD`], or a
+/// label mask without labels.
 pub fn put_verdict(writer: &mut MessageWriter, queue: u16, id: u32, verdict: Verdict, options: &VerdictOptions) -> Result<()> {
     if let Some(payload) = options.payload {
         if payload.len() > MAX_VERDICT_PAYLOAD {
@@ -141,11 +201,16 @@ pub struct VerdictBuffer {
 
 impl VerdictBuffer {
     /// An empty buffer.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds a verdict for packet `id` of `queue`.
+    ///
+    /// # Errors
+    ///
+    /// What [`put_verdict`] returns; nothing is added then.
     pub fn push(&mut self, queue: u16, id: u32, verdict: Verdict, options: &VerdictOptions) -> Result<()> {
         put_verdict(&mut self.writer, queue, id, verdict, options)?;
         self.count += 1;
@@ -159,18 +224,22 @@ impl VerdictBuffer {
     }
 
     /// Messages collected.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Nothing collected.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The messages, back to back.
-    pub fn as_bytes(&mut self) -> &[u8] {
-        self.writer.bytes()
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        // Every message is finished as it is pushed.
+        self.writer.finished_bytes().unwrap_or_default()
     }
 
     /// Empties the buffer, keeping its memory.

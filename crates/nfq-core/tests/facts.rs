@@ -1,8 +1,8 @@
 //! nfq-core's errno names, hook names and option ranges are those of facts/nfqueue.json, the
 //! table the TypeScript packages read too.
 
-use nfq_core::error::errno_name;
-use nfq_core::packet::hook_name;
+use nfq_core::errno_name;
+use nfq_core::hook_name;
 use serde_json::Value;
 
 fn facts() -> Value {

@@ -1,8 +1,8 @@
 //! The queue against a fake kernel: no privileges needed.
 
-use nfq_core::batch::NLM_F_NFQ_CUT_BY_RECEIVER;
-use nfq_core::consts::*;
-use nfq_core::netlink::{Attributes, MessageHeader};
+use nfq_core::wire::NLM_F_NFQ_CUT_BY_RECEIVER;
+use nfq_core::wire::*;
+use nfq_core::wire::{Attributes, MessageHeader};
 use nfq_core::testing::{FakeKernel, PacketBuilder};
 use nfq_core::{
     ConfigFlags, ConntrackInfo, DecodeErrorKind, ErrorKind, Message, PacketView, Queue, QueueOptions, RecvBuffers,
@@ -122,10 +122,10 @@ fn packets_read_while_waiting_for_an_ack_are_kept_for_the_next_receive() {
     kernel.deliver(PacketBuilder::new(3, 1).payload(b"early").build());
     queue.set_max_len(10).unwrap();
     let mut buffers = RecvBuffers::new(8, 4096);
-    assert_eq!(queue.receive(&mut buffers, false).unwrap(), 1);
+    assert_eq!(queue.try_receive(&mut buffers).unwrap(), 1);
     let Some(Ok(Message::Packet(p))) = buffers.messages().next() else { panic!("packet expected") };
     assert_eq!((p.id(), p.payload()), (1, Some(&b"early"[..])));
-    assert_eq!(queue.receive(&mut buffers, false).unwrap(), 0, "nothing else");
+    assert!(queue.try_receive(&mut buffers).unwrap_err().is_would_block(), "nothing else");
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn verdicts_are_coalesced_and_split_only_at_message_boundaries() {
     let before = kernel.sent_datagrams().len();
     let mut verdicts = VerdictBuffer::new();
     for id in 1..=30 {
-        verdicts.push(4, id, Verdict::Accept, &VerdictOptions { mark: Some(id), ..Default::default() }).unwrap();
+        verdicts.push(4, id, Verdict::Accept, &VerdictOptions::NONE.with_mark(id)).unwrap();
     }
     queue.send_verdicts(&mut verdicts).unwrap();
     assert!(verdicts.is_empty());
@@ -292,7 +292,7 @@ fn a_cut_datagram_still_yields_its_packet_id() {
     kernel.deliver(PacketBuilder::new(6, 42).payload(b"fits").build());
     kernel.deliver_from(PacketBuilder::new(6, 43).build(), 999);
     let mut buffers = RecvBuffers::new(8, 1024);
-    assert_eq!(queue.receive(&mut buffers, false).unwrap(), 3);
+    assert_eq!(queue.try_receive(&mut buffers).unwrap(), 3);
     assert_eq!(queue.stats().cut_by_receiver, 1);
     assert_eq!(queue.stats().foreign, 1, "the datagram from port 999 is counted");
     let messages: Vec<_> = buffers.messages().map(Result::unwrap).collect();
@@ -301,7 +301,7 @@ fn a_cut_datagram_still_yields_its_packet_id() {
 
     let mut batch = Vec::new();
     assert_eq!(buffers.copy_messages_into(&mut batch), 1, "the datagram from port 999 is skipped");
-    let copied: Vec<_> = nfq_core::netlink::Messages::new(&batch).map(|m| Message::parse(m.unwrap()).unwrap()).collect();
+    let copied: Vec<_> = nfq_core::wire::Messages::new(&batch).map(|m| Message::parse(m.unwrap()).unwrap()).collect();
     assert_eq!(copied.len(), 2);
     assert!(matches!(copied[0], Message::PacketCutByReceiver { queue: 6, id: 41 }));
     let first = MessageHeader::parse(&batch).unwrap();
@@ -316,7 +316,7 @@ fn kernel_refusals_of_verdicts_arrive_as_error_messages() {
     let request = PacketBuilder::new(7, 5).build();
     kernel.deliver(nfq_core::testing::error_message(&request, libc::ENOENT));
     let mut buffers = RecvBuffers::new(4, 4096);
-    queue.receive(&mut buffers, false).unwrap();
+    queue.try_receive(&mut buffers).unwrap();
     let Some(Ok(Message::Error(e))) = buffers.messages().next() else { panic!("error message expected") };
-    assert_eq!(e.errno, i64::from(libc::ENOENT));
+    assert_eq!(e.errno, libc::ENOENT);
 }

@@ -6,9 +6,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::fixture_json::{decode_json, from_hex, to_hex};
-use nfq_core::config::{put_config_command, put_config_flags, put_config_max_len, put_config_params, ConfigCommand};
-use nfq_core::netlink::MessageWriter;
-use nfq_core::verdict::{put_verdict, put_verdict_batch};
+use nfq_core::wire::{put_config_command, put_config_flags, put_config_max_len, put_config_params, ConfigCommand};
+use nfq_core::wire::MessageWriter;
+use nfq_core::wire::{put_verdict, put_verdict_batch};
 use nfq_core::{ConfigFlags, ConntrackUpdate, CopyMode, Verdict, VerdictOptions};
 use serde_json::Value;
 
@@ -30,7 +30,13 @@ fn fixtures() -> Vec<(String, Value)> {
 /// The conntrack changes of a verdict fixture (`connmark`, `connlabels`, `connlabelsMask`).
 fn conntrack_update(input: &Value) -> Option<ConntrackUpdate> {
     let labels = |key: &str| input.get(key).map(|h| <[u8; 16]>::try_from(from_hex(h.as_str().unwrap())).expect("16 bytes of labels"));
-    let update = ConntrackUpdate { mark: num(input, "connmark").map(|m| m as u32), labels: labels("connlabels"), labels_mask: labels("connlabelsMask") };
+    let mut update = ConntrackUpdate::default();
+    if let Some(mark) = num(input, "connmark") {
+        update = update.with_mark(mark as u32);
+    }
+    if let Some(labels_value) = labels("connlabels") {
+        update = update.with_labels(labels_value, labels("connlabelsMask"));
+    }
     (update != ConntrackUpdate::default()).then_some(update)
 }
 
@@ -48,11 +54,16 @@ fn build(spec: &Value) -> Vec<u8> {
             let verdict = Verdict::from_raw(raw).unwrap();
             assert_eq!(verdict.to_raw(), raw);
             let payload = input.get("payload").map(|h| from_hex(h.as_str().unwrap()));
-            let options = VerdictOptions {
-                mark: num(input, "mark").map(|m| m as u32),
-                payload: payload.as_deref(),
-                conntrack: conntrack_update(input),
-            };
+            let mut options = VerdictOptions::NONE;
+            if let Some(mark) = num(input, "mark") {
+                options = options.with_mark(mark as u32);
+            }
+            if let Some(payload) = payload.as_deref() {
+                options = options.with_payload(payload);
+            }
+            if let Some(conntrack) = conntrack_update(input) {
+                options = options.with_conntrack(conntrack);
+            }
             put_verdict(&mut w, queue, num(input, "id").unwrap() as u32, verdict, &options).unwrap();
         }
         "verdictBatch" => {
@@ -141,7 +152,7 @@ fn packets_display_as_the_nf_queue_line() {
         let fixture = entry["fixture"].as_str().unwrap();
         let bytes = from_hex(read(fixture)["decode"]["hex"].as_str().unwrap());
         let index = entry["message"].as_u64().unwrap() as usize;
-        let message = nfq_core::netlink::Messages::new(&bytes).nth(index).unwrap().unwrap();
+        let message = nfq_core::wire::Messages::new(&bytes).nth(index).unwrap().unwrap();
         let packet = nfq_core::PacketView::parse(message).unwrap();
         assert_eq!(packet.to_string(), entry["line"].as_str().unwrap(), "{fixture} #{index}");
     }

@@ -10,11 +10,11 @@ mod common;
 use std::path::PathBuf;
 
 use common::fixture_json::from_hex;
-use nfq_core::consts::*;
-use nfq_core::netlink::{Attributes, ErrorMessage, MessageHeader, MessageWriter, Messages};
+use nfq_core::wire::*;
+use nfq_core::wire::{Attributes, MessageHeader, MessageWriter, Messages};
 use nfq_core::testing::PacketBuilder;
-use nfq_core::verdict::put_verdict;
-use nfq_core::{Message, PacketView, RecvBuffers, Verdict, VerdictOptions};
+use nfq_core::wire::put_verdict;
+use nfq_core::{ErrorMessage, Message, PacketView, RecvBuffers, Verdict, VerdictOptions};
 use proptest::prelude::*;
 
 /// Decodes `bytes` every way there is; checks every error offset lies inside the input.
@@ -201,7 +201,13 @@ proptest! {
         payload in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..2000)),
     ) {
         let mut w = MessageWriter::new();
-        let options = VerdictOptions { mark, payload: payload.as_deref(), conntrack: None };
+        let mut options = VerdictOptions::NONE;
+        if let Some(mark) = mark {
+            options = options.with_mark(mark);
+        }
+        if let Some(payload) = payload.as_deref() {
+            options = options.with_payload(payload);
+        }
         put_verdict(&mut w, queue, id, verdict, &options).unwrap();
         let bytes = w.bytes();
         let header = MessageHeader::parse(bytes).unwrap();

@@ -8,6 +8,11 @@ use napi::bindgen_prelude::*;
 /// `user`. Every error the binding raises, thrown or passed to a callback, is made here.
 pub(crate) fn error_object<'env>(env: &'env Env, error: &nfq_core::Error) -> Result<Object<'env>> {
     let mut message = error.to_string();
+    // JavaScript errors carry no chain of causes: the OS error's text (the Rust error's source)
+    // joins the message, once.
+    if let Some(source) = std::error::Error::source(error) {
+        message = format!("{message}: {source}");
+    }
     if let nfq_core::Error::InvalidArgument { option, .. } = error {
         // A range error starts with nfq-core's name of the option; JavaScript names it by `option`.
         if let Some(rest) = message.strip_prefix(option).and_then(|m| m.strip_prefix(": ")) {

@@ -44,8 +44,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi::sys;
-use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{Queue, RecvBuffers, RecvMemory};
+use nfq_core::{Queue, RecvBuffers, RecvMemory, DEFAULT_SLOT_SIZE};
 
 use crate::errors::{throw, BatchError};
 
@@ -228,7 +227,7 @@ impl EventLoopReader {
         // SAFETY: `handle` points at `size` zeroed, 8-aligned bytes that live as long as the
         // watcher, which the handle's own reference (taken below) keeps until the close callback;
         // the loop is this env's, and the fd stays open while `queue` is alive (held in `running`).
-        let status = unsafe { uv_poll_init(event_loop, handle, queue.transport().socket().as_raw_fd()) };
+        let status = unsafe { uv_poll_init(event_loop, handle, queue.as_raw_fd()) };
         if status != 0 {
             watcher.release();
             let source = std::io::Error::from_raw_os_error(-status);
@@ -388,7 +387,7 @@ impl Watcher {
             let received = {
                 let mut banks = self.banks.borrow_mut();
                 let buffers = &mut banks[bank].buffers;
-                match queue.receive(buffers, false) {
+                match crate::receive_ready(&queue, buffers) {
                     Ok(received) => {
                         for i in 0..received {
                             self.control.set(CONTROL_LENGTHS + i, buffers.prepare_in_place(i) as i32);

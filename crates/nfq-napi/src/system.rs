@@ -74,7 +74,7 @@ pub struct BindingBoundQueue {
 #[napi]
 pub fn bound_queues(env: Env, netns: Option<String>, owners: Option<bool>) -> Result<Vec<BindingBoundQueue>> {
     let netns = netns.map(std::path::PathBuf::from);
-    let queues = nfq_core::proc_net::bound_queues(netns.as_deref(), owners.unwrap_or(false)).map_err(|e| throw(&env, e))?;
+    let queues = nfq_core::bound_queues(netns.as_deref(), owners.unwrap_or(false)).map_err(|e| throw(&env, e))?;
     Ok(queues
         .into_iter()
         .map(|bound| {

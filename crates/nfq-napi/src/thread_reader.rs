@@ -9,9 +9,9 @@ use std::thread::JoinHandle;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use nfq_core::config::DEFAULT_SLOT_SIZE;
-use nfq_core::{Interrupt, Queue, RecvBuffers};
+use nfq_core::{Interrupt, Queue, RecvBuffers, DEFAULT_SLOT_SIZE};
 
+use crate::receive_ready;
 use crate::errors::{throw, BatchError};
 use crate::event_loop::MERGE_LIMIT;
 use crate::options::ReaderSettings;
@@ -86,7 +86,7 @@ impl ThreadReader {
                 Ok(FnArgs::from((BatchError(None), batch.map(Buffer::from))))
             })?;
         let stop = Arc::new(AtomicBool::new(false));
-        let interrupt = Arc::new(Interrupt::new().map_err(|e| throw(env, nfq_core::Error::Io { operation: "create eventfd".into(), source: e }))?);
+        let interrupt = Arc::new(Interrupt::new().map_err(|e| throw(env, e))?);
         let (thread_stop, thread_interrupt, pending) = (stop.clone(), interrupt.clone(), pending.clone());
         let thread = std::thread::Builder::new()
             .name(format!("nfq-reader-{}", queue.queue_num()))
@@ -113,12 +113,11 @@ impl ThreadReader {
 
 /// Pins the calling thread to `cpus` (when given) and sets its nice value (when given).
 pub(crate) fn tune_current_thread(cpus: &[usize], nice: Option<i32>) -> std::result::Result<(), nfq_core::Error> {
-    let failed = |what: &str, source| nfq_core::Error::Io { operation: format!("set the receiving thread's {what}"), source };
     if !cpus.is_empty() {
-        nfq_core::sys::pin_current_thread(cpus).map_err(|e| failed("CPU affinity", e))?;
+        nfq_core::thread::pin_current_thread(cpus)?;
     }
     if let Some(nice) = nice {
-        nfq_core::sys::set_current_thread_nice(nice).map_err(|e| failed("nice value", e))?;
+        nfq_core::thread::set_current_thread_nice(nice)?;
     }
     Ok(())
 }
@@ -148,12 +147,12 @@ fn read_loop(
         if stop.load(Ordering::Acquire) {
             break;
         }
-        match queue.wait(Some(interrupt), -1) {
+        match queue.wait(Some(interrupt), None) {
             Ok(r) if r.interrupted => break,
             Ok(_) => {}
             Err(e) => return report(e),
         }
-        match queue.receive(&mut buffers, false) {
+        match receive_ready(queue, &mut buffers) {
             Ok(0) => continue,
             Ok(_) => {}
             Err(e) => return report(e),

@@ -159,7 +159,7 @@ it('-w to a FIFO nobody opens: says so, binds nothing, and SIGINT ends it at onc
       waiting.child.kill('SIGINT');
       const signalled = performance.now();
       expect(await waiting.exited, waiting.stderr()).toBe(0);
-      expect(performance.now() - signalled).toBeLessThan(5_000);
+      expect(performance.now() - signalled).toBeLessThan(10_000); // a hang detector, not a speed figure
       expect(waiting.stderr().trim().split('\n')).toEqual([
         `nf-queue: ${fifo} is a FIFO that nobody reads yet: waiting for a reader (Ctrl-C to give up)`,
         `nf-queue: nobody opened ${fifo} for reading; stopped (SIGINT) before binding`,

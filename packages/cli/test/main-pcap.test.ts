@@ -80,8 +80,12 @@ describe('pcap writer', () => {
   it('turns milliseconds into seconds and microseconds', () => {
     expect(pcapNow(1_700_000_000_250)).toEqual({ sec: 1_700_000_000, usec: 250_000 });
     expect(pcapNow(1_700_000_000_250.5)).toEqual({ sec: 1_700_000_000, usec: 250_500 });
+    const before = Date.now();
     const now = pcapNow();
-    expect(Math.abs(now.sec * 1000 + now.usec / 1000 - Date.now())).toBeLessThan(1000);
+    const after = Date.now();
+    const ms = now.sec * 1000 + now.usec / 1000;
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(ms).toBeLessThanOrEqual(after + 1);
   });
 
   it('rejects a device that is full at the header, naming it', async () => {
@@ -116,7 +120,7 @@ describe('pcap writer', () => {
       expect(writer.dropped).toBeGreaterThan(800); // ~64 KiB of the 1 MB held, plus what the pipe took
       const started = performance.now();
       await writer.close(200);
-      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(performance.now() - started).toBeLessThan(10_000); // a hang detector: close gives up after 200 ms
       expect(writer.lost).toBeGreaterThan(0);
       expect(writer.error).toBeUndefined();
       // What reached the pipe starts with the global header, then whole records.

@@ -83,7 +83,8 @@ export function decodeErrorMessageAt(buffer: Uint8Array, start: number, length: 
   }
   const header = readHeaderAt(buffer, start);
   const error = readU32Host(buffer, start + ERRNO_OFFSET) | 0;
-  const errno = error === 0 ? 0 : -error; // never -0; -(-2^31) is 2^31, not an overflow
+  // Never -0; INT32_MIN, the one value without a negation in 32 bits, reads as INT32_MAX as in nfq-core.
+  const errno = error === 0 ? 0 : Math.min(-error, 0x7fffffff);
   const request = readHeaderAt(buffer, start + REQUEST_OFFSET);
   const echoedWhole = (header.flags & NLM_F_CAPPED) === 0 && errno !== 0;
   const end = start + length;

@@ -223,7 +223,7 @@ export function createFakeBinding(): { binding: NativeBinding; opened: FakeNativ
         });
       }
       if (netns === 'unloaded') {
-        throw nativeError('read /proc/net/netfilter/nfnetlink_queue: No such file or directory (os error 2) (ENOENT)', { code: 'ENOENT', kind: 'Io', errno: 2 });
+        throw nativeError('read /proc/net/netfilter/nfnetlink_queue failed (ENOENT): No such file or directory (os error 2)', { code: 'ENOENT', kind: 'Io', errno: 2 });
       }
       return opened.filter((queue) => !queue.isClosed).map((queue) => boundQueue(queue.queueNum, queue.portId));
     },

@@ -4,8 +4,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::check;
+use crate::error::{Error, Result};
 
-/// Wakes a thread blocked in [`NetlinkSocket::wait`](super::NetlinkSocket::wait) from another thread (an eventfd).
+/// Wakes a thread blocked in [`Queue::wait`](crate::Queue::wait) from another thread (an eventfd).
 #[derive(Debug)]
 pub struct Interrupt {
     pub(super) fd: OwnedFd,
@@ -13,22 +14,30 @@ pub struct Interrupt {
 
 impl Interrupt {
     /// A new, untriggered interrupt.
-    pub fn new() -> io::Result<Self> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the kernel refuses an eventfd (EMFILE, ENFILE: too many descriptors).
+    pub fn new() -> Result<Self> {
         // SAFETY: eventfd(2) takes no pointers; a non-negative return is a descriptor we own.
-        let raw = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        let raw = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }).map_err(|e| Error::io("create eventfd", e))?;
         // SAFETY: `raw` was just returned by eventfd(2) and is owned by nobody else.
         Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(raw) } })
     }
 
     /// Triggers it: every current and future wait returns `interrupted` until [`Interrupt::clear`].
-    pub fn trigger(&self) -> io::Result<()> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the eventfd cannot be written (it never is in practice: it counts up to 2^64 - 2).
+    pub fn trigger(&self) -> Result<()> {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64, as eventfd requires.
         let n = unsafe { libc::write(self.fd.as_raw_fd(), &one as *const u64 as *const libc::c_void, 8) };
         if n == 8 {
             Ok(())
         } else {
-            Err(io::Error::last_os_error())
+            Err(Error::io("trigger interrupt", io::Error::last_os_error()))
         }
     }
 

@@ -4,7 +4,7 @@
 //! over these few functions: `socket`, `bind`, `getsockname`, `setsockopt`,
 //! `getsockopt`, `fcntl`, `sendto`, `recvmmsg`, `poll`, `eventfd`, `setns`, `if_nameindex`,
 //! `getpwnam_r`, `setresuid`/`setresgid`/`setgroups`, `prctl`, `capset`, `sched_setaffinity`,
-//! `setpriority`.
+//! `setpriority`; and registering the socket with tokio's reactor (feature `tokio`).
 //!
 //! By concern, one file each: `socket` (the netlink socket), `recv` (the memory it receives
 //! into), `interrupt`, `netns` (namespaces and interfaces), `privileges` (users and
@@ -19,6 +19,8 @@ mod privileges;
 mod recv;
 mod socket;
 mod thread;
+#[cfg(feature = "tokio")]
+pub mod tokio_fd;
 
 pub use interrupt::Interrupt;
 pub use netns::{interfaces, run_in_netns};

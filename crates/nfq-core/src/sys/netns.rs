@@ -11,6 +11,11 @@ use super::check;
 ///
 /// Only that thread moves; the caller's namespace never changes. Sockets opened
 /// by `f` stay in the namespace.
+///
+/// # Errors
+///
+/// The outer error when the namespace file cannot be opened or entered (`setns` needs
+/// CAP_SYS_ADMIN); the inner one is `f`'s.
 pub fn run_in_netns<T: Send + 'static>(
     netns: &Path,
     f: impl FnOnce() -> io::Result<T> + Send + 'static,

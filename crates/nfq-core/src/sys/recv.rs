@@ -26,6 +26,7 @@ unsafe impl Send for RecvBuffers {}
 
 impl RecvBuffers {
     /// `capacity` slots (datagrams per `recvmmsg`) of `slot_size` bytes each.
+    #[must_use]
     pub fn new(capacity: usize, slot_size: usize) -> Self {
         let capacity = capacity.max(1);
         Self::with_memory(capacity, slot_size, Box::new(vec![0u8; capacity * slot_size]))
@@ -37,6 +38,7 @@ impl RecvBuffers {
     /// # Panics
     ///
     /// When `memory` holds fewer than `capacity * slot_size` bytes (`capacity` is at least 1).
+    #[must_use]
     pub fn with_memory(capacity: usize, slot_size: usize, memory: Box<dyn crate::batch::RecvMemory>) -> Self {
         let capacity = capacity.max(1);
         assert!(

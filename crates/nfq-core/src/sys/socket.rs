@@ -165,9 +165,13 @@ impl NetlinkSocket {
         Ok(received)
     }
 
-    /// Waits until the socket is readable or `interrupt` is triggered, at most `timeout_ms`
-    /// (-1: no limit). Returns what became ready.
-    pub fn wait(&self, interrupt: Option<&Interrupt>, timeout_ms: i32) -> io::Result<Readiness> {
+    /// Waits until the socket is readable or `interrupt` is triggered, at most `timeout` (`None`:
+    /// no limit; rounded up to whole milliseconds). Returns what became ready.
+    pub fn wait(&self, interrupt: Option<&Interrupt>, timeout: Option<std::time::Duration>) -> io::Result<Readiness> {
+        let timeout_ms = match timeout {
+            None => -1,
+            Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
+        };
         let mut fds = [
             libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: interrupt.map_or(-1, |i| i.fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
@@ -202,7 +206,7 @@ impl AsRawFd for NetlinkSocket {
     }
 }
 
-/// What [`NetlinkSocket::wait`] saw.
+/// What [`Queue::wait`](crate::Queue::wait) saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Readiness {
     /// Data (or an error) is waiting on the socket.

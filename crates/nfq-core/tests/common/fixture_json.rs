@@ -1,6 +1,6 @@
 //! The decoded shape of `fixtures/README.md`, shared by the fixture tests and the recorder.
 
-use nfq_core::netlink::Messages;
+use nfq_core::wire::Messages;
 use nfq_core::{DecodeError, ErrorMessage, Message, PacketView};
 use serde_json::{json, Map, Value};
 

@@ -74,7 +74,7 @@ impl Netns {
 
     /// A UDP socket bound to 127.0.0.1:`port` inside the namespace (0: any port), reads time out after 300 ms.
     pub fn udp_socket(&self, port: u16) -> UdpSocket {
-        let socket = nfq_core::sys::run_in_netns(&self.path(), move || UdpSocket::bind(("127.0.0.1", port)))
+        let socket = nfq_core::testing::run_in_netns(&self.path(), move || UdpSocket::bind(("127.0.0.1", port)))
             .expect("enter namespace")
             .expect("bind UDP socket");
         socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
