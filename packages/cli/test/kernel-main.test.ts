@@ -341,10 +341,12 @@ it('SIGTERM during steady traffic: exit 0, and every packet reported accepted ar
     expect(summary.accepted).toBe(summary.packets); // every packet received got its verdict: accept
     await traffic;
     // Every accepted packet reached UDP: delivered to the receiver, or refused by its full socket
-    // buffer (the flood outruns a node receiver), which the kernel counts. Nothing else got through:
-    // what came after the queue unbound was dropped by the kernel.
+    // buffer (the flood outruns a node receiver), which the kernel counts. More may have: while the
+    // CLI closed, the kernel let new packets pass without queueing them (fail-open), and those are
+    // in no summary; after the queue unbound, the kernel dropped the rest.
     const udp = await snmpCounters(ns);
-    expect(udp.InDatagrams! + udp.RcvbufErrors!).toBe(summary.accepted);
+    expect(udp.InDatagrams! + udp.RcvbufErrors!).toBeGreaterThanOrEqual(summary.accepted);
+    expect(udp.InDatagrams! + udp.RcvbufErrors!).toBeLessThanOrEqual(3000);
     await until(() => receiver.received.length >= udp.InDatagrams!, { what: () => `received ${receiver.received.length} of ${udp.InDatagrams}` });
     expect(receiver.received.length).toBe(udp.InDatagrams);
   }),
