@@ -197,7 +197,7 @@ impl RecvBuffers {
         skipped
     }
 
-    /// The size of slot `i`, in bytes from its start.
+    /// The size of each slot, in bytes: the longest datagram a slot holds whole.
     #[must_use]
     pub fn slot_size(&self) -> usize {
         self.slot_size

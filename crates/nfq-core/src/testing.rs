@@ -24,13 +24,7 @@ use crate::sys::{Interrupt, Readiness, RecvBuffers};
 use crate::proc_net::QUEUE_TABLE;
 use crate::transport::{Host, Transport};
 
-/// Runs `f` on a new thread that has entered the network namespace at `netns` (a path such as
-/// `/run/netns/NAME`), for tests that set up traffic in a namespace of their own. The caller's
-/// namespace never changes; sockets that `f` opens stay in the namespace.
-///
-/// # Errors
-///
-/// The outer error when the namespace cannot be entered; the inner one is `f`'s.
+// For tests that set up traffic in a namespace of their own (documented where it is defined).
 pub use crate::sys::run_in_netns;
 
 type AnswerRule = dyn Fn(&[u8]) -> i32 + Send + Sync;

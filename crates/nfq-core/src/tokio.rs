@@ -1,5 +1,5 @@
 //! An async queue for tokio (feature `tokio`): [`AsyncQueue`] waits for packets with tokio's
-//! [`AsyncFd`] instead of a blocked thread; verdicts are sent as on [`Queue`], from any task.
+//! [`AsyncFd`](https://docs.rs/tokio/1/tokio/io/unix/struct.AsyncFd.html) instead of a blocked thread; verdicts are sent as on [`Queue`], from any task.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -45,7 +45,13 @@ use crate::{Queue, QueueOptions, RecvBuffers};
 ///
 /// It dereferences to the [`Queue`]: verdicts ([`Queue::verdict`], [`Queue::send_verdicts`]),
 /// counters and [`Queue::kernel_stats`] work as there, from any task or thread (share it in an
-/// [`Arc`](std::sync::Arc)). Receive from one task at a time.
+/// [`Arc`](std::sync::Arc)); a verdict is one `sendto`, which does not wait. Receive from one
+/// task at a time, with [`AsyncQueue::receive`]: [`Queue::wait`], [`Queue::receive`] and
+/// `set_nonblocking(false)` would block the runtime's thread. Configuration calls,
+/// [`Queue::stop_queueing`], [`Queue::drain`], [`Queue::shutdown`] and [`AsyncQueue::close`]
+/// read the kernel's answers synchronously (a drain for as long as packets are still held): call
+/// them while no task receives, from a task that may block briefly (or in
+/// `tokio::task::spawn_blocking`).
 #[derive(Debug)]
 pub struct AsyncQueue {
     inner: AsyncFd<Queue>,
@@ -83,6 +89,9 @@ impl AsyncQueue {
 
     /// Receives a batch of datagrams into `buffers` (one `recvmmsg`), waiting without blocking
     /// the thread until at least one is there. Returns how many arrived (at least 1).
+    ///
+    /// Cancel-safe: dropped before it returns (a `tokio::select!` branch that lost), it has read
+    /// nothing, and the next call gets what is there.
     ///
     /// # Errors
     ///

@@ -210,7 +210,8 @@ impl VerdictBuffer {
     ///
     /// # Errors
     ///
-    /// What [`put_verdict`] returns; nothing is added then.
+    /// [`Error::InvalidArgument`] for a replacement payload larger than [`MAX_VERDICT_PAYLOAD`],
+    /// or a label mask without labels; nothing is added then.
     pub fn push(&mut self, queue: u16, id: u32, verdict: Verdict, options: &VerdictOptions) -> Result<()> {
         put_verdict(&mut self.writer, queue, id, verdict, options)?;
         self.count += 1;

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::check;
 
-/// Runs `f` on a new thread that has entered the network namespace at `netns`.
+/// Runs `f` on a new thread that has entered the network namespace at `netns` (a path such as
+/// `/run/netns/NAME`): for tests that set up traffic in a namespace of their own.
 ///
 /// Only that thread moves; the caller's namespace never changes. Sockets opened
 /// by `f` stay in the namespace.
