@@ -206,7 +206,9 @@ for (const balance of [false, true]) {
           await queueUdpTo(ns, PORT, target);
           const receiver = await udpReceiver(ns, PORT);
           try {
-            const cli = startCli(['--netns', ns, '-q', '-w', fifo, ...(balance ? ['--queue-balance', '3:4'] : ['7'])]);
+            // A socket buffer that holds the whole run: on a loaded machine the CLI may fall behind
+            // the sender, and the kernel must not drop what did not fit (what is tested is the output).
+            const cli = startCli(['--netns', ns, '-q', '--rcvbuf', '32M', '-w', fifo, ...(balance ? ['--queue-balance', '3:4'] : ['7'])]);
             await waitBound(ns, cli, ...(balance ? [3, 4] : [7]));
             // 3 MB of packets: far more than the pipe holds.
             await pacedSend(ns, 3000, '127.0.0.2', 5, 1000);
@@ -319,7 +321,8 @@ for (const balance of [false, true]) {
       await queueUdpTo(ns, PORT, target);
       const receiver = await udpReceiver(ns, PORT);
       try {
-        const cli = startCli(['--netns', ns, '--json', ...(balance ? ['--queue-balance', '3:4'] : ['11'])], 'pipe');
+        // A socket buffer that holds the whole run (see the FIFO test above).
+        const cli = startCli(['--netns', ns, '--rcvbuf', '32M', '--json', ...(balance ? ['--queue-balance', '3:4'] : ['11'])], 'pipe');
         cli.child.stdout!.pause(); // the pipe fills, and stays full
         await waitBound(ns, cli, ...(balance ? [3, 4] : [11]));
         await pacedSend(ns, 3000, '127.0.0.2', 5, 1000); // about 7 MB of JSON lines
