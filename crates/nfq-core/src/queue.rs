@@ -442,8 +442,13 @@ impl<T: Transport + Host> Queue<T> {
         self.has_backlog.load(Ordering::Acquire)
     }
 
-    /// [`Queue::try_receive`] with "nothing ready" as `Ok(0)`: for loops that empty the socket.
-    pub(crate) fn receive_ready(&self, buffers: &mut RecvBuffers) -> Result<usize> {
+    /// [`Queue::try_receive`] with "nothing ready" as `Ok(0)`: for loops that empty the socket
+    /// (`while queue.receive_ready(&mut buffers)? > 0 { ... }`) before waiting for it again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `recvmmsg` fails.
+    pub fn receive_ready(&self, buffers: &mut RecvBuffers) -> Result<usize> {
         match self.try_receive(buffers) {
             Err(e) if e.is_would_block() => Ok(0),
             other => other,

@@ -387,7 +387,7 @@ impl Watcher {
             let received = {
                 let mut banks = self.banks.borrow_mut();
                 let buffers = &mut banks[bank].buffers;
-                match crate::receive_ready(&queue, buffers) {
+                match queue.receive_ready(buffers) {
                     Ok(received) => {
                         for i in 0..received {
                             self.control.set(CONTROL_LENGTHS + i, buffers.prepare_in_place(i) as i32);

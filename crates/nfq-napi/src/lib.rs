@@ -51,15 +51,6 @@ use event_loop::{EventLoopReader, MERGE_LIMIT};
 use options::{BindingQueueOptions, ReaderSettings};
 use thread_reader::{tune_current_thread, Pending, ThreadReader};
 
-/// Reads what the socket holds without waiting; nothing ready is `Ok(0)` (both readers and
-/// `receivePending` empty the socket and then wait for it again).
-pub(crate) fn receive_ready(queue: &Queue, buffers: &mut nfq_core::RecvBuffers) -> std::result::Result<usize, nfq_core::Error> {
-    match queue.try_receive(buffers) {
-        Err(e) if e.is_would_block() => Ok(0),
-        other => other,
-    }
-}
-
 /// Counters of a queue.
 #[napi(object)]
 pub struct BindingQueueStats {
@@ -237,7 +228,7 @@ impl NativeQueue {
         }
         let mut buffers = queue.receive_buffers();
         let mut batch = Vec::new();
-        while batch.len() < MERGE_LIMIT && receive_ready(queue, &mut buffers).map_err(|e| throw(&env, e))? > 0 {
+        while batch.len() < MERGE_LIMIT && queue.receive_ready(&mut buffers).map_err(|e| throw(&env, e))? > 0 {
             buffers.copy_messages_into(&mut batch);
         }
         Ok((!batch.is_empty()).then(|| Buffer::from(batch)))

@@ -11,7 +11,6 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use nfq_core::{Interrupt, Queue, RecvBuffers, DEFAULT_SLOT_SIZE};
 
-use crate::receive_ready;
 use crate::errors::{throw, BatchError};
 use crate::event_loop::MERGE_LIMIT;
 use crate::options::ReaderSettings;
@@ -152,7 +151,7 @@ fn read_loop(
             Ok(_) => {}
             Err(e) => return report(e),
         }
-        match receive_ready(queue, &mut buffers) {
+        match queue.receive_ready(&mut buffers) {
             Ok(0) => continue,
             Ok(_) => {}
             Err(e) => return report(e),
