@@ -143,6 +143,15 @@ export class QueueClosedError extends NfqueueError {
   }
 }
 
+/** Text for whatever a handler threw; never throws itself (a value may have no string form, or a getter that throws). */
+function describeThrown(cause: unknown): string {
+  try {
+    return cause instanceof Error ? String(cause.message) : String(cause);
+  } catch {
+    return cause instanceof Error ? 'an error whose message cannot be read' : 'a value with no text form';
+  }
+}
+
 /**
  * A packet handler threw or rejected. A packet without a verdict then got the default verdict
  * (`defaultVerdictGiven`); one that already had its verdict keeps it and nothing else is sent.
@@ -156,7 +165,7 @@ export class PacketHandlerError extends NfqueueError {
 
   /** Wraps what the handler threw (`cause`); `alreadyVerdicted`: the packet had its verdict before the failure. */
   constructor(packetId: number, defaultVerdict: string, cause: unknown, alreadyVerdicted = false) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = describeThrown(cause);
     const outcome = alreadyVerdicted
       ? 'the packet already had its verdict, which stands; nothing else was sent'
       : `it got the default verdict (${defaultVerdict})`;

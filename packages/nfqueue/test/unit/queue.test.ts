@@ -306,6 +306,28 @@ describe('Queue with a fake native binding', () => {
     ]);
   });
 
+  it('reports a thrown value that has no text form as a PacketHandlerError, once per packet', async () => {
+    const { queue, native } = await openFakeQueue();
+    const errors: Error[] = [];
+    queue.on('error', (error) => errors.push(error));
+    const unreadable = new Error('x');
+    Object.defineProperty(unreadable, 'message', {
+      get() {
+        throw new Error('getter');
+      },
+    });
+    queue.on('packet', (packet) => {
+      throw packet.id === 1 ? Object.create(null) : unreadable;
+    });
+    native.deliver(packetMessage(1), packetMessage(2));
+    expect(errors.map((error) => error.name)).toEqual(['PacketHandlerError', 'PacketHandlerError']);
+    expect(errors[0]!.message).toContain('packet 1 (a value with no text form)');
+    expect(errors[1]!.message).toContain('packet 2 (an error whose message cannot be read)');
+    expect(errors.every((error) => (error as PacketHandlerError).defaultVerdictGiven)).toBe(true);
+    // Both got the default verdict: one VERDICT_BATCH up to id 2.
+    expect(native.sent.flatMap((sent) => decodeVerdicts(sent)).map((v) => [v.id, v.verdict])).toEqual([[2, NF_ACCEPT]]);
+  });
+
   it('reports a verdict the kernel refused, naming the packet', async () => {
     const { queue, native } = await openFakeQueue();
     const errors: Error[] = [];
