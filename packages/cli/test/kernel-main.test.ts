@@ -244,7 +244,11 @@ it('--user nobody: switches to uid 65534 with only CAP_NET_ADMIN after binding, 
     const cli = startCli(['--netns', ns, '--user', 'nobody', '--count', '3', '-q', '9']);
     await waitCliBound(ns, cli, 9);
     let status = '';
-    await until(async () => /^Uid:\s+65534\s/m.test((status = await readFile(`/proc/${cli.child.pid}/status`, 'utf8'))), { what: () => cli.stderr() });
+    // The user switches first, then CAP_NET_ADMIN comes back: wait for both.
+    await until(
+      async () => /^Uid:\s+65534\s/m.test((status = await readFile(`/proc/${cli.child.pid}/status`, 'utf8'))) && /^CapEff:\s+0*1000$/m.test(status),
+      { what: () => cli.stderr() },
+    );
     expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
     expect(status).toMatch(/^CapEff:\s+0000000000001000$/m); // bit 12: CAP_NET_ADMIN
     await sendUdp(ns, 3);
@@ -264,7 +268,13 @@ it('--queue-balance 3:4 --user nobody: every worker keeps only CAP_NET_ADMIN und
       return Promise.all(ids.map((id) => readFile(`/proc/${cli.child.pid}/task/${id}/status`, 'utf8').catch(() => '')));
     };
     let statuses: string[] = [];
-    await until(async () => (statuses = await tasks()).every((s) => s === '' || /^Uid:\s+65534\s/m.test(s)), { what: () => cli.stderr() });
+    // Each thread switches user, then takes CAP_NET_ADMIN back itself: wait until the verdict
+    // threads have done both.
+    const withNetAdmin = (all: string[]): number => all.filter((s) => /^CapEff:\s+0000000000001000$/m.test(s)).length;
+    await until(
+      async () => (statuses = await tasks()).every((s) => s === '' || /^Uid:\s+65534\s/m.test(s)) && withNetAdmin(statuses) >= 3,
+      { what: () => cli.stderr() },
+    );
     // The switch of user reaches every thread; the capability only those that give verdicts
     // (the two workers) and the main thread (which starts replacement workers).
     const live = statuses.filter((s) => s !== '');
